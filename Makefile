@@ -1,0 +1,72 @@
+# rdrsim build.  Every target depends on `deps`, which installs the Debian
+# packages the project needs when pkg-config or gnuplot cannot find them.
+
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+PKGS    := glib-2.0 sqlite3
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
+BUILD   ?= build
+SAN     :=
+
+DEPS_OK := $(BUILD)/.deps-ok
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+SIM_SRC    := $(wildcard sim/*.c)
+MODEL_SRC  := $(wildcard models/*.c)
+LIB_SRC    := $(filter-out sim/main.c,$(SIM_SRC)) $(MODEL_SRC)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC   := $(wildcard tests/test_*.c)
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -Isim -Imodels $(PKG_CFLAGS) -MMD -MP
+
+.PHONY: all deps test demo bench sanitize clean check-scenarios
+
+all: $(BUILD)/rdrsim
+
+deps: $(DEPS_OK)
+
+$(DEPS_OK):
+	@sh tests/deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/librdrsim.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/rdrsim: $(BUILD)/sim/main.o $(BUILD)/librdrsim.a
+	$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/librdrsim.a
+	$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/librdrsim.a
+	$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
+
+test: $(BUILD)/rdrsim $(TEST_BIN)
+	@sh tests/run.sh $(BUILD)
+
+# The whole suite again, in its own build tree, with ASan and UBSan.
+sanitize: | $(DEPS_OK)
+	@$(MAKE) --no-print-directory test BUILD=build/san CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+
+demo: $(BUILD)/rdrsim
+	@sh tests/demo.sh $(BUILD)
+
+BENCH ?= all
+bench: $(BUILD)/bench/phold
+	@sh bench/run.sh $(BUILD) $(BENCH)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

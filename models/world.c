@@ -1,0 +1,216 @@
+#include "world.h"
+
+#include <glib.h>
+#include <string.h>
+
+#include "net.h"
+#include "ping.h"
+
+#define NO_BOUNDS 0, 0
+
+static const ParamSpec node_keys[] = {
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+static const ParamSpec link_keys[] = {
+    { "latency", PT_TIME, 0, "0", "one-way propagation delay", 0, 3600e9 },
+    { "jitter", PT_DIST, QTY_TIME, "0", "added to the latency of each packet (a distribution)", NO_BOUNDS },
+    { "bandwidth", PT_RATE, 0, "0", "bit/s of each direction; 0: no serialization delay", 0, 1e15 },
+    { "queue", PT_SIZE, 0, "1MiB", "bytes that may wait for the wire; 0: no limit", 0, 1e12 },
+    { "mtu", PT_SIZE, 0, "1500", "largest packet in bytes", 68, 65535 },
+    { "loss", PT_PROB, 0, "0", "Bernoulli loss per packet (when ge_p is 0)", NO_BOUNDS },
+    { "ge_p", PT_PROB, 0, "0", "Gilbert-Elliott: P(good -> bad) per packet; > 0 turns the model on", NO_BOUNDS },
+    { "ge_r", PT_PROB, 0, "0.5", "Gilbert-Elliott: P(bad -> good) per packet", NO_BOUNDS },
+    { "ge_good_loss", PT_PROB, 0, "0", "Gilbert-Elliott: loss in the good state", NO_BOUNDS },
+    { "ge_bad_loss", PT_PROB, 0, "1", "Gilbert-Elliott: loss in the bad state", NO_BOUNDS },
+    { "duplicate", PT_PROB, 0, "0", "P(a packet arrives twice)", NO_BOUNDS },
+    { "reorder", PT_PROB, 0, "0", "P(a packet is held back so that later ones overtake it)", NO_BOUNDS },
+    { "reorder_delay", PT_TIME, 0, "1ms", "how long a reordered packet is held back", 0, 3600e9 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+static const DeclSpec decls[] = {
+    { "node", 1, true, false, node_keys, "a network node" },
+    { "client", 1, true, false, node_keys, "a client machine" },
+    { "server", 1, true, false, node_keys, "a server machine" },
+    { "link", 2, false, false, link_keys, "a full-duplex link between two nodes" },
+    { NULL, 0, false, false, NULL, NULL },
+};
+
+static const ParamSpec down_keys[] = {
+    { "for", PT_TIME, 0, "0", "come back up after this long; 0: stay down", 0, 1e18 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec no_keys[] = {
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec ping_keys[] = {
+    { "count", PT_INT, 0, "1", "echo requests to send", 1, 1e8 },
+    { "interval", PT_TIME, 0, "1s", "time between requests", 0, 1e18 },
+    { "bytes", PT_SIZE, 0, "64", "size of each request and reply", 1, 65535 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+static const ActionSpec actions[] = {
+    { "link", "down", 0, down_keys, "take the link down (for=T: and up again)" },
+    { "link", "up", 0, no_keys, "bring the link up" },
+    { "link", NULL, 0, NULL, "change link parameters: link A B loss=20%" },
+    { "node", "ping", 1, ping_keys, "NODE ping PEER: echo requests over the link to PEER" },
+    { NULL, NULL, 0, NULL, NULL },
+};
+
+static const Schema schema = { decls, actions };
+
+const Schema *world_schema(void) { return &schema; }
+
+struct World {
+    const Scenario *sc;
+    Sim *sim;
+    Net *net;
+    PingApp *ping;
+};
+
+static bool is_ping(const Action *a)
+{
+    return a->spec->verb && strcmp(a->spec->verb, "ping") == 0;
+}
+
+void world_check(Scenario *sc)
+{
+    for (guint i = 0; i < sc->actions->len; i++) {
+        Action *a = g_ptr_array_index(sc->actions, i);
+        if (!is_ping(a))
+            continue;
+        Decl *peer = scenario_find_node(sc, a->args[0]);
+        if (!peer) {
+            scenario_error(sc, a->line, a->arg_cols[0], "unknown node '%s'", a->args[0]);
+            continue;
+        }
+        char *id = g_strdup_printf("%s-%s", a->target->id, peer->id);
+        Decl *link = scenario_find_decl(sc, "link", id);
+        g_free(id);
+        if (!link) {
+            scenario_error(sc, a->line, a->arg_cols[0], "no link joins %s and %s", a->target->id, peer->id);
+            continue;
+        }
+        int64_t bytes = action_param(a, "bytes")->i;
+        if (bytes > decl_param(link, "mtu")->i)
+            scenario_error(sc, a->line, a->col, "ping of %lld bytes is larger than the link's mtu (%lld)",
+                           (long long)bytes, (long long)decl_param(link, "mtu")->i);
+    }
+}
+
+/* Link parameters from a declaration's values, or from an action's changes
+ * laid over the link's current parameters. */
+static void link_params_from(const DeclSpec *spec, const ParamValue *v, const bool *only, LinkParams *p)
+{
+    struct {
+        const char *key;
+        void *field;
+        char type; /* t: SimTime/int64, p: double, d: Dist */
+    } map[] = {
+        { "latency", &p->latency, 't' },      { "jitter", &p->jitter, 'd' },
+        { "bandwidth", &p->bandwidth, 't' },  { "queue", &p->queue, 't' },
+        { "mtu", &p->mtu, 't' },              { "loss", &p->loss, 'p' },
+        { "ge_p", &p->ge_p, 'p' },            { "ge_r", &p->ge_r, 'p' },
+        { "ge_good_loss", &p->ge_good_loss, 'p' }, { "ge_bad_loss", &p->ge_bad_loss, 'p' },
+        { "duplicate", &p->duplicate, 'p' },  { "reorder", &p->reorder, 'p' },
+        { "reorder_delay", &p->reorder_delay, 't' },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(map); i++) {
+        int k = decl_param_index(spec, map[i].key);
+        g_assert(k >= 0);
+        if (only && !only[k])
+            continue;
+        if (map[i].type == 't')
+            *(int64_t *)map[i].field = v[k].i;
+        else if (map[i].type == 'p')
+            *(double *)map[i].field = v[k].r;
+        else
+            *(Dist *)map[i].field = v[k].dist; /* borrowed: net copies it */
+    }
+}
+
+static NetLink *link_of(World *w, const Decl *link)
+{
+    return net_find_link(w->net, net_find_node(w->net, link->names[0]), net_find_node(w->net, link->names[1]));
+}
+
+static void on_link_up(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    net_link_set_up(ctx, true);
+}
+
+/* A timeline action, run at its time. */
+static void run_action(Sim *sim, void *ctx, uint64_t idx)
+{
+    World *w = ctx;
+    const Action *a = g_ptr_array_index(w->sc->actions, idx);
+    const char *verb = a->spec->verb;
+    if (strcmp(a->spec->subject, "link") == 0) {
+        NetLink *l = link_of(w, a->target);
+        if (!verb) {
+            LinkParams p = *net_link_params(l);
+            link_params_from(a->target->spec, a->values, a->changed, &p);
+            net_link_set_params(l, &p);
+        } else if (strcmp(verb, "down") == 0) {
+            net_link_set_up(l, false);
+            SimTime for_ns = action_param(a, "for")->i;
+            if (for_ns > 0)
+                sim_after(sim, for_ns, on_link_up, l, 0);
+        } else {
+            net_link_set_up(l, true);
+        }
+        return;
+    }
+    if (is_ping(a)) {
+        ping_start(w->ping, net_find_node(w->net, a->target->id), net_find_node(w->net, a->args[0]),
+                   action_param(a, "count")->i, action_param(a, "interval")->i,
+                   (uint32_t)action_param(a, "bytes")->i);
+        return;
+    }
+    g_error("world: no handler for action at line %d", a->line);
+}
+
+World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
+{
+    World *w = g_new0(World, 1);
+    w->sc = sc;
+    w->sim = sim;
+    w->net = net_new(sim, trace, seed);
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        if (d->spec->is_node)
+            net_add_node(w->net, d->id);
+    }
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        if (strcmp(d->spec->kind, "link") != 0)
+            continue;
+        LinkParams p = { 0 };
+        link_params_from(d->spec, d->values, NULL, &p);
+        net_add_link(w->net, net_find_node(w->net, d->names[0]), net_find_node(w->net, d->names[1]), &p);
+    }
+    w->ping = ping_new(w->net);
+    for (guint i = 0; i < sc->actions->len; i++) {
+        const Action *a = g_ptr_array_index(sc->actions, i);
+        sim_at(sim, a->at, run_action, w, i);
+    }
+    return w;
+}
+
+void world_write_metrics(World *w, Trace *trace)
+{
+    ping_write_metrics(w->ping, trace);
+}
+
+void world_free(World *w)
+{
+    if (!w)
+        return;
+    ping_free(w->ping);
+    net_free(w->net);
+    g_free(w);
+}

@@ -1,0 +1,132 @@
+#include "expect.h"
+
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+void expect_validate(Scenario *sc)
+{
+    if (sc->expects->len == 0)
+        return;
+    sqlite3 *db;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
+        sqlite3_exec(db, trace_schema_sql(), NULL, NULL, NULL) != SQLITE_OK)
+        g_error("expect: cannot build the trace schema in memory: %s", sqlite3_errmsg(db));
+    for (guint i = 0; i < sc->expects->len; i++) {
+        Expect *e = g_ptr_array_index(sc->expects, i);
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        if (sqlite3_prepare_v2(db, e->sql, -1, &st, &tail) != SQLITE_OK)
+            scenario_error(sc, e->line, e->sql_col, "query does not compile: %s", sqlite3_errmsg(db));
+        else if (!st)
+            scenario_error(sc, e->line, e->sql_col, "expected a query, got an empty string");
+        else if (tail && *tail && strspn(tail, " \t\r\n;") != strlen(tail))
+            scenario_error(sc, e->line, e->sql_col, "expected one query, got several statements");
+        else if (!sqlite3_stmt_readonly(st))
+            scenario_error(sc, e->line, e->sql_col, "expected a query that only reads the trace");
+        else if (sqlite3_column_count(st) < 1)
+            scenario_error(sc, e->line, e->sql_col, "expected a query that returns a value");
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
+/* Compare with a relative tolerance: values computed in floating point
+ * (averages, ratios) should not fail on their last bit. */
+static int num_cmp(double a, double b)
+{
+    double tol = 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
+    if (fabs(a - b) <= tol)
+        return 0;
+    return a < b ? -1 : 1;
+}
+
+static bool holds(ExpectOp op, int cmp)
+{
+    switch (op) {
+    case EXPECT_EQ: return cmp == 0;
+    case EXPECT_NE: return cmp != 0;
+    case EXPECT_LT: return cmp < 0;
+    case EXPECT_LE: return cmp <= 0;
+    case EXPECT_GT: return cmp > 0;
+    case EXPECT_GE: return cmp >= 0;
+    }
+    return false;
+}
+
+/* Run one query; *actual gets its first value as text (NULL for SQL NULL
+ * or no row).  Returns false on a runtime error, with *actual the message. */
+static bool first_value(sqlite3 *db, const char *sql, char **actual, int *type, double *num)
+{
+    sqlite3_stmt *st;
+    *actual = NULL;
+    *type = SQLITE_NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        *actual = g_strdup(sqlite3_errmsg(db));
+        return false;
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *type = sqlite3_column_type(st, 0);
+        *num = sqlite3_column_double(st, 0);
+        if (*type != SQLITE_NULL)
+            *actual = g_strdup((const char *)sqlite3_column_text(st, 0));
+    } else if (rc != SQLITE_DONE) {
+        *actual = g_strdup(sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+static bool judge(const Expect *e, const char *actual, int type, double num)
+{
+    if (!e->value || !actual)
+        return holds(e->op, (e->value == NULL) == (actual == NULL) ? 0 : 1);
+    if (e->numeric) {
+        if (type == SQLITE_TEXT && !units_parse_any(actual, &num))
+            return false;
+        return holds(e->op, num_cmp(num, e->number));
+    }
+    int c = strcmp(actual, e->value);
+    return holds(e->op, c < 0 ? -1 : c > 0);
+}
+
+int expect_evaluate(Trace *tr, const Scenario *sc, FILE *out, int *passed)
+{
+    int failed = 0;
+    *passed = 0;
+    if (sc->expects->len == 0)
+        return 0;
+    char *err = NULL;
+    if (!trace_scope_to_run(tr, trace_run_id(tr), &err)) {
+        fprintf(out, "%s: cannot evaluate expectations: %s\n", sc->path, err);
+        g_free(err);
+        return (int)sc->expects->len;
+    }
+    for (guint i = 0; i < sc->expects->len; i++) {
+        const Expect *e = g_ptr_array_index(sc->expects, i);
+        char *actual;
+        int type;
+        double num = 0;
+        bool ran = first_value(trace_db(tr), e->sql, &actual, &type, &num);
+        bool ok = ran && judge(e, actual, type, num);
+        const char *shown = e->value ? e->value : "null";
+        if (ok) {
+            (*passed)++;
+        } else {
+            failed++;
+            if (!ran)
+                fprintf(out, "%s:%d:%d: expectation failed: query error: %s\n    query:    %s\n", sc->path,
+                        e->line, e->col, actual, e->sql);
+            else
+                fprintf(out,
+                        "%s:%d:%d: expectation failed\n    query:    %s\n    expected: %s %s\n    actual:   %s\n",
+                        sc->path, e->line, e->col, e->sql, expect_op_name(e->op), shown,
+                        actual ? actual : "null");
+        }
+        trace_expectation(tr, e->line, e->sql, expect_op_name(e->op), shown, ran ? actual : NULL, ok);
+        g_free(actual);
+    }
+    trace_unscope(tr);
+    return failed;
+}

@@ -1,0 +1,21 @@
+/* expect: the scenario's `expect "SQL" OP VALUE` lines, checked on the
+ * run's own trace after the run. */
+#ifndef RDRSIM_EXPECT_H
+#define RDRSIM_EXPECT_H
+
+#include <stdio.h>
+
+#include "scenario.h"
+#include "trace.h"
+
+/* Prepare every query against an empty trace: a query that does not
+ * compile, is not a single read-only statement, or returns no column is a
+ * scenario error at the query's position. */
+void expect_validate(Scenario *sc);
+
+/* Evaluate the expectations of run `run_id`; print each failure (query,
+ * expected, actual) to out and record every result in the trace.  Returns
+ * the number that failed; *passed receives the number that held. */
+int expect_evaluate(Trace *tr, const Scenario *sc, FILE *out, int *passed);
+
+#endif

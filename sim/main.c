@@ -1,0 +1,183 @@
+/* rdrsim: the command line.  Each command has its own GOptionContext, so
+ * `rdrsim CMD --help` describes that command. */
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "run.h"
+#include "units.h"
+#include "version.h"
+
+static const char usage[] =
+    "Usage: rdrsim COMMAND [OPTION...]\n"
+    "\n"
+    "A deterministic discrete-event simulator of the Windows network-redirector stack.\n"
+    "\n"
+    "Commands:\n"
+    "  run FILE      run a scenario and write its trace (results/<scenario>.db)\n"
+    "  check FILE    parse and validate a scenario; run nothing\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help    this help; `rdrsim COMMAND --help` for a command's options\n"
+    "  -V, --version print the version\n"
+    "\n"
+    "Exit status: 0 success; 1 an expectation or an invariant failed; 2 bad input\n"
+    "(usage, scenario, DB); 3 internal error; 130 interrupted (the run is kept,\n"
+    "marked incomplete).\n";
+
+static GOptionContext *new_context(const char *params, const char *summary, GOptionEntry *entries)
+{
+    GOptionContext *ctx = g_option_context_new(params);
+    g_option_context_set_summary(ctx, summary);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    return ctx;
+}
+
+/* Parse a command's options; on error print it and return false. */
+static bool parse(GOptionContext *ctx, int *argc, char ***argv, const char *cmd)
+{
+    GError *err = NULL;
+    if (!g_option_context_parse(ctx, argc, argv, &err)) {
+        fprintf(stderr, "rdrsim %s: %s (see rdrsim %s --help)\n", cmd, err->message, cmd);
+        g_error_free(err);
+        return false;
+    }
+    return true;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    char *output = NULL, *seed = NULL, *level = NULL, *max_events = NULL, *max_sim = NULL, *max_wall = NULL;
+    char **sets = NULL;
+    gboolean quiet = FALSE;
+    GOptionEntry entries[] = {
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "trace DB to write (default results/<scenario>.db)",
+          "DB" },
+        { "seed", 0, 0, G_OPTION_ARG_STRING, &seed, "seed of the run (overrides scenario.seed)", "N" },
+        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "override a declared value: KIND.NAME.KEY=VALUE",
+          "K=V" },
+        { "trace", 0, 0, G_OPTION_ARG_STRING, &level, "detail of the trace: none, ops, messages, all (default)",
+          "LEVEL" },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "print nothing but errors", NULL },
+        { "max-events", 0, 0, G_OPTION_ARG_STRING, &max_events, "stop after N events (run kept, incomplete)", "N" },
+        { "max-sim-time", 0, 0, G_OPTION_ARG_STRING, &max_sim, "stop at simulated time T (e.g. 10s)", "T" },
+        { "max-wall", 0, 0, G_OPTION_ARG_STRING, &max_wall, "stop after T of wall-clock time (e.g. 30s)", "T" },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    GOptionContext *ctx = new_context("FILE", "Run a scenario file and write its trace.", entries);
+    int status = EXIT_BAD_INPUT;
+    RunOptions opt = { .level = TRACE_ALL };
+    char *err = NULL;
+    if (!parse(ctx, &argc, &argv, "run"))
+        goto out;
+    if (argc != 2) {
+        fprintf(stderr, "rdrsim run: expected one scenario FILE (see rdrsim run --help)\n");
+        goto out;
+    }
+    opt.scenario_path = argv[1];
+    opt.output = output;
+    opt.overrides = sets;
+    opt.quiet = quiet;
+    if (seed) {
+        int64_t v;
+        if (!units_parse_int(seed, QTY_INT, &v, &err) || v < 0) {
+            fprintf(stderr, "rdrsim run: --seed: expected a non-negative integer, got '%s'\n", seed);
+            goto out;
+        }
+        opt.has_seed = true;
+        opt.seed = (uint64_t)v;
+    }
+    if (level && !trace_parse_level(level, &opt.level)) {
+        fprintf(stderr, "rdrsim run: --trace: expected none, ops, messages or all, got '%s'\n", level);
+        goto out;
+    }
+    int64_t v;
+    if (max_events) {
+        if (!units_parse_int(max_events, QTY_INT, &v, &err) || v <= 0) {
+            fprintf(stderr, "rdrsim run: --max-events: expected a positive integer, got '%s'\n", max_events);
+            goto out;
+        }
+        opt.max_events = (uint64_t)v;
+    }
+    if (max_sim) {
+        if (!units_parse_int(max_sim, QTY_TIME, &v, &err) || v <= 0) {
+            fprintf(stderr, "rdrsim run: --max-sim-time: expected a positive time (e.g. 10s), got '%s'\n", max_sim);
+            goto out;
+        }
+        opt.max_sim_time = v;
+    }
+    if (max_wall) {
+        if (!units_parse_int(max_wall, QTY_TIME, &v, &err) || v <= 0) {
+            fprintf(stderr, "rdrsim run: --max-wall: expected a positive time (e.g. 30s), got '%s'\n", max_wall);
+            goto out;
+        }
+        opt.max_wall = (double)v / 1e9;
+    }
+    status = run_scenario(&opt);
+out:
+    g_free(err);
+    g_option_context_free(ctx);
+    g_free(output);
+    g_free(seed);
+    g_free(level);
+    g_free(max_events);
+    g_free(max_sim);
+    g_free(max_wall);
+    g_strfreev(sets);
+    return status;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    char **sets = NULL;
+    gboolean quiet = FALSE;
+    GOptionEntry entries[] = {
+        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "override a declared value: KIND.NAME.KEY=VALUE",
+          "K=V" },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "print nothing but errors", NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    GOptionContext *ctx = new_context("FILE", "Parse and validate a scenario file; run nothing.", entries);
+    int status = EXIT_BAD_INPUT;
+    if (parse(ctx, &argc, &argv, "check")) {
+        if (argc != 2)
+            fprintf(stderr, "rdrsim check: expected one scenario FILE (see rdrsim check --help)\n");
+        else
+            status = check_scenario(argv[1], sets, quiet);
+    }
+    g_option_context_free(ctx);
+    g_strfreev(sets);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_BAD_INPUT;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("rdrsim %s (trace schema %d)\n", RDRSIM_VERSION, RDRSIM_SCHEMA_VERSION);
+        return EXIT_OK;
+    }
+    /* The command's own parser sees "rdrsim CMD" as its program name. */
+    char *prog = g_strdup_printf("rdrsim %s", cmd);
+    g_set_prgname(prog);
+    argv[1] = prog;
+    int status;
+    if (strcmp(cmd, "run") == 0)
+        status = cmd_run(argc - 1, argv + 1);
+    else if (strcmp(cmd, "check") == 0)
+        status = cmd_check(argc - 1, argv + 1);
+    else {
+        fprintf(stderr, "rdrsim: unknown command '%s'\n\n%s", cmd, usage);
+        status = EXIT_BAD_INPUT;
+    }
+    g_free(prog);
+    return status;
+}

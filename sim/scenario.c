@@ -1,0 +1,1301 @@
+/* scenario: tokenizer (GScanner, one line at a time), parser and validation.
+ *
+ * Each line is tokenized on its own, so a statement can never run on into
+ * the next line and every token knows its column.  The grammar of a line:
+ *
+ *   line    := decl | 'at' TIME action | 'expect' STRING OP result
+ *   decl    := KIND NAME{n_names} attr*
+ *   action  := SUBJECT [VERB] WORD* attr*
+ *   attr    := KEY '=' item (',' item)*
+ *   item    := WORD | STRING | WORD '(' [item (',' item)*] ')'
+ */
+#include "scenario.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+/* The language's own declaration: the run as a whole. */
+static const ParamSpec scenario_keys[] = {
+    { "seed", PT_INT, 0, "1", "seed of every random stream of the run", 0, 0 },
+    { "stop", PT_TIME, 0, "60s", "simulated time at which the run ends", 1, 0 },
+    { NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+static const DeclSpec scenario_spec = {
+    "scenario", 1, false, true, scenario_keys, "the run: name, seed and stop time",
+};
+
+#define MAX_FILE_BYTES (64u << 20)
+
+/* ---- tokens ---- */
+
+typedef enum { TK_WORD, TK_STRING, TK_SYM } TokKind;
+
+typedef struct {
+    TokKind kind;
+    char *text;  /* word or string contents; the operator for TK_SYM */
+    int col;     /* first column, 1-based */
+    int end;     /* last column */
+} Tok;
+
+typedef struct {
+    Scenario *sc;
+    int line;
+    const char *src; /* the line's text */
+    GArray *toks;    /* Tok */
+    guint pos;       /* next token */
+} Line;
+
+static void tok_clear(gpointer p)
+{
+    g_free(((Tok *)p)->text);
+}
+
+static GScanner *new_scanner(void)
+{
+    GScanner *s = g_scanner_new(NULL);
+    GScannerConfig *c = s->config;
+    c->cset_skip_characters = " \t\r\n";
+    /* Words take digits and punctuation too: "10ms", "+2ms", "X:",
+     * "\\srv\public", "c[1..10]" are each one word; the units parser
+     * reads quantities out of words itself. */
+    c->cset_identifier_first = G_CSET_a_2_z G_CSET_A_2_Z "0123456789_.\\/:+-*[]%@~$&^|{}?;";
+    c->cset_identifier_nth = c->cset_identifier_first;
+    c->scan_identifier_1char = TRUE;
+    c->scan_identifier_NULL = FALSE;
+    c->scan_symbols = FALSE;
+    c->scan_binary = c->scan_octal = c->scan_float = c->scan_hex = FALSE;
+    c->scan_string_sq = c->scan_string_dq = TRUE;
+    c->cpair_comment_single = "#\n";
+    c->skip_comment_single = TRUE;
+    c->scan_comment_multi = FALSE;
+    c->case_sensitive = TRUE;
+    c->char_2_token = TRUE;
+    s->msg_handler = NULL;
+    return s;
+}
+
+static const char *scanner_error_text(GErrorType e)
+{
+    switch (e) {
+    case G_ERR_UNEXP_EOF_IN_STRING: return "unterminated string: expected a closing quote";
+    case G_ERR_NON_DIGIT_IN_CONST: return "malformed number";
+    default: return "malformed token";
+    }
+}
+
+/* Split one line into tokens.  Returns false (with the error recorded) when
+ * the line holds something that is no token. */
+static bool tokenize(Scenario *sc, GScanner *scanner, int lineno, const char *src, GArray *toks)
+{
+    size_t len = strlen(src);
+    g_scanner_input_text(scanner, src, (guint)len);
+    size_t pos = 0;
+    for (;;) {
+        while (pos < len && (src[pos] == ' ' || src[pos] == '\t' || src[pos] == '\r'))
+            pos++;
+        if (pos >= len || src[pos] == '#')
+            return true;
+        int col = (int)pos + 1;
+        GTokenType t = g_scanner_get_next_token(scanner);
+        int end = (int)g_scanner_cur_position(scanner);
+        Tok tok = { .col = col, .end = end };
+        switch ((int)t) {
+        case G_TOKEN_IDENTIFIER:
+            tok.kind = TK_WORD;
+            tok.text = g_strdup(scanner->value.v_identifier);
+            break;
+        case G_TOKEN_STRING:
+            tok.kind = TK_STRING;
+            tok.text = g_strdup(scanner->value.v_string);
+            break;
+        case '=': case '!': case '<': case '>': case '(': case ')': case ',':
+            tok.kind = TK_SYM;
+            tok.text = g_strndup((const char *)&(char){ (char)t }, 1);
+            break;
+        case G_TOKEN_ERROR:
+            scenario_error(sc, lineno, col, "%s", scanner_error_text(scanner->value.v_error));
+            return false;
+        case G_TOKEN_EOF:
+            return true;
+        default:
+            if ((int)t > 0 && (int)t < 256 && g_ascii_isprint((char)t))
+                scenario_error(sc, lineno, col, "unexpected character '%c'", (char)t);
+            else
+                scenario_error(sc, lineno, col, "unexpected byte 0x%02x (names with such characters must be quoted)",
+                               (unsigned)t & 0xff);
+            return false;
+        }
+        /* Two-character operators arrive as two adjacent symbols. */
+        if (tok.kind == TK_SYM && tok.text[0] == '=' && toks->len) {
+            Tok *prev = &g_array_index(toks, Tok, toks->len - 1);
+            if (prev->kind == TK_SYM && prev->end + 1 == col && strchr("!<>", prev->text[0]) && !prev->text[1]) {
+                char *op = g_strdup_printf("%c=", prev->text[0]);
+                g_free(prev->text);
+                g_free(tok.text);
+                prev->text = op;
+                prev->end = end;
+                pos = (size_t)end;
+                continue;
+            }
+        }
+        g_array_append_val(toks, tok);
+        pos = (size_t)end;
+    }
+}
+
+static Tok *peek(Line *l)
+{
+    return l->pos < l->toks->len ? &g_array_index(l->toks, Tok, l->pos) : NULL;
+}
+
+static bool peek_sym(Line *l, const char *sym)
+{
+    Tok *t = peek(l);
+    return t && t->kind == TK_SYM && strcmp(t->text, sym) == 0;
+}
+
+/* Column just past the line's last token, for "expected ..." at the end. */
+static int end_col(Line *l)
+{
+    return l->toks->len ? g_array_index(l->toks, Tok, l->toks->len - 1).end + 1 : 1;
+}
+
+static void line_error(Line *l, Tok *at, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void line_error(Line *l, Tok *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    scenario_error(l->sc, l->line, at ? at->col : end_col(l), "%s", msg);
+    g_free(msg);
+}
+
+static const char *describe(Tok *t)
+{
+    if (!t)
+        return "end of line";
+    return t->kind == TK_STRING ? "a string" : t->text;
+}
+
+/* ---- values ---- */
+
+typedef struct Item {
+    bool call;
+    bool quoted;
+    char *text;
+    int col, end;
+    GPtrArray *args; /* Item*, for a call */
+} Item;
+
+static void item_free(gpointer p)
+{
+    Item *it = p;
+    if (!it)
+        return;
+    g_free(it->text);
+    if (it->args)
+        g_ptr_array_unref(it->args);
+    g_free(it);
+}
+
+static Item *parse_item(Line *l)
+{
+    Tok *t = peek(l);
+    if (!t || t->kind == TK_SYM) {
+        line_error(l, t, "expected a value, got '%s'", describe(t));
+        return NULL;
+    }
+    l->pos++;
+    Item *it = g_new0(Item, 1);
+    it->text = g_strdup(t->text);
+    it->quoted = t->kind == TK_STRING;
+    it->col = t->col;
+    it->end = t->end;
+    if (t->kind != TK_WORD || !peek_sym(l, "("))
+        return it;
+    l->pos++;
+    it->call = true;
+    it->args = g_ptr_array_new_with_free_func(item_free);
+    if (!peek_sym(l, ")")) {
+        for (;;) {
+            Item *a = parse_item(l);
+            if (!a)
+                goto fail;
+            if (a->call) {
+                scenario_error(l->sc, l->line, a->col, "expected a number or a string as argument of %s()", it->text);
+                item_free(a);
+                goto fail;
+            }
+            g_ptr_array_add(it->args, a);
+            if (!peek_sym(l, ","))
+                break;
+            l->pos++;
+        }
+    }
+    if (!peek_sym(l, ")")) {
+        line_error(l, peek(l), "expected ',' or ')' in %s(...), got '%s'", it->text, describe(peek(l)));
+        goto fail;
+    }
+    it->end = peek(l)->end;
+    l->pos++;
+    return it;
+fail:
+    item_free(it);
+    return NULL;
+}
+
+/* item (',' item)* */
+static GPtrArray *parse_items(Line *l)
+{
+    GPtrArray *items = g_ptr_array_new_with_free_func(item_free);
+    for (;;) {
+        Item *it = parse_item(l);
+        if (!it) {
+            g_ptr_array_unref(items);
+            return NULL;
+        }
+        g_ptr_array_add(items, it);
+        if (!peek_sym(l, ","))
+            return items;
+        l->pos++;
+    }
+}
+
+static void value_clear(ParamValue *v)
+{
+    g_free(v->text);
+    g_free(v->s);
+    g_strfreev(v->list);
+    dist_clear(&v->dist);
+    memset(v, 0, sizeof *v);
+}
+
+static bool type_is_int(ParamType t)
+{
+    return t == PT_INT || t == PT_TIME || t == PT_SIZE || t == PT_RATE;
+}
+
+static QtyKind qty_of(const ParamSpec *p)
+{
+    switch (p->type) {
+    case PT_INT: return QTY_INT;
+    case PT_TIME: return QTY_TIME;
+    case PT_SIZE: return QTY_SIZE;
+    case PT_RATE: return QTY_RATE;
+    case PT_PROB: return QTY_PROB;
+    case PT_DIST: return p->qty;
+    default: return QTY_REAL;
+    }
+}
+
+static char *check_bounds(const ParamSpec *p, double v, const char *text)
+{
+    if (p->min == 0 && p->max == 0)
+        return NULL;
+    if (v < p->min)
+        return g_strdup_printf("%s=%s is too small", p->key, text);
+    if (p->max != 0 && v > p->max)
+        return g_strdup_printf("%s=%s is too large", p->key, text);
+    return NULL;
+}
+
+/* Values in an empirical file: one quantity a line, '#' comments. */
+static char *load_empirical(const char *path, const char *base_dir, QtyKind q, Dist *d)
+{
+    char *full = g_path_is_absolute(path) || !base_dir ? g_strdup(path) : g_build_filename(base_dir, path, NULL);
+    char *text = NULL;
+    gsize len = 0;
+    GError *gerr = NULL;
+    if (!g_file_get_contents(full, &text, &len, &gerr)) {
+        char *msg = g_strdup_printf("cannot read empirical file: %s", gerr->message);
+        g_error_free(gerr);
+        g_free(full);
+        return msg;
+    }
+    GArray *vals = g_array_new(FALSE, FALSE, sizeof(double));
+    char **lines = g_strsplit(text, "\n", -1);
+    char *err = NULL;
+    for (int i = 0; lines[i] && !err; i++) {
+        char *s = g_strstrip(lines[i]);
+        char *hash = strchr(s, '#');
+        if (hash)
+            *hash = '\0', g_strstrip(s);
+        if (!*s)
+            continue;
+        double v;
+        char *uerr = NULL;
+        if (!units_parse(s, q, &v, &uerr)) {
+            err = g_strdup_printf("%s:%d: %s", full, i + 1, uerr);
+            g_free(uerr);
+        } else {
+            g_array_append_val(vals, v);
+        }
+    }
+    g_strfreev(lines);
+    g_free(text);
+    g_free(full);
+    if (!err && vals->len == 0)
+        err = g_strdup_printf("empirical file %s holds no values", path);
+    d->kind = DIST_EMPIRICAL;
+    d->n_values = vals->len;
+    d->values = (double *)g_array_free(vals, FALSE);
+    return err;
+}
+
+static char *convert_dist(const ParamSpec *p, Item *it, const char *base_dir, Dist *d, int *err_col)
+{
+    char *err = NULL;
+    *err_col = it->col;
+    if (!it->call) {
+        double v;
+        if (it->quoted || !units_parse(it->text, p->qty, &v, &err))
+            return err ? err : g_strdup_printf("expected %s or a distribution", units_kind_name(p->qty));
+        *d = dist_constant(v);
+        return NULL;
+    }
+    int n_params;
+    int kind = dist_kind_from_name(it->text, &n_params);
+    if (kind < 0)
+        return g_strdup_printf("unknown distribution '%s': expected constant, uniform, exponential, normal, "
+                               "lognormal, pareto or empirical", it->text);
+    if ((int)it->args->len != n_params)
+        return g_strdup_printf("%s() takes %d argument%s, got %u", it->text, n_params, n_params == 1 ? "" : "s",
+                               it->args->len);
+    d->kind = (DistKind)kind;
+    if (kind == DIST_EMPIRICAL) {
+        Item *a = g_ptr_array_index(it->args, 0);
+        *err_col = a->col;
+        return load_empirical(a->text, base_dir, p->qty, d);
+    }
+    double v[2] = { 0, 0 };
+    for (int i = 0; i < n_params; i++) {
+        Item *a = g_ptr_array_index(it->args, i);
+        /* The second parameter of lognormal and pareto is a shape: no unit. */
+        bool shape = i == 1 && (kind == DIST_LOGNORMAL || kind == DIST_PARETO);
+        *err_col = a->col;
+        if (a->quoted || !units_parse(a->text, shape ? QTY_REAL : p->qty, &v[i], &err))
+            return err ? err : g_strdup_printf("expected %s", units_kind_name(shape ? QTY_REAL : p->qty));
+    }
+    d->a = v[0];
+    d->b = v[1];
+    *err_col = it->col;
+    const char *bad = dist_check(d);
+    return bad ? g_strdup(bad) : NULL;
+}
+
+/* Turn parsed items into a typed value.  Returns NULL or an error message,
+ * with *err_col the column it concerns. */
+static char *convert(const ParamSpec *p, GPtrArray *items, const char *base_dir, ParamValue *out, int *err_col)
+{
+    Item *first = g_ptr_array_index(items, 0);
+    *err_col = first->col;
+    if (p->type != PT_LIST && items->len > 1) {
+        *err_col = ((Item *)g_ptr_array_index(items, 1))->col;
+        return g_strdup_printf("%s takes one value, not a list", p->key);
+    }
+    if (p->type == PT_DIST) {
+        char *err = convert_dist(p, first, base_dir, &out->dist, err_col);
+        if (!err && out->dist.kind == DIST_CONSTANT)
+            err = check_bounds(p, out->dist.a, first->text);
+        return err;
+    }
+    if (p->type == PT_LIST) {
+        GPtrArray *words = g_ptr_array_new();
+        for (guint i = 0; i < items->len; i++) {
+            Item *it = g_ptr_array_index(items, i);
+            if (it->call) {
+                *err_col = it->col;
+                g_ptr_array_unref(words);
+                return g_strdup_printf("expected a name in the list of %s", p->key);
+            }
+            g_ptr_array_add(words, g_strdup(it->text));
+        }
+        g_ptr_array_add(words, NULL);
+        out->list = (char **)g_ptr_array_free(words, FALSE);
+        return NULL;
+    }
+    if (first->call)
+        return g_strdup_printf("%s takes %s, not a function", p->key,
+                               p->type == PT_STRING ? "a string" : units_kind_name(qty_of(p)));
+    if (p->type == PT_STRING) {
+        out->s = g_strdup(first->text);
+        return NULL;
+    }
+    if (p->type == PT_BOOL) {
+        static const char *yes[] = { "yes", "true", "on", "1" }, *no[] = { "no", "false", "off", "0" };
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(first->text, yes[i]) == 0)
+                return out->i = 1, NULL;
+            if (strcmp(first->text, no[i]) == 0)
+                return out->i = 0, NULL;
+        }
+        return g_strdup_printf("%s takes yes or no, got '%s'", p->key, first->text);
+    }
+    char *err = NULL;
+    if (first->quoted)
+        return g_strdup_printf("%s takes %s, not a string", p->key, units_kind_name(qty_of(p)));
+    if (type_is_int(p->type)) {
+        if (!units_parse_int(first->text, qty_of(p), &out->i, &err))
+            return err;
+        return check_bounds(p, (double)out->i, first->text);
+    }
+    if (!units_parse(first->text, qty_of(p), &out->r, &err))
+        return err;
+    return check_bounds(p, out->r, first->text);
+}
+
+/* ---- declarations and lookups ---- */
+
+static size_t n_params(const ParamSpec *p)
+{
+    size_t n = 0;
+    while (p && p[n].key)
+        n++;
+    return n;
+}
+
+int decl_param_index(const DeclSpec *spec, const char *key)
+{
+    for (size_t i = 0; spec->params[i].key; i++)
+        if (strcmp(spec->params[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int spec_index(const ParamSpec *params, const char *key)
+{
+    for (size_t i = 0; params && params[i].key; i++)
+        if (strcmp(params[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+const ParamValue *decl_param(const Decl *d, const char *key)
+{
+    int i = decl_param_index(d->spec, key);
+    g_assert(i >= 0); /* a model asked for a key its own schema lacks */
+    return &d->values[i];
+}
+
+const ParamValue *action_param(const Action *a, const char *key)
+{
+    int i = spec_index(a->spec->params, key);
+    g_assert(i >= 0); /* a model asked for a key its own schema lacks */
+    return &a->values[i];
+}
+
+static void decl_free(gpointer p)
+{
+    Decl *d = p;
+    size_t n = n_params(d->spec->params);
+    for (size_t i = 0; i < n; i++)
+        value_clear(&d->values[i]);
+    g_free(d->values);
+    g_free(d->names[0]);
+    g_free(d->names[1]);
+    g_free(d->id);
+    g_free(d);
+}
+
+static void action_free(gpointer p)
+{
+    Action *a = p;
+    const ParamSpec *params = a->spec->params ? a->spec->params : a->target->spec->params;
+    size_t n = n_params(params);
+    for (size_t i = 0; i < n; i++)
+        value_clear(&a->values[i]);
+    g_free(a->values);
+    g_free(a->changed);
+    g_strfreev(a->args);
+    g_free(a->arg_cols);
+    g_free(a);
+}
+
+static void expect_free(gpointer p)
+{
+    Expect *e = p;
+    g_free(e->sql);
+    g_free(e->value);
+    g_free(e);
+}
+
+static void error_free(gpointer p)
+{
+    ScenarioError *e = p;
+    g_free(e->file);
+    g_free(e->msg);
+    g_free(e);
+}
+
+void scenario_error(Scenario *sc, int line, int col, const char *fmt, ...)
+{
+    ScenarioError *e = g_new0(ScenarioError, 1);
+    va_list ap;
+    va_start(ap, fmt);
+    e->msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    e->file = g_strdup(sc->path);
+    e->line = line;
+    e->col = col;
+    g_ptr_array_add(sc->errors, e);
+}
+
+static gint error_cmp(gconstpointer pa, gconstpointer pb)
+{
+    const ScenarioError *a = *(ScenarioError *const *)pa, *b = *(ScenarioError *const *)pb;
+    return a->line != b->line ? a->line - b->line : a->col - b->col;
+}
+
+void scenario_print_errors(const Scenario *sc, FILE *out)
+{
+    /* Checks run in passes (syntax, then meaning, then queries): show their
+     * findings in file order, as a reader goes through the file. */
+    g_ptr_array_sort(sc->errors, error_cmp);
+    for (guint i = 0; i < sc->errors->len; i++) {
+        ScenarioError *e = g_ptr_array_index(sc->errors, i);
+        if (e->line > 0)
+            fprintf(out, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
+        else
+            fprintf(out, "%s: %s\n", e->file, e->msg);
+    }
+}
+
+Decl *scenario_find_decl(const Scenario *sc, const char *kind, const char *id)
+{
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        if (strcmp(d->spec->kind, kind) != 0)
+            continue;
+        if (strcmp(d->id, id) == 0)
+            return d;
+        /* A link is found under either orientation: c1-srv or srv-c1. */
+        if (d->spec->n_names == 2) {
+            char *rev = g_strdup_printf("%s-%s", d->names[1], d->names[0]);
+            bool match = strcmp(rev, id) == 0;
+            g_free(rev);
+            if (match)
+                return d;
+        }
+    }
+    return NULL;
+}
+
+Decl *scenario_find_node(const Scenario *sc, const char *name)
+{
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        if (d->spec->is_node && strcmp(d->id, name) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+static const DeclSpec *find_decl_spec(const Scenario *sc, const char *kind)
+{
+    if (strcmp(kind, scenario_spec.kind) == 0)
+        return &scenario_spec;
+    for (const DeclSpec *d = sc->schema->decls; d && d->kind; d++)
+        if (strcmp(d->kind, kind) == 0)
+            return d;
+    return NULL;
+}
+
+static bool valid_name(const char *s)
+{
+    if (!g_ascii_isalpha(*s) && *s != '_')
+        return false;
+    for (s++; *s; s++)
+        if (!g_ascii_isalnum(*s) && *s != '_' && *s != '-')
+            return false;
+    return true;
+}
+
+static char *kinds_list(const Scenario *sc)
+{
+    GString *s = g_string_new("scenario");
+    for (const DeclSpec *d = sc->schema->decls; d && d->kind; d++)
+        g_string_append_printf(s, ", %s", d->kind);
+    return g_string_free(s, FALSE);
+}
+
+static char *keys_list(const ParamSpec *p)
+{
+    GString *s = g_string_new("");
+    for (; p && p->key; p++)
+        g_string_append_printf(s, "%s%s", s->len ? ", " : "", p->key);
+    return g_string_free(s, FALSE);
+}
+
+/* Text of a value as written: from its first column to its last. */
+static char *items_text(Line *l, GPtrArray *items)
+{
+    Item *a = g_ptr_array_index(items, 0), *b = g_ptr_array_index(items, items->len - 1);
+    return g_strndup(l->src + a->col - 1, (gsize)(b->end - a->col + 1));
+}
+
+/* KEY=VALUE pairs until the end of the line, into values[] per params. */
+static void parse_attrs(Line *l, const ParamSpec *params, ParamValue *values, bool *seen, const char *what)
+{
+    char *base_dir = g_path_get_dirname(l->sc->path);
+    while (peek(l)) {
+        Tok *key = peek(l);
+        if (key->kind != TK_WORD || l->pos + 1 >= l->toks->len ||
+            !(g_array_index(l->toks, Tok, l->pos + 1).kind == TK_SYM &&
+              strcmp(g_array_index(l->toks, Tok, l->pos + 1).text, "=") == 0)) {
+            line_error(l, key, "expected KEY=VALUE, got '%s'", describe(key));
+            break;
+        }
+        int idx = spec_index(params, key->text);
+        if (idx < 0) {
+            char *keys = keys_list(params);
+            line_error(l, key, "unknown key '%s' for %s (expected one of: %s)", key->text, what,
+                       *keys ? keys : "none");
+            g_free(keys);
+            break;
+        }
+        if (seen[idx]) {
+            line_error(l, key, "key '%s' given twice", key->text);
+            break;
+        }
+        l->pos += 2;
+        GPtrArray *items = parse_items(l);
+        if (!items)
+            break;
+        ParamValue *v = &values[idx];
+        int err_col;
+        char *err = convert(&params[idx], items, base_dir, v, &err_col);
+        if (err) {
+            scenario_error(l->sc, l->line, err_col, "%s", err);
+            g_free(err);
+            value_clear(v);
+            g_ptr_array_unref(items);
+            break;
+        }
+        seen[idx] = true;
+        v->given = true;
+        v->line = l->line;
+        v->col = key->col;
+        v->text = items_text(l, items);
+        g_ptr_array_unref(items);
+    }
+    g_free(base_dir);
+}
+
+static Decl *new_decl(const DeclSpec *spec)
+{
+    Decl *d = g_new0(Decl, 1);
+    d->spec = spec;
+    d->values = g_new0(ParamValue, n_params(spec->params) + 1);
+    return d;
+}
+
+static void parse_decl(Line *l, const DeclSpec *spec)
+{
+    Scenario *sc = l->sc;
+    Tok *kw = peek(l);
+    l->pos++;
+    if (spec->unique) {
+        for (guint i = 0; i < sc->decls->len; i++)
+            if (((Decl *)g_ptr_array_index(sc->decls, i))->spec == spec) {
+                line_error(l, kw, "'%s' may be declared only once", spec->kind);
+                return;
+            }
+    }
+    Decl *d = new_decl(spec);
+    d->line = l->line;
+    d->col = kw->col;
+    for (int i = 0; i < spec->n_names; i++) {
+        Tok *t = peek(l);
+        if (!t || t->kind == TK_SYM || (l->pos + 1 < l->toks->len &&
+                                       strcmp(g_array_index(l->toks, Tok, l->pos + 1).text, "=") == 0)) {
+            line_error(l, t, "expected a %s name after '%s', got '%s'", spec->n_names == 2 ? "node" : spec->kind,
+                       spec->kind, describe(t));
+            goto fail;
+        }
+        if (!valid_name(t->text)) {
+            line_error(l, t, "invalid name '%s': expected a letter or '_' then letters, digits, '_' or '-'",
+                       t->text);
+            goto fail;
+        }
+        if (strcmp(t->text, "at") == 0 || strcmp(t->text, "expect") == 0 || find_decl_spec(sc, t->text)) {
+            line_error(l, t, "'%s' is a keyword and cannot name a %s", t->text, spec->kind);
+            goto fail;
+        }
+        if (spec->n_names == 2 && !scenario_find_node(sc, t->text)) {
+            line_error(l, t, "unknown node '%s' (declare it before the %s)", t->text, spec->kind);
+            goto fail;
+        }
+        d->names[i] = g_strdup(t->text);
+        l->pos++;
+    }
+    if (spec->n_names == 2) {
+        if (strcmp(d->names[0], d->names[1]) == 0) {
+            line_error(l, &g_array_index(l->toks, Tok, l->pos - 1), "a %s joins two different nodes", spec->kind);
+            goto fail;
+        }
+        d->id = g_strdup_printf("%s-%s", d->names[0], d->names[1]);
+        if (scenario_find_decl(sc, spec->kind, d->id)) {
+            line_error(l, kw, "%s %s %s is declared twice", spec->kind, d->names[0], d->names[1]);
+            goto fail;
+        }
+    } else {
+        d->id = g_strdup(d->names[0]);
+        bool clash = spec->is_node ? scenario_find_node(sc, d->id) != NULL
+                                   : scenario_find_decl(sc, spec->kind, d->id) != NULL;
+        if (clash) {
+            line_error(l, &g_array_index(l->toks, Tok, l->pos - 1), "'%s' is declared twice", d->id);
+            goto fail;
+        }
+    }
+    guint errors_before = sc->errors->len;
+    bool *seen = g_new0(bool, n_params(spec->params) + 1);
+    parse_attrs(l, spec->params, d->values, seen, spec->kind);
+    g_free(seen);
+    if (sc->errors->len != errors_before)
+        goto fail;
+    if (spec == &scenario_spec)
+        g_ptr_array_insert(sc->decls, 0, d);
+    else
+        g_ptr_array_add(sc->decls, d);
+    return;
+fail:
+    decl_free(d);
+}
+
+static void fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *values, int line, int col,
+                          const char *what);
+
+static const ActionSpec *find_action(const Scenario *sc, const char *subject, const char *verb)
+{
+    for (const ActionSpec *a = sc->schema->actions; a && a->subject; a++) {
+        if (strcmp(a->subject, subject) != 0)
+            continue;
+        if (verb ? a->verb && strcmp(a->verb, verb) == 0 : a->verb == NULL)
+            return a;
+    }
+    return NULL;
+}
+
+static char *verbs_list(const Scenario *sc, const char *subject)
+{
+    GString *s = g_string_new("");
+    for (const ActionSpec *a = sc->schema->actions; a && a->subject; a++)
+        if (strcmp(a->subject, subject) == 0)
+            g_string_append_printf(s, "%s%s", s->len ? ", " : "", a->verb ? a->verb : "KEY=VALUE");
+    return g_string_free(s, FALSE);
+}
+
+static bool is_attr_start(Line *l)
+{
+    return l->pos + 1 < l->toks->len && g_array_index(l->toks, Tok, l->pos + 1).kind == TK_SYM &&
+           strcmp(g_array_index(l->toks, Tok, l->pos + 1).text, "=") == 0;
+}
+
+/* After `at TIME`: the subject, then a verb or parameter changes. */
+static void parse_action(Line *l, SimTime at, int at_col)
+{
+    Scenario *sc = l->sc;
+    Tok *first = peek(l);
+    if (!first || first->kind != TK_WORD) {
+        line_error(l, first, "expected a node name or a declaration kind after the time, got '%s'", describe(first));
+        return;
+    }
+    const char *subject_kind;
+    Decl *target = NULL;
+    const DeclSpec *dspec = find_decl_spec(sc, first->text);
+    if (dspec) {
+        subject_kind = dspec->kind;
+        l->pos++;
+        GString *id = g_string_new("");
+        Tok *name_tok = peek(l);
+        for (int i = 0; i < dspec->n_names; i++) {
+            Tok *t = peek(l);
+            if (!t || t->kind != TK_WORD || is_attr_start(l)) {
+                line_error(l, t, "expected a %s name, got '%s'", dspec->n_names == 2 ? "node" : dspec->kind,
+                           describe(t));
+                g_string_free(id, TRUE);
+                return;
+            }
+            g_string_append_printf(id, "%s%s", i ? "-" : "", t->text);
+            l->pos++;
+        }
+        target = scenario_find_decl(sc, dspec->kind, id->str);
+        if (!target) {
+            line_error(l, name_tok, "no %s '%s' is declared", dspec->kind, id->str);
+            g_string_free(id, TRUE);
+            return;
+        }
+        g_string_free(id, TRUE);
+    } else {
+        target = scenario_find_node(sc, first->text);
+        if (!target) {
+            char *kinds = kinds_list(sc);
+            line_error(l, first, "unknown node '%s' (expected a declared node, or one of: %s)", first->text, kinds);
+            g_free(kinds);
+            return;
+        }
+        subject_kind = "node";
+        l->pos++;
+    }
+
+    const ActionSpec *spec;
+    Tok *verb = peek(l);
+    if (verb && verb->kind == TK_WORD && !is_attr_start(l)) {
+        spec = find_action(sc, subject_kind, verb->text);
+        if (!spec) {
+            char *verbs = verbs_list(sc, subject_kind);
+            line_error(l, verb, "unknown action '%s' (expected one of: %s)", verb->text, *verbs ? verbs : "none");
+            g_free(verbs);
+            return;
+        }
+        l->pos++;
+    } else {
+        spec = find_action(sc, subject_kind, NULL);
+        if (!spec || !verb) {
+            char *verbs = verbs_list(sc, subject_kind);
+            line_error(l, verb, "expected an action (one of: %s), got '%s'", *verbs ? verbs : "none", describe(verb));
+            g_free(verbs);
+            return;
+        }
+    }
+
+    Action *a = g_new0(Action, 1);
+    a->at = at;
+    a->spec = spec;
+    a->target = target;
+    a->line = l->line;
+    a->col = at_col;
+    a->args = g_new0(char *, spec->n_args + 1);
+    a->arg_cols = g_new0(int, spec->n_args + 1);
+    for (int i = 0; i < spec->n_args; i++) {
+        Tok *t = peek(l);
+        if (!t || t->kind == TK_SYM || is_attr_start(l)) {
+            line_error(l, t, "'%s' expects %d argument%s, got '%s'", spec->verb, spec->n_args,
+                       spec->n_args == 1 ? "" : "s", describe(t));
+            action_free(a);
+            return;
+        }
+        a->args[i] = g_strdup(t->text);
+        a->arg_cols[i] = t->col;
+        l->pos++;
+    }
+    const ParamSpec *params = spec->params ? spec->params : target->spec->params;
+    size_t np = n_params(params);
+    a->values = g_new0(ParamValue, np + 1);
+    a->changed = g_new0(bool, np + 1);
+    guint errors_before = sc->errors->len;
+    char *what = g_strdup_printf("%s%s%s", subject_kind, spec->verb ? " " : "", spec->verb ? spec->verb : "");
+    parse_attrs(l, params, a->values, a->changed, what);
+    g_free(what);
+    if (sc->errors->len != errors_before) {
+        action_free(a);
+        return;
+    }
+    if (spec->params) {
+        fill_defaults(sc, spec->params, a->values, a->line, a->col, spec->verb);
+    } else {
+        bool any = false;
+        for (size_t i = 0; i < np; i++)
+            any |= a->changed[i];
+        if (!any) {
+            line_error(l, NULL, "expected KEY=VALUE to change");
+            action_free(a);
+            return;
+        }
+    }
+    g_ptr_array_add(sc->actions, a);
+}
+
+static void parse_at(Line *l, SimTime *last_at)
+{
+    Tok *kw = peek(l);
+    l->pos++;
+    Tok *t = peek(l);
+    if (!t || t->kind != TK_WORD) {
+        line_error(l, t, "expected a time after 'at' (e.g. 10ms or +2ms), got '%s'", describe(t));
+        return;
+    }
+    bool relative = t->text[0] == '+';
+    int64_t v;
+    char *err = NULL;
+    if (!units_parse_int(relative ? t->text + 1 : t->text, QTY_TIME, &v, &err)) {
+        line_error(l, t, "%s", err);
+        g_free(err);
+        return;
+    }
+    if (v < 0) {
+        line_error(l, t, "a time must not be negative");
+        return;
+    }
+    if (relative && v > SIM_TIME_MAX - *last_at) {
+        line_error(l, t, "time '%s' is out of range", t->text);
+        return;
+    }
+    SimTime at = relative ? *last_at + v : v;
+    *last_at = at;
+    l->pos++;
+    parse_action(l, at, kw->col);
+}
+
+static bool parse_op(const char *s, ExpectOp *op)
+{
+    static const char *ops[] = { "=", "!=", "<", "<=", ">", ">=" };
+    for (int i = 0; i < 6; i++)
+        if (strcmp(s, ops[i]) == 0)
+            return *op = (ExpectOp)i, true;
+    return false;
+}
+
+const char *expect_op_name(ExpectOp op)
+{
+    static const char *ops[] = { "=", "!=", "<", "<=", ">", ">=" };
+    return ops[op];
+}
+
+static void parse_expect(Line *l)
+{
+    Tok *kw = peek(l);
+    l->pos++;
+    Tok *sql = peek(l);
+    if (!sql || sql->kind != TK_STRING) {
+        line_error(l, sql, "expected a quoted SQL query after 'expect', got '%s'", describe(sql));
+        return;
+    }
+    l->pos++;
+    Tok *op = peek(l);
+    ExpectOp eop;
+    if (!op || op->kind != TK_SYM || !parse_op(op->text, &eop)) {
+        line_error(l, op, "expected one of = != < <= > >= after the query, got '%s'", describe(op));
+        return;
+    }
+    l->pos++;
+    Tok *val = peek(l);
+    if (!val || val->kind == TK_SYM) {
+        line_error(l, val, "expected a number, a quoted string or null, got '%s'", describe(val));
+        return;
+    }
+    l->pos++;
+    Expect *e = g_new0(Expect, 1);
+    e->line = l->line;
+    e->col = kw->col;
+    e->sql_col = sql->col;
+    e->sql = g_strdup(sql->text);
+    e->op = eop;
+    if (val->kind == TK_WORD && strcmp(val->text, "null") == 0) {
+        e->value = NULL;
+    } else {
+        e->value = g_strdup(val->text);
+        if (val->kind == TK_WORD) {
+            if (!units_parse_any(val->text, &e->number)) {
+                line_error(l, val, "expected a number (with an optional unit), a quoted string or null, got '%s'",
+                           val->text);
+                expect_free(e);
+                return;
+            }
+            e->numeric = true;
+        }
+    }
+    if (!e->value && eop != EXPECT_EQ && eop != EXPECT_NE) {
+        line_error(l, op, "null can only be compared with = or !=");
+        expect_free(e);
+        return;
+    }
+    if (peek(l)) {
+        line_error(l, peek(l), "unexpected '%s' after the expected value", describe(peek(l)));
+        expect_free(e);
+        return;
+    }
+    g_ptr_array_add(l->sc->expects, e);
+}
+
+static void parse_line(Line *l, SimTime *last_at)
+{
+    Tok *t = peek(l);
+    if (!t)
+        return;
+    if (t->kind != TK_WORD) {
+        char *kinds = kinds_list(l->sc);
+        line_error(l, t, "expected a statement (at, expect, %s), got '%s'", kinds, describe(t));
+        g_free(kinds);
+        return;
+    }
+    if (strcmp(t->text, "at") == 0)
+        return parse_at(l, last_at);
+    if (strcmp(t->text, "expect") == 0)
+        return parse_expect(l);
+    const DeclSpec *spec = find_decl_spec(l->sc, t->text);
+    if (!spec) {
+        char *kinds = kinds_list(l->sc);
+        line_error(l, t, "unknown statement '%s' (expected at, expect, %s)", t->text, kinds);
+        g_free(kinds);
+        return;
+    }
+    if (l->sc->actions->len) {
+        line_error(l, t, "declarations must come before the timeline");
+        return;
+    }
+    parse_decl(l, spec);
+}
+
+/* Defaults for the keys a statement left out; a missing required key is an
+ * error at the statement. */
+static void fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *values, int line, int col,
+                          const char *what)
+{
+    for (size_t i = 0; params[i].key; i++) {
+        const ParamSpec *p = &params[i];
+        ParamValue *v = &values[i];
+        if (v->given)
+            continue;
+        if (!p->dflt) {
+            scenario_error(sc, line, col, "%s needs %s=", what, p->key);
+            continue;
+        }
+        /* Defaults are written in the language itself and go through the
+         * same conversion; a bad one is a bug in the schema. */
+        GArray *toks = g_array_new(FALSE, TRUE, sizeof(Tok));
+        g_array_set_clear_func(toks, tok_clear);
+        GScanner *scanner = new_scanner();
+        Scenario tmp = { .path = (char *)"(default)", .errors = g_ptr_array_new_with_free_func(error_free) };
+        Line l = { &tmp, 0, p->dflt, toks, 0 };
+        GPtrArray *items = NULL;
+        int err_col;
+        char *err = NULL;
+        if (tokenize(&tmp, scanner, 0, p->dflt, toks) && (items = parse_items(&l)) != NULL)
+            err = convert(p, items, NULL, v, &err_col);
+        if (!items || err || tmp.errors->len)
+            g_error("schema: bad default %s=%s for %s", p->key, p->dflt, what);
+        v->text = g_strdup(p->dflt);
+        g_ptr_array_unref(items);
+        g_ptr_array_unref(tmp.errors);
+        g_scanner_destroy(scanner);
+        g_array_unref(toks);
+    }
+}
+
+static gint action_cmp(gconstpointer pa, gconstpointer pb)
+{
+    const Action *a = *(Action *const *)pa, *b = *(Action *const *)pb;
+    if (a->at != b->at)
+        return a->at < b->at ? -1 : 1;
+    return a->line - b->line;
+}
+
+static Scenario *scenario_new(const char *path, const Schema *schema)
+{
+    Scenario *sc = g_new0(Scenario, 1);
+    sc->path = g_strdup(path);
+    sc->schema = schema;
+    sc->decls = g_ptr_array_new_with_free_func(decl_free);
+    sc->actions = g_ptr_array_new_with_free_func(action_free);
+    sc->expects = g_ptr_array_new_with_free_func(expect_free);
+    sc->errors = g_ptr_array_new_with_free_func(error_free);
+    sc->overrides = g_ptr_array_new_with_free_func(g_free);
+    return sc;
+}
+
+/* The name a scenario gets when it has no `scenario` line: its file's. */
+static char *name_from_path(const char *path)
+{
+    char *base = g_path_get_basename(path);
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base)
+        *dot = '\0';
+    return base;
+}
+
+Scenario *scenario_parse(const char *path, const char *text, const Schema *schema)
+{
+    Scenario *sc = scenario_new(path, schema);
+    sc->text = g_strdup(text);
+    GScanner *scanner = new_scanner();
+    GArray *toks = g_array_new(FALSE, TRUE, sizeof(Tok));
+    g_array_set_clear_func(toks, tok_clear);
+    char **lines = g_strsplit(text, "\n", -1);
+    SimTime last_at = 0;
+    for (int i = 0; lines[i]; i++) {
+        g_array_set_size(toks, 0);
+        if (!tokenize(sc, scanner, i + 1, lines[i], toks))
+            continue;
+        Line l = { sc, i + 1, lines[i], toks, 0 };
+        guint errors_before = sc->errors->len;
+        parse_line(&l, &last_at);
+        if (sc->errors->len == errors_before && l.pos < toks->len)
+            line_error(&l, peek(&l), "unexpected '%s'", describe(peek(&l)));
+        if (sc->errors->len > 50) {
+            scenario_error(sc, i + 1, 1, "too many errors; stopping here");
+            break;
+        }
+    }
+    g_strfreev(lines);
+    g_array_unref(toks);
+    g_scanner_destroy(scanner);
+
+    if (sc->decls->len == 0 || ((Decl *)g_ptr_array_index(sc->decls, 0))->spec != &scenario_spec) {
+        Decl *d = new_decl(&scenario_spec);
+        d->names[0] = name_from_path(path);
+        d->id = g_strdup(d->names[0]);
+        d->line = 1;
+        d->col = 1;
+        g_ptr_array_insert(sc->decls, 0, d);
+    }
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        char *what = g_strdup_printf("%s %s", d->spec->kind, d->id);
+        fill_defaults(sc, d->spec->params, d->values, d->line, d->col, what);
+        g_free(what);
+    }
+    sc->name = g_strdup(((Decl *)g_ptr_array_index(sc->decls, 0))->id);
+    g_ptr_array_sort(sc->actions, action_cmp);
+    return sc;
+}
+
+Scenario *scenario_load(const char *path, const Schema *schema)
+{
+    char *text = NULL;
+    gsize len = 0;
+    GError *err = NULL;
+    if (!g_file_get_contents(path, &text, &len, &err)) {
+        Scenario *sc = scenario_new(path, schema);
+        scenario_error(sc, 0, 0, "cannot read: %s", err->message);
+        g_error_free(err);
+        return sc;
+    }
+    const char *nul = memchr(text, '\0', len);
+    if (len > MAX_FILE_BYTES || nul) {
+        Scenario *sc = scenario_new(path, schema);
+        if (nul) {
+            int line = 1, col = 1;
+            for (const char *p = text; p < nul; p++)
+                *p == '\n' ? (line++, col = 1) : col++;
+            scenario_error(sc, line, col, "a NUL byte: expected a text file");
+        } else {
+            scenario_error(sc, 0, 0, "file is larger than %u MiB", MAX_FILE_BYTES >> 20);
+        }
+        g_free(text);
+        return sc;
+    }
+    Scenario *sc = scenario_parse(path, text, schema);
+    g_free(text);
+    return sc;
+}
+
+void scenario_free(Scenario *sc)
+{
+    if (!sc)
+        return;
+    g_ptr_array_unref(sc->actions); /* actions point at decls: free them first */
+    g_ptr_array_unref(sc->decls);
+    g_ptr_array_unref(sc->expects);
+    g_ptr_array_unref(sc->errors);
+    g_ptr_array_unref(sc->overrides);
+    g_free(sc->path);
+    g_free(sc->text);
+    g_free(sc->name);
+    g_free(sc);
+}
+
+bool scenario_override(Scenario *sc, const char *assignment, char **err)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) {
+        *err = g_strdup_printf("--set %s: expected NAME=VALUE", assignment);
+        return false;
+    }
+    char *name = g_strndup(assignment, (gsize)(eq - assignment));
+    const char *value = eq + 1;
+    char **parts = g_strsplit(name, ".", 3);
+    guint n = g_strv_length(parts);
+    Decl *d = NULL;
+    const char *key = NULL;
+    bool ok = false;
+    if (n == 2 && strcmp(parts[0], "scenario") == 0) {
+        d = g_ptr_array_index(sc->decls, 0);
+        key = parts[1];
+    } else if (n == 3) {
+        d = scenario_find_decl(sc, parts[0], parts[1]);
+        if (!d && find_decl_spec(sc, parts[0]) && strcmp(parts[0], "scenario") != 0) {
+            *err = g_strdup_printf("--set %s: no %s '%s' is declared", name, parts[0], parts[1]);
+            goto out;
+        }
+        key = parts[2];
+    }
+    if (!d) {
+        *err = g_strdup_printf("--set %s: unknown name (expected KIND.NAME.KEY, e.g. link.c1-srv.loss, "
+                               "or scenario.KEY)", name);
+        goto out;
+    }
+    int idx = decl_param_index(d->spec, key);
+    if (idx < 0) {
+        char *keys = keys_list(d->spec->params);
+        *err = g_strdup_printf("--set %s: %s has no key '%s' (expected one of: %s)", name, d->spec->kind, key, keys);
+        g_free(keys);
+        goto out;
+    }
+    Scenario tmp = { .path = (char *)"--set", .errors = g_ptr_array_new_with_free_func(error_free) };
+    GScanner *scanner = new_scanner();
+    GArray *toks = g_array_new(FALSE, TRUE, sizeof(Tok));
+    g_array_set_clear_func(toks, tok_clear);
+    Line l = { &tmp, 1, value, toks, 0 };
+    GPtrArray *items = NULL;
+    ParamValue v = { 0 };
+    char *cerr = NULL;
+    int col = 1;
+    if (tokenize(&tmp, scanner, 1, value, toks) && (items = parse_items(&l)) != NULL) {
+        if (l.pos < toks->len)
+            line_error(&l, peek(&l), "unexpected '%s'", describe(peek(&l)));
+        else
+            cerr = convert(&d->spec->params[idx], items, NULL, &v, &col);
+    }
+    if (tmp.errors->len || cerr) {
+        ScenarioError *e = tmp.errors->len ? g_ptr_array_index(tmp.errors, 0) : NULL;
+        *err = g_strdup_printf("--set %s: %s", name, e ? e->msg : cerr);
+        value_clear(&v);
+    } else {
+        value_clear(&d->values[idx]);
+        v.given = true;
+        v.text = g_strdup(value);
+        d->values[idx] = v;
+        g_ptr_array_add(sc->overrides, g_strdup(assignment));
+        ok = true;
+    }
+    g_free(cerr);
+    if (items)
+        g_ptr_array_unref(items);
+    g_array_unref(toks);
+    g_scanner_destroy(scanner);
+    g_ptr_array_unref(tmp.errors);
+out:
+    g_strfreev(parts);
+    g_free(name);
+    return ok;
+}
+
+GPtrArray *scenario_params(const Scenario *sc)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        for (size_t k = 0; d->spec->params[k].key; k++) {
+            if (d->spec == &scenario_spec)
+                g_ptr_array_add(out, g_strdup_printf("scenario.%s", d->spec->params[k].key));
+            else
+                g_ptr_array_add(out, g_strdup_printf("%s.%s.%s", d->spec->kind, d->id, d->spec->params[k].key));
+            g_ptr_array_add(out, g_strdup(d->values[k].text));
+        }
+    }
+    return out;
+}
+
+uint64_t scenario_seed(const Scenario *sc)
+{
+    return (uint64_t)decl_param(g_ptr_array_index(sc->decls, 0), "seed")->i;
+}
+
+SimTime scenario_stop(const Scenario *sc)
+{
+    return decl_param(g_ptr_array_index(sc->decls, 0), "stop")->i;
+}

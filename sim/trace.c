@@ -1,0 +1,472 @@
+#include "trace.h"
+
+#include <glib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ntstatus.h"
+#include "version.h"
+
+/* Rows per transaction: large enough that commits cost nothing per row. */
+#define BATCH_ROWS 100000
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS runs(\n"
+    "  run_id INTEGER PRIMARY KEY, scenario_path TEXT, scenario_name TEXT, scenario_text TEXT,\n"
+    "  seed INTEGER, overrides TEXT, trace_level TEXT, rdrsim_version TEXT,\n"
+    "  started_at TEXT, finished_at TEXT, sim_end_ns INTEGER, events INTEGER,\n"
+    "  status TEXT NOT NULL CHECK(status IN ('incomplete','complete','failed')), message TEXT);\n"
+    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
+    "CREATE TABLE IF NOT EXISTS ntstatus(code INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS params(run_id INTEGER NOT NULL, name TEXT NOT NULL, value TEXT);\n"
+    "CREATE TABLE IF NOT EXISTS metric(run_id INTEGER NOT NULL, name INTEGER NOT NULL, value REAL);\n"
+    "CREATE TABLE IF NOT EXISTS expectations(run_id INTEGER NOT NULL, line INTEGER, query TEXT, op TEXT,\n"
+    "  expected TEXT, actual TEXT, passed INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS packet(run_id INTEGER NOT NULL, t_ns INTEGER, t_arrive_ns INTEGER,\n"
+    "  link INTEGER, src INTEGER, dst INTEGER, conn INTEGER, bytes INTEGER, kind INTEGER, fate INTEGER);\n"
+    "CREATE VIEW IF NOT EXISTS metrics AS\n"
+    "  SELECT m.run_id, n.name, m.value FROM metric m JOIN names n ON n.id = m.name;\n"
+    "CREATE VIEW IF NOT EXISTS packets AS\n"
+    "  SELECT p.run_id, p.t_ns, p.t_arrive_ns, l.name AS link, s.name AS src, d.name AS dst, p.conn,\n"
+    "         p.bytes, k.name AS kind, f.name AS fate\n"
+    "  FROM packet p JOIN names l ON l.id = p.link JOIN names s ON s.id = p.src\n"
+    "       JOIN names d ON d.id = p.dst JOIN names k ON k.id = p.kind JOIN names f ON f.id = p.fate;\n";
+
+/* Built at the end of a run, not before: inserting into an indexed table
+ * costs more than building the index once. */
+static const char index_sql[] =
+    "CREATE INDEX IF NOT EXISTS packet_run_t ON packet(run_id, t_ns);\n"
+    "CREATE INDEX IF NOT EXISTS metric_run ON metric(run_id, name);\n"
+    "CREATE INDEX IF NOT EXISTS params_run ON params(run_id);\n";
+
+enum { ST_NAME_INSERT, ST_NAME_SELECT, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET, ST_COUNT };
+
+static const char *stmt_sql[ST_COUNT] = {
+    [ST_NAME_INSERT] = "INSERT OR IGNORE INTO names(name) VALUES (?)",
+    [ST_NAME_SELECT] = "SELECT id FROM names WHERE name = ?",
+    [ST_PARAM] = "INSERT INTO params VALUES (?,?,?)",
+    [ST_METRIC] = "INSERT INTO metric VALUES (?,?,?)",
+    [ST_EXPECT] = "INSERT INTO expectations VALUES (?,?,?,?,?,?,?)",
+    [ST_PACKET] = "INSERT INTO packet VALUES (?,?,?,?,?,?,?,?,?,?)",
+};
+
+struct Trace {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[ST_COUNT];
+    GHashTable *names; /* char* -> id */
+    int64_t run_id;
+    TraceLevel level;
+    bool in_txn;
+    uint64_t batch_rows;
+    char *error;       /* first write error; later writes are skipped */
+    GPtrArray *scoped; /* names of TEMP views made by trace_scope_to_run */
+};
+
+const char *trace_schema_sql(void) { return schema_sql; }
+
+static bool exec(Trace *tr, const char *sql, char **err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(tr->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return true;
+    if (err)
+        *err = g_strdup_printf("%s: %s", tr->path, msg ? msg : sqlite3_errmsg(tr->db));
+    sqlite3_free(msg);
+    return false;
+}
+
+static void set_error(Trace *tr)
+{
+    if (!tr->error)
+        tr->error = g_strdup_printf("%s: cannot write: %s", tr->path, sqlite3_errmsg(tr->db));
+}
+
+static bool query_text(Trace *tr, const char *sql, char **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    if (sqlite3_prepare_v2(tr->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+        *out = g_strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+/* Decide what the file is before writing anything to it. */
+static bool check_schema(Trace *tr, bool readonly, char **err)
+{
+    char *n = NULL;
+    if (!query_text(tr, "SELECT count(*) FROM sqlite_master", &n)) {
+        *err = g_strdup_printf("%s: not a SQLite database (%s)", tr->path, sqlite3_errmsg(tr->db));
+        return false;
+    }
+    bool empty = strcmp(n, "0") == 0;
+    g_free(n);
+    if (empty) {
+        if (readonly) {
+            *err = g_strdup_printf("%s: an empty database, not an rdrsim trace", tr->path);
+            return false;
+        }
+        return true;
+    }
+    char *kind = NULL, *version = NULL;
+    query_text(tr, "SELECT value FROM meta WHERE key = 'schema'", &kind);
+    query_text(tr, "SELECT value FROM meta WHERE key = 'schema_version'", &version);
+    bool ok = false;
+    if (!kind || strcmp(kind, "rdrsim-trace") != 0)
+        *err = g_strdup_printf("%s: a database of another program, not an rdrsim trace; refusing to touch it",
+                               tr->path);
+    else if (!version || atoi(version) != RDRSIM_SCHEMA_VERSION)
+        *err = g_strdup_printf("%s: an rdrsim trace of schema version %s; this rdrsim reads version %d",
+                               tr->path, version ? version : "?", RDRSIM_SCHEMA_VERSION);
+    else
+        ok = true;
+    g_free(kind);
+    g_free(version);
+    return ok;
+}
+
+static bool create_schema(Trace *tr, char **err)
+{
+    if (!exec(tr, "BEGIN IMMEDIATE", err))
+        return false;
+    if (!exec(tr, schema_sql, err))
+        goto fail;
+    char *sql = g_strdup_printf("INSERT OR IGNORE INTO meta VALUES ('schema', 'rdrsim-trace'), "
+                                "('schema_version', '%d')",
+                                RDRSIM_SCHEMA_VERSION);
+    bool ok = exec(tr, sql, err);
+    g_free(sql);
+    if (!ok)
+        goto fail;
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(tr->db, "INSERT OR IGNORE INTO ntstatus VALUES (?, ?)", -1, &st, NULL);
+    NTSTATUS code;
+    const char *name;
+    for (size_t i = 0; ntstatus_at(i, &code, &name); i++) {
+        sqlite3_bind_int64(st, 1, code);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return exec(tr, "COMMIT", err);
+fail:
+    exec(tr, "ROLLBACK", NULL);
+    return false;
+}
+
+static Trace *open_db(const char *path, bool readonly, char **err)
+{
+    Trace *tr = g_new0(Trace, 1);
+    tr->path = g_strdup(path);
+    tr->names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    tr->scoped = g_ptr_array_new_with_free_func(g_free);
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &tr->db, flags, NULL) != SQLITE_OK) {
+        *err = g_strdup_printf("%s: cannot open: %s", path, tr->db ? sqlite3_errmsg(tr->db) : "out of memory");
+        trace_close(tr);
+        return NULL;
+    }
+    /* Another run may be writing the same DB: wait for it, then fail clearly. */
+    sqlite3_busy_timeout(tr->db, 10000);
+    if (!check_schema(tr, readonly, err)) {
+        trace_close(tr);
+        return NULL;
+    }
+    return tr;
+}
+
+Trace *trace_open(const char *path, char **err)
+{
+    Trace *tr = open_db(path, false, err);
+    if (!tr)
+        return NULL;
+    /* synchronous=OFF: the rollback journal still keeps the DB consistent if
+     * the process dies; only an OS crash could lose the last batches. */
+    if (!exec(tr, "PRAGMA synchronous = OFF", err) || !create_schema(tr, err)) {
+        trace_close(tr);
+        return NULL;
+    }
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3(tr->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &tr->st[i], NULL) !=
+            SQLITE_OK) {
+            *err = g_strdup_printf("%s: %s", path, sqlite3_errmsg(tr->db));
+            trace_close(tr);
+            return NULL;
+        }
+    return tr;
+}
+
+Trace *trace_open_readonly(const char *path, char **err)
+{
+    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+        *err = g_strdup_printf("%s: no such file", path);
+        return NULL;
+    }
+    return open_db(path, true, err);
+}
+
+void trace_close(Trace *tr)
+{
+    if (!tr)
+        return;
+    if (tr->in_txn)
+        exec(tr, "COMMIT", NULL);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(tr->st[i]);
+    sqlite3_close(tr->db);
+    g_hash_table_unref(tr->names);
+    g_ptr_array_unref(tr->scoped);
+    g_free(tr->error);
+    g_free(tr->path);
+    g_free(tr);
+}
+
+sqlite3 *trace_db(Trace *tr) { return tr->db; }
+int64_t trace_run_id(const Trace *tr) { return tr ? tr->run_id : 0; }
+TraceLevel trace_level(const Trace *tr) { return tr ? tr->level : TRACE_NONE; }
+
+static char *wall_clock_now(void)
+{
+    GDateTime *now = g_date_time_new_now_utc();
+    char *s = g_date_time_format_iso8601(now);
+    g_date_time_unref(now);
+    return s;
+}
+
+bool trace_begin_run(Trace *tr, const TraceRunInfo *info, char **err)
+{
+    sqlite3_stmt *st;
+    char *started = wall_clock_now();
+    bool ok = sqlite3_prepare_v2(tr->db,
+                                 "INSERT INTO runs(scenario_path, scenario_name, scenario_text, seed, overrides, "
+                                 "trace_level, rdrsim_version, started_at, status) "
+                                 "VALUES (?,?,?,?,?,?,?,?,'incomplete')",
+                                 -1, &st, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(st, 1, info->scenario_path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, info->scenario_name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, info->scenario_text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)info->seed);
+        sqlite3_bind_text(st, 5, info->overrides, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, trace_level_name(info->level), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, RDRSIM_VERSION, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, started, -1, SQLITE_STATIC);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+    }
+    if (!ok)
+        *err = g_strdup_printf("%s: cannot record the run: %s", tr->path, sqlite3_errmsg(tr->db));
+    sqlite3_finalize(st);
+    g_free(started);
+    if (!ok)
+        return false;
+    tr->run_id = sqlite3_last_insert_rowid(tr->db);
+    tr->level = info->level;
+    if (!exec(tr, "BEGIN", err))
+        return false;
+    tr->in_txn = true;
+    tr->batch_rows = 0;
+    return true;
+}
+
+/* Step a bound insert; every BATCH_ROWS rows, commit and start again. */
+static void insert(Trace *tr, sqlite3_stmt *st)
+{
+    if (sqlite3_step(st) != SQLITE_DONE)
+        set_error(tr);
+    sqlite3_reset(st);
+    if (++tr->batch_rows >= BATCH_ROWS && tr->in_txn) {
+        tr->batch_rows = 0;
+        if (!exec(tr, "COMMIT", NULL) || !exec(tr, "BEGIN", NULL))
+            set_error(tr);
+    }
+}
+
+uint32_t trace_name(Trace *tr, const char *name)
+{
+    if (!tr)
+        return 0;
+    gpointer id;
+    if (g_hash_table_lookup_extended(tr->names, name, NULL, &id))
+        return GPOINTER_TO_UINT(id);
+    sqlite3_stmt *ins = tr->st[ST_NAME_INSERT], *sel = tr->st[ST_NAME_SELECT];
+    sqlite3_bind_text(ins, 1, name, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(ins) != SQLITE_DONE)
+        set_error(tr);
+    sqlite3_reset(ins);
+    sqlite3_bind_text(sel, 1, name, -1, SQLITE_TRANSIENT);
+    uint32_t v = 0;
+    if (sqlite3_step(sel) == SQLITE_ROW)
+        v = (uint32_t)sqlite3_column_int64(sel, 0);
+    else
+        set_error(tr);
+    sqlite3_reset(sel);
+    g_hash_table_insert(tr->names, g_strdup(name), GUINT_TO_POINTER(v));
+    return v;
+}
+
+void trace_param(Trace *tr, const char *name, const char *value)
+{
+    if (!tr || tr->error)
+        return;
+    sqlite3_stmt *st = tr->st[ST_PARAM];
+    sqlite3_bind_int64(st, 1, tr->run_id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, value, -1, SQLITE_TRANSIENT);
+    insert(tr, st);
+}
+
+void trace_metric(Trace *tr, const char *name, double value)
+{
+    if (!tr || tr->error)
+        return;
+    sqlite3_stmt *st = tr->st[ST_METRIC];
+    sqlite3_bind_int64(st, 1, tr->run_id);
+    sqlite3_bind_int64(st, 2, trace_name(tr, name));
+    sqlite3_bind_double(st, 3, value);
+    insert(tr, st);
+}
+
+void trace_expectation(Trace *tr, int line, const char *query, const char *op, const char *expected,
+                       const char *actual, bool passed)
+{
+    if (!tr || tr->error)
+        return;
+    sqlite3_stmt *st = tr->st[ST_EXPECT];
+    sqlite3_bind_int64(st, 1, tr->run_id);
+    sqlite3_bind_int(st, 2, line);
+    sqlite3_bind_text(st, 3, query, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, op, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, expected, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, actual, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 7, passed);
+    insert(tr, st);
+}
+
+void trace_packet(Trace *tr, SimTime t, SimTime t_arrive, uint32_t link, uint32_t src, uint32_t dst, int64_t conn,
+                  uint32_t bytes, uint32_t kind, uint32_t fate)
+{
+    if (!tr || tr->level < TRACE_ALL || tr->error)
+        return;
+    sqlite3_stmt *st = tr->st[ST_PACKET];
+    sqlite3_bind_int64(st, 1, tr->run_id);
+    sqlite3_bind_int64(st, 2, t);
+    if (t_arrive >= 0)
+        sqlite3_bind_int64(st, 3, t_arrive);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_int64(st, 4, link);
+    sqlite3_bind_int64(st, 5, src);
+    sqlite3_bind_int64(st, 6, dst);
+    sqlite3_bind_int64(st, 7, conn);
+    sqlite3_bind_int64(st, 8, bytes);
+    sqlite3_bind_int64(st, 9, kind);
+    sqlite3_bind_int64(st, 10, fate);
+    insert(tr, st);
+}
+
+bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime sim_end, uint64_t events,
+                   char **err)
+{
+    sqlite3_stmt *st;
+    char *finished = wall_clock_now();
+    if (sqlite3_prepare_v2(tr->db,
+                           "UPDATE runs SET finished_at = ?, sim_end_ns = ?, events = ?, status = ?, message = ? "
+                           "WHERE run_id = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, finished, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, sim_end);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)events);
+        sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, message, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, tr->run_id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            set_error(tr);
+    } else {
+        set_error(tr);
+    }
+    sqlite3_finalize(st);
+    g_free(finished);
+    if (tr->in_txn) {
+        tr->in_txn = false;
+        if (!exec(tr, "COMMIT", NULL))
+            set_error(tr);
+    }
+    if (!tr->error && !exec(tr, index_sql, NULL))
+        set_error(tr);
+    if (tr->error) {
+        exec(tr, "ROLLBACK", NULL);
+        *err = g_strdup(tr->error);
+        return false;
+    }
+    return true;
+}
+
+static bool has_run_id(Trace *tr, const char *table)
+{
+    char *sql = g_strdup_printf("SELECT 1 FROM pragma_table_info('%s') WHERE name = 'run_id'", table);
+    char *v = NULL;
+    query_text(tr, sql, &v);
+    g_free(sql);
+    bool yes = v != NULL;
+    g_free(v);
+    return yes;
+}
+
+bool trace_scope_to_run(Trace *tr, int64_t run_id, char **err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(tr->db, "SELECT name FROM main.sqlite_master WHERE type IN ('table', 'view')", -1, &st,
+                           NULL) != SQLITE_OK) {
+        *err = g_strdup(sqlite3_errmsg(tr->db));
+        return false;
+    }
+    GPtrArray *tables = g_ptr_array_new_with_free_func(g_free);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_ptr_array_add(tables, g_strdup((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    bool ok = true;
+    for (guint i = 0; i < tables->len && ok; i++) {
+        const char *t = g_ptr_array_index(tables, i);
+        if (!has_run_id(tr, t))
+            continue;
+        char *sql = g_strdup_printf("CREATE TEMP VIEW \"%s\" AS SELECT * FROM main.\"%s\" WHERE run_id = %lld", t,
+                                    t, (long long)run_id);
+        ok = exec(tr, sql, err);
+        g_free(sql);
+        if (ok)
+            g_ptr_array_add(tr->scoped, g_strdup(t));
+    }
+    g_ptr_array_unref(tables);
+    return ok;
+}
+
+void trace_unscope(Trace *tr)
+{
+    for (guint i = 0; i < tr->scoped->len; i++) {
+        char *sql = g_strdup_printf("DROP VIEW IF EXISTS temp.\"%s\"", (char *)g_ptr_array_index(tr->scoped, i));
+        exec(tr, sql, NULL);
+        g_free(sql);
+    }
+    g_ptr_array_set_size(tr->scoped, 0);
+}
+
+static const char *level_names[] = { "none", "ops", "messages", "all" };
+
+bool trace_parse_level(const char *s, TraceLevel *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, level_names[i]) == 0)
+            return *out = (TraceLevel)i, true;
+    return false;
+}
+
+const char *trace_level_name(TraceLevel l)
+{
+    return l <= TRACE_ALL ? level_names[l] : "?";
+}

@@ -1,0 +1,80 @@
+/* trace: the SQLite trace of a run.
+ *
+ * One DB holds any number of runs; every table is keyed by run_id.  Base
+ * tables are narrow (integers; names interned in `names`), written through
+ * prepared statements in large transactions; readable views join the names
+ * back in.  Indexes are built when a run ends.  A run's row is committed as
+ * `incomplete` before the first event and becomes `complete` or `failed`
+ * only at its end, so a killed run leaves a valid DB that says so.
+ *
+ * Every writer accepts a NULL Trace and does nothing: models trace
+ * unconditionally and tests can run them without a DB. */
+#ifndef RDRSIM_TRACE_H
+#define RDRSIM_TRACE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+typedef enum {
+    TRACE_NONE = 0,     /* runs, params, metrics, expectations */
+    TRACE_OPS = 1,      /* + application operations, disconnects, breaks */
+    TRACE_MESSAGES = 2, /* + SMB messages, TDI requests, MRx calls, states */
+    TRACE_ALL = 3,      /* + every packet */
+} TraceLevel;
+
+typedef struct Trace Trace;
+
+typedef struct {
+    const char *scenario_path;
+    const char *scenario_name;
+    const char *scenario_text;
+    const char *overrides;   /* "k=v k=v", as given on the command line */
+    uint64_t seed;
+    TraceLevel level;
+} TraceRunInfo;
+
+/* Open (creating when absent) a trace DB.  Refuses a file that is not an
+ * rdrsim trace or has another schema version, without touching it. */
+Trace *trace_open(const char *path, char **err);
+/* Open an existing trace for reading only. */
+Trace *trace_open_readonly(const char *path, char **err);
+void trace_close(Trace *tr);
+sqlite3 *trace_db(Trace *tr);
+
+bool trace_begin_run(Trace *tr, const TraceRunInfo *info, char **err);
+int64_t trace_run_id(const Trace *tr);
+TraceLevel trace_level(const Trace *tr);
+
+/* End the run: status is "complete", "incomplete" or "failed".  Commits,
+ * builds the indexes.  Returns false with *err when the DB could not be
+ * written (then or at any insert before). */
+bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime sim_end, uint64_t events,
+                   char **err);
+
+/* Intern a name; the id is stable within the DB. */
+uint32_t trace_name(Trace *tr, const char *name);
+
+void trace_param(Trace *tr, const char *name, const char *value);
+void trace_metric(Trace *tr, const char *name, double value);
+void trace_expectation(Trace *tr, int line, const char *query, const char *op, const char *expected,
+                       const char *actual, bool passed);
+
+/* A packet's fate, once known.  t_arrive < 0: it never arrived. */
+void trace_packet(Trace *tr, SimTime t, SimTime t_arrive, uint32_t link, uint32_t src, uint32_t dst, int64_t conn,
+                  uint32_t bytes, uint32_t kind, uint32_t fate);
+
+/* The schema's SQL, for checking queries against an empty trace. */
+const char *trace_schema_sql(void);
+
+/* Shadow every run-keyed table and view with a TEMP view of one run, so
+ * that unqualified queries (expectations) see only that run. */
+bool trace_scope_to_run(Trace *tr, int64_t run_id, char **err);
+void trace_unscope(Trace *tr);
+
+bool trace_parse_level(const char *s, TraceLevel *out);
+const char *trace_level_name(TraceLevel l);
+
+#endif

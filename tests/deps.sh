@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install what rdrsim needs on a Debian machine, only when it is missing.
+missing=""
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+if command -v pkg-config >/dev/null 2>&1; then
+    pkg-config --exists glib-2.0 || missing="$missing libglib2.0-dev"
+    pkg-config --exists sqlite3  || missing="$missing libsqlite3-dev"
+else
+    missing="$missing libglib2.0-dev libsqlite3-dev"
+fi
+command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
+command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "rdrsim needs:$missing" >&2
+    echo "install them with: sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq && apt-get install -y -qq $missing >/dev/null || {
+    echo "apt-get install failed for:$missing" >&2; exit 1; }
