@@ -24,7 +24,9 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -Isim -Imodels $(PKG_CFLAGS) -MMD -MP
 
-.PHONY: all deps test demo bench sanitize clean check-scenarios
+.PHONY: all deps test demo bench sanitize clean
+# Keep object files of test programs between builds.
+.SECONDARY:
 
 all: $(BUILD)/rdrsim
 

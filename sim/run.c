@@ -238,6 +238,12 @@ int run_scenario(const RunOptions *opt)
     bool complete = strcmp(o.status, "complete") == 0;
     if (complete)
         failed = expect_evaluate(tr, sc, stderr, &passed);
+    if (trace_error(tr)) {
+        fprintf(stderr, "rdrsim: %s\n", trace_error(tr));
+        status = EXIT_BAD_INPUT;
+        g_free(o.message);
+        goto out;
+    }
     if (!opt->quiet) {
         printf("run %lld of %s (seed %llu): %s, simulated %.6f s, %llu events, %.3f s wall, %.0f events/s\n",
                (long long)trace_run_id(tr), sc->name, (unsigned long long)scenario_seed(sc), o.status,

@@ -85,6 +85,17 @@ static const char *scanner_error_text(GErrorType e)
     }
 }
 
+/* GScanner frees a token's string only when it reads the next token; read on
+ * to the end of the text so that the next g_scanner_input_text leaks nothing. */
+static bool drain(GScanner *scanner, bool ok)
+{
+    GTokenType t;
+    do
+        t = g_scanner_get_next_token(scanner);
+    while (t != G_TOKEN_EOF && t != G_TOKEN_ERROR);
+    return ok;
+}
+
 /* Split one line into tokens.  Returns false (with the error recorded) when
  * the line holds something that is no token. */
 static bool tokenize(Scenario *sc, GScanner *scanner, int lineno, const char *src, GArray *toks)
@@ -96,7 +107,7 @@ static bool tokenize(Scenario *sc, GScanner *scanner, int lineno, const char *sr
         while (pos < len && (src[pos] == ' ' || src[pos] == '\t' || src[pos] == '\r'))
             pos++;
         if (pos >= len || src[pos] == '#')
-            return true;
+            return drain(scanner, true);
         int col = (int)pos + 1;
         GTokenType t = g_scanner_get_next_token(scanner);
         int end = (int)g_scanner_cur_position(scanner);
@@ -116,7 +127,7 @@ static bool tokenize(Scenario *sc, GScanner *scanner, int lineno, const char *sr
             break;
         case G_TOKEN_ERROR:
             scenario_error(sc, lineno, col, "%s", scanner_error_text(scanner->value.v_error));
-            return false;
+            return drain(scanner, false);
         case G_TOKEN_EOF:
             return true;
         default:
@@ -125,7 +136,7 @@ static bool tokenize(Scenario *sc, GScanner *scanner, int lineno, const char *sr
             else
                 scenario_error(sc, lineno, col, "unexpected byte 0x%02x (names with such characters must be quoted)",
                                (unsigned)t & 0xff);
-            return false;
+            return drain(scanner, false);
         }
         /* Two-character operators arrive as two adjacent symbols. */
         if (tok.kind == TK_SYM && tok.text[0] == '=' && toks->len) {
@@ -504,7 +515,7 @@ static void action_free(gpointer p)
 {
     Action *a = p;
     const ParamSpec *params = a->spec->params ? a->spec->params : a->target->spec->params;
-    size_t n = n_params(params);
+    size_t n = a->values ? n_params(params) : 0; /* values come after the arguments */
     for (size_t i = 0; i < n; i++)
         value_clear(&a->values[i]);
     g_free(a->values);

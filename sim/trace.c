@@ -43,12 +43,12 @@ static const char index_sql[] =
 enum { ST_NAME_INSERT, ST_NAME_SELECT, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET, ST_COUNT };
 
 static const char *stmt_sql[ST_COUNT] = {
-    [ST_NAME_INSERT] = "INSERT OR IGNORE INTO names(name) VALUES (?)",
-    [ST_NAME_SELECT] = "SELECT id FROM names WHERE name = ?",
-    [ST_PARAM] = "INSERT INTO params VALUES (?,?,?)",
-    [ST_METRIC] = "INSERT INTO metric VALUES (?,?,?)",
-    [ST_EXPECT] = "INSERT INTO expectations VALUES (?,?,?,?,?,?,?)",
-    [ST_PACKET] = "INSERT INTO packet VALUES (?,?,?,?,?,?,?,?,?,?)",
+    [ST_NAME_INSERT] = "INSERT OR IGNORE INTO main.names(name) VALUES (?)",
+    [ST_NAME_SELECT] = "SELECT id FROM main.names WHERE name = ?",
+    [ST_PARAM] = "INSERT INTO main.params VALUES (?,?,?)",
+    [ST_METRIC] = "INSERT INTO main.metric VALUES (?,?,?)",
+    [ST_EXPECT] = "INSERT INTO main.expectations VALUES (?,?,?,?,?,?,?)",
+    [ST_PACKET] = "INSERT INTO main.packet VALUES (?,?,?,?,?,?,?,?,?,?)",
 };
 
 struct Trace {
@@ -230,6 +230,7 @@ void trace_close(Trace *tr)
 sqlite3 *trace_db(Trace *tr) { return tr->db; }
 int64_t trace_run_id(const Trace *tr) { return tr ? tr->run_id : 0; }
 TraceLevel trace_level(const Trace *tr) { return tr ? tr->level : TRACE_NONE; }
+const char *trace_error(const Trace *tr) { return tr->error; }
 
 static char *wall_clock_now(void)
 {

@@ -54,6 +54,9 @@ TraceLevel trace_level(const Trace *tr);
 bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime sim_end, uint64_t events,
                    char **err);
 
+/* The first write error since the DB was opened, or NULL. */
+const char *trace_error(const Trace *tr);
+
 /* Intern a name; the id is stable within the DB. */
 uint32_t trace_name(Trace *tr, const char *name);
 

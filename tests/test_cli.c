@@ -1,0 +1,345 @@
+/* The program as users meet it: exit statuses, messages, determinism, and
+ * a run interrupted by a signal. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static char *dir;
+
+static const char *bin(void)
+{
+    const char *b = g_getenv("RDRSIM_BIN");
+    return b ? b : "build/rdrsim";
+}
+
+static char *path_in(const char *name)
+{
+    return g_build_filename(dir, name, NULL);
+}
+
+static char *write_scenario(const char *name, const char *text)
+{
+    char *p = path_in(name);
+    g_assert_true(g_file_set_contents(p, text, -1, NULL));
+    return p;
+}
+
+/* Run rdrsim with arguments (NULL-terminated); returns its exit status. */
+static int rdrsim(char **out, char **err, ...)
+{
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (char *)bin());
+    va_list ap;
+    va_start(ap, err);
+    for (char *a; (a = va_arg(ap, char *));)
+        g_ptr_array_add(argv, a);
+    va_end(ap);
+    g_ptr_array_add(argv, NULL);
+    int wait_status;
+    char *o = NULL, *e = NULL;
+    GError *gerr = NULL;
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &o, &e, &wait_status, &gerr))
+        g_error("spawn %s: %s", bin(), gerr->message);
+    g_ptr_array_unref(argv);
+    if (out)
+        *out = o;
+    else
+        g_free(o);
+    if (err)
+        *err = e;
+    else
+        g_free(e);
+    return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
+
+static char *query(const char *db_path, const char *sql)
+{
+    sqlite3 *db;
+    g_assert_cmpint(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000); /* the run may be committing a batch */
+    GString *s = g_string_new("");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        g_error("%s: %s", sql, sqlite3_errmsg(db));
+    /* Every row, every column: a dump to compare. */
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            const unsigned char *t = sqlite3_column_text(st, i);
+            g_string_append_printf(s, "%s%s", i ? "|" : "", t ? (const char *)t : "NULL");
+        }
+        g_string_append_c(s, '\n');
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (s->len)
+        g_string_truncate(s, s->len - 1);
+    return g_string_free(s, FALSE);
+}
+
+#define ASSERT_QUERY(db, sql, want)                 \
+    do {                                            \
+        char *got_ = query(db, sql);                \
+        g_assert_cmpstr(got_, ==, want);            \
+        g_free(got_);                               \
+    } while (0)
+
+static const char good[] = "scenario good seed=3 stop=2s\n"
+                           "client c1\nserver srv\n"
+                           "link c1 srv latency=1ms jitter=exp(100us) loss=5%\n"
+                           "at 0ms c1 ping srv count=100 interval=10ms\n"
+                           "expect \"SELECT count(*) FROM packets WHERE kind = 'echo_request'\" = 100\n";
+
+static void test_usage(void)
+{
+    char *out, *err;
+    g_assert_cmpint(rdrsim(&out, NULL, "--version", NULL), ==, 0);
+    g_assert_true(g_str_has_prefix(out, "rdrsim "));
+    g_free(out);
+    g_assert_cmpint(rdrsim(&out, NULL, "--help", NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "run FILE"));
+    g_free(out);
+    g_assert_cmpint(rdrsim(&out, NULL, "run", "--help", NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "--set"));
+    g_free(out);
+    g_assert_cmpint(rdrsim(&out, NULL, "check", "--help", NULL), ==, 0);
+    g_free(out);
+    g_assert_cmpint(rdrsim(NULL, NULL, NULL), ==, 2);
+    g_assert_cmpint(rdrsim(NULL, &err, "fly", NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "unknown command 'fly'"));
+    g_free(err);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "expected one scenario FILE"));
+    g_free(err);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "--bogus", "x.rsim", NULL), ==, 2);
+    g_free(err);
+    char *s = write_scenario("good.rsim", good);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "--trace=everything", s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "--trace"));
+    g_free(err);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "--seed=-4", s, NULL), ==, 2);
+    g_free(err);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "--max-events=0", s, NULL), ==, 2);
+    g_free(err);
+    g_free(s);
+}
+
+static void test_check(void)
+{
+    char *s = write_scenario("good.rsim", good), *err, *out;
+    g_assert_cmpint(rdrsim(&out, NULL, "check", s, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "ok"));
+    g_free(out);
+    char *b = write_scenario("bad.rsim", "client c1\nserver srv\nlink c1 srv latency=fast\n");
+    g_assert_cmpint(rdrsim(NULL, &err, "check", b, NULL), ==, 2);
+    char *want = g_strdup_printf("%s:3:21: expected a time", b);
+    g_assert_nonnull(strstr(err, want));
+    g_free(want);
+    g_free(err);
+    /* Nothing runs and no DB appears for a bad scenario. */
+    char *db = path_in("never.db");
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-o", db, b, NULL), ==, 2);
+    g_assert_false(g_file_test(db, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(rdrsim(NULL, &err, "check", "--set", "link.c1-srv.loss=2", s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "--set link.c1-srv.loss"));
+    g_free(err);
+    g_free(db);
+    g_free(b);
+    g_free(s);
+}
+
+static void test_run_and_expectations(void)
+{
+    char *s = write_scenario("good.rsim", good), *db = path_in("good.db"), *out, *err;
+    g_assert_cmpint(rdrsim(&out, NULL, "run", "-o", db, s, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "expectations: 1 passed, 0 failed"));
+    g_free(out);
+    ASSERT_QUERY(db, "SELECT status, seed FROM runs", "complete|3");
+    ASSERT_QUERY(db, "SELECT passed FROM expectations", "1");
+    ASSERT_QUERY(db, "PRAGMA integrity_check", "ok");
+
+    /* The same file with another seed and a changed link: the run is
+     * appended, and its expectation is judged on its own rows only. */
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", db, "--seed", "5", "--set", "link.c1-srv.loss=50%", s,
+                           NULL),
+                    ==, 0);
+    ASSERT_QUERY(db, "SELECT run_id, seed, overrides FROM runs WHERE run_id = 2",
+                 "2|5|link.c1-srv.loss=50% scenario.seed=5");
+    ASSERT_QUERY(db, "SELECT value FROM params WHERE run_id = 2 AND name = 'link.c1-srv.loss'", "50%");
+
+    char *f = write_scenario("fail.rsim", "client c1\nserver srv\nlink c1 srv\nat 0s c1 ping srv count=3\n"
+                                          "expect \"SELECT count(*) FROM packets\" = 5\n"
+                                          "expect \"SELECT count(*) FROM packets\" = 6\n");
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-o", db, f, NULL), ==, 1);
+    g_assert_nonnull(strstr(err, "fail.rsim:5:1: expectation failed"));
+    g_assert_nonnull(strstr(err, "expected: = 5"));
+    g_assert_nonnull(strstr(err, "actual:   6"));
+    g_assert_null(strstr(err, ":6:1:"));
+    g_free(err);
+    ASSERT_QUERY(db, "SELECT line, passed, actual FROM expectations WHERE run_id = 3", "5|0|6\n6|1|6");
+    g_free(f);
+    g_free(s);
+    g_free(db);
+}
+
+static void test_bad_output(void)
+{
+    char *s = write_scenario("good.rsim", good), *err;
+    char *missing = path_in("no/such/dir/x.db");
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-o", missing, s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "cannot open"));
+    g_free(err);
+    char *foreign = path_in("foreign.db");
+    sqlite3 *db;
+    sqlite3_open(foreign, &db);
+    sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (42);", NULL, NULL, NULL);
+    sqlite3_close(db);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-o", foreign, s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "not an rdrsim trace"));
+    g_free(err);
+    ASSERT_QUERY(foreign, "SELECT group_concat(name) FROM sqlite_master", "t");
+    g_free(foreign);
+    g_free(missing);
+    g_free(s);
+}
+
+static const char *dump_sql[] = {
+    "SELECT * FROM packets ORDER BY rowid",
+    "SELECT * FROM metrics ORDER BY rowid",
+    "SELECT * FROM params ORDER BY rowid",
+    "SELECT * FROM expectations ORDER BY rowid",
+    "SELECT run_id, scenario_path, scenario_text, seed, overrides, sim_end_ns, events, status FROM runs",
+};
+
+static char *dump(const char *db)
+{
+    GString *s = g_string_new("");
+    for (size_t i = 0; i < G_N_ELEMENTS(dump_sql); i++) {
+        char *part = query(db, dump_sql[i]);
+        g_string_append_printf(s, "%s\n--\n", part);
+        g_free(part);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static void test_determinism(void)
+{
+    char *s = write_scenario("good.rsim", good);
+    char *a = path_in("det-a.db"), *b = path_in("det-b.db"), *c = path_in("det-c.db");
+    g_unlink(a), g_unlink(b), g_unlink(c);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", a, s, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", b, s, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", c, "--seed", "4", s, NULL), ==, 0);
+    char *da = dump(a), *db = dump(b), *dc = dump(c);
+    g_assert_cmpuint(strlen(da), >, 5000); /* a real trace, not an empty one */
+    g_assert_cmpstr(da, ==, db);
+    g_assert_cmpstr(da, !=, dc); /* and the seed does matter */
+    g_free(da), g_free(db), g_free(dc);
+    g_free(a), g_free(b), g_free(c);
+    g_free(s);
+}
+
+static const char endless[] = "scenario endless stop=1h\nclient c1\nserver srv\nlink c1 srv latency=1ms\n"
+                              "at 0s c1 ping srv count=100000000 interval=1us\n"
+                              "expect \"SELECT 1\" = 1\n";
+
+static void test_caps(void)
+{
+    char *s = write_scenario("endless.rsim", endless), *db = path_in("caps.db"), *err;
+    g_unlink(db);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-q", "-o", db, "--max-events=5000", s, NULL), ==, 1);
+    g_assert_nonnull(strstr(err, "--max-events=5000"));
+    g_free(err);
+    ASSERT_QUERY(db, "SELECT status, events FROM runs WHERE run_id = 1", "incomplete|5000");
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-q", "-o", db, "--max-sim-time=3ms", s, NULL), ==, 1);
+    g_free(err);
+    ASSERT_QUERY(db, "SELECT status, sim_end_ns, message FROM runs WHERE run_id = 2",
+                 "incomplete|3000000|stopped at --max-sim-time=3ms");
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-q", "-o", db, "--max-wall=200ms", s, NULL), ==, 1);
+    g_free(err);
+    ASSERT_QUERY(db, "SELECT status, message FROM runs WHERE run_id = 3", "incomplete|stopped at --max-wall=0.2s");
+    /* An incomplete run's expectations are not judged. */
+    ASSERT_QUERY(db, "SELECT count(*) FROM expectations", "0");
+    g_free(db);
+    g_free(s);
+}
+
+static void interrupt_with(int sig)
+{
+    char *s = write_scenario("endless.rsim", endless), *db = path_in("interrupted.db");
+    g_unlink(db);
+    char *argv[] = { (char *)bin(), "run", "-q", "-o", db, s, NULL };
+    GPid pid;
+    GError *gerr = NULL;
+    g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                                NULL, &pid, &gerr));
+    /* Wait until the run has committed some batches, then interrupt it. */
+    for (int i = 0; i < 200; i++) {
+        g_usleep(50000);
+        if (g_file_test(db, G_FILE_TEST_EXISTS)) {
+            char *n = query(db, "SELECT count(*) FROM packet");
+            bool some = atoi(n) > 0;
+            g_free(n);
+            if (some)
+                break;
+        }
+    }
+    kill(pid, sig);
+    int status;
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 130);
+    ASSERT_QUERY(db, "PRAGMA integrity_check", "ok");
+    char *want = g_strdup_printf("incomplete|interrupted by signal %d", sig);
+    ASSERT_QUERY(db, "SELECT status, message FROM runs", want);
+    g_free(want);
+    char *n = query(db, "SELECT count(*) FROM packets");
+    g_assert_cmpint(atoi(n), >, 0);
+    g_free(n);
+    char *events = query(db, "SELECT events > 0 AND sim_end_ns > 0 FROM runs");
+    g_assert_cmpstr(events, ==, "1");
+    g_free(events);
+    g_spawn_close_pid(pid);
+    g_free(db);
+    g_free(s);
+}
+
+static void test_sigint(void) { interrupt_with(SIGINT); }
+static void test_sigterm(void) { interrupt_with(SIGTERM); }
+
+static void remove_tree(const char *path)
+{
+    GDir *d = g_dir_open(path, 0, NULL);
+    if (d) {
+        const char *name;
+        while ((name = g_dir_read_name(d))) {
+            char *p = g_build_filename(path, name, NULL);
+            remove_tree(p);
+            g_free(p);
+        }
+        g_dir_close(d);
+    }
+    g_remove(path);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    dir = g_dir_make_tmp("rdrsim-cli-XXXXXX", NULL);
+    g_test_add_func("/cli/usage", test_usage);
+    g_test_add_func("/cli/check", test_check);
+    g_test_add_func("/cli/run-and-expectations", test_run_and_expectations);
+    g_test_add_func("/cli/bad-output", test_bad_output);
+    g_test_add_func("/cli/determinism", test_determinism);
+    g_test_add_func("/cli/caps", test_caps);
+    g_test_add_func("/cli/sigint", test_sigint);
+    g_test_add_func("/cli/sigterm", test_sigterm);
+    int rc = g_test_run();
+    remove_tree(dir);
+    g_free(dir);
+    return rc;
+}

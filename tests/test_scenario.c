@@ -1,0 +1,320 @@
+/* The scenario language: valid input, --set, and malformed input with the
+ * line and column of the first error. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "expect.h"
+#include "scenario.h"
+#include "world.h"
+
+#define HEAD "client c1\nserver srv\nlink c1 srv latency=2ms\n"
+
+static Scenario *parse(const char *text)
+{
+    Scenario *sc = scenario_parse("t.rsim", text, world_schema());
+    if (sc->errors->len == 0) {
+        world_check(sc);
+        expect_validate(sc);
+    }
+    return sc;
+}
+
+static void test_valid(void)
+{
+    Scenario *sc = parse("# a comment line\n"
+                         "scenario demo seed=42 stop=1.5s   # trailing comment\n"
+                         "client c1\n"
+                         "server srv\n"
+                         "link c1 srv latency=2ms jitter=normal(0,200us) loss=0.5% bandwidth=1Gbit queue=64KiB\n"
+                         "\n"
+                         "at 10ms c1 ping srv count=3 interval=1ms bytes=100\n"
+                         "at +5ms link c1 srv loss=20% latency=1us\n"
+                         "at +1ms link c1 srv down for=5s\n"
+                         "at 1ms link srv c1 up\n"
+                         "expect \"SELECT count(*) FROM packets\" >= 3\n"
+                         "expect 'SELECT fate FROM packets LIMIT 1' != 'lost'\n"
+                         "expect \"SELECT NULL\" = null\n"
+                         "expect \"SELECT 2000000\" = 2ms\n");
+    if (sc->errors->len)
+        scenario_print_errors(sc, stderr);
+    g_assert_cmpuint(sc->errors->len, ==, 0);
+    g_assert_cmpstr(sc->name, ==, "demo");
+    g_assert_cmpuint(scenario_seed(sc), ==, 42);
+    g_assert_cmpint(scenario_stop(sc), ==, 1500000000);
+    Decl *link = scenario_find_decl(sc, "link", "c1-srv");
+    g_assert_nonnull(link);
+    g_assert_true(scenario_find_decl(sc, "link", "srv-c1") == link);
+    g_assert_cmpint(decl_param(link, "latency")->i, ==, 2000000);
+    g_assert_cmpfloat(decl_param(link, "loss")->r, ==, 0.005);
+    g_assert_cmpint(decl_param(link, "bandwidth")->i, ==, 1000000000);
+    g_assert_cmpint(decl_param(link, "queue")->i, ==, 65536);
+    g_assert_cmpint(decl_param(link, "mtu")->i, ==, 1500); /* default */
+    g_assert_false(decl_param(link, "mtu")->given);
+    const Dist *j = &decl_param(link, "jitter")->dist;
+    g_assert_cmpint(j->kind, ==, DIST_NORMAL);
+    g_assert_cmpfloat(j->b, ==, 200000);
+    g_assert_cmpstr(decl_param(link, "jitter")->text, ==, "normal(0,200us)");
+
+    /* The timeline is sorted by time; relative times follow the previous line. */
+    g_assert_cmpuint(sc->actions->len, ==, 4);
+    SimTime want[] = { 1000000, 10000000, 15000000, 16000000 };
+    for (guint i = 0; i < 4; i++)
+        g_assert_cmpint(((Action *)g_ptr_array_index(sc->actions, i))->at, ==, want[i]);
+    Action *ping = g_ptr_array_index(sc->actions, 1);
+    g_assert_cmpstr(ping->args[0], ==, "srv");
+    g_assert_cmpint(action_param(ping, "count")->i, ==, 3);
+    Action *change = g_ptr_array_index(sc->actions, 2);
+    g_assert_null(change->spec->verb);
+    int loss = decl_param_index(link->spec, "loss");
+    g_assert_true(change->changed[loss]);
+    g_assert_false(change->changed[decl_param_index(link->spec, "mtu")]);
+    g_assert_cmpfloat(change->values[loss].r, ==, 0.2);
+
+    g_assert_cmpuint(sc->expects->len, ==, 4);
+    Expect *e = g_ptr_array_index(sc->expects, 1);
+    g_assert_cmpstr(e->value, ==, "lost");
+    g_assert_false(e->numeric);
+    g_assert_null(((Expect *)g_ptr_array_index(sc->expects, 2))->value);
+    g_assert_cmpfloat(((Expect *)g_ptr_array_index(sc->expects, 3))->number, ==, 2e6);
+    scenario_free(sc);
+}
+
+static void test_defaults_and_name(void)
+{
+    Scenario *sc = scenario_parse("dir/my-test.rsim", HEAD, world_schema());
+    g_assert_cmpuint(sc->errors->len, ==, 0);
+    g_assert_cmpstr(sc->name, ==, "my-test");
+    g_assert_cmpuint(scenario_seed(sc), ==, 1);
+    g_assert_cmpint(scenario_stop(sc), ==, 60 * SIM_SEC);
+    scenario_free(sc);
+}
+
+static void test_overrides(void)
+{
+    Scenario *sc = parse(HEAD);
+    char *err = NULL;
+    g_assert_true(scenario_override(sc, "link.c1-srv.loss=5%", &err));
+    g_assert_true(scenario_override(sc, "link.srv-c1.jitter=exp(1ms)", &err));
+    g_assert_true(scenario_override(sc, "scenario.seed=9", &err));
+    g_assert_true(scenario_override(sc, "scenario.stop=2min", &err));
+    Decl *link = scenario_find_decl(sc, "link", "c1-srv");
+    g_assert_cmpfloat(decl_param(link, "loss")->r, ==, 0.05);
+    g_assert_cmpint(decl_param(link, "jitter")->dist.kind, ==, DIST_EXPONENTIAL);
+    g_assert_cmpuint(scenario_seed(sc), ==, 9);
+    g_assert_cmpint(scenario_stop(sc), ==, 120 * SIM_SEC);
+    g_assert_cmpuint(sc->overrides->len, ==, 4);
+
+    static const struct {
+        const char *set, *msg;
+    } bad[] = {
+        { "link.c1-srv.loss", "expected NAME=VALUE" },
+        { "link.c1-srv.los=1%", "has no key 'los'" },
+        { "link.c9-srv.loss=1%", "no link 'c9-srv'" },
+        { "link.c1-srv.loss=abc", "expected a probability" },
+        { "link.c1-srv.loss=150%", "outside [0, 1]" },
+        { "link.c1-srv.latency=5ms 6ms", "unexpected '6ms'" },
+        { "scenario.nope=1", "has no key 'nope'" },
+        { "bogus=1", "unknown name" },
+        { "=1", "expected NAME=VALUE" },
+        { "link.c1-srv.jitter=normal(1ms", "expected ',' or ')'" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        err = NULL;
+        g_assert_false(scenario_override(sc, bad[i].set, &err));
+        if (!strstr(err, bad[i].msg))
+            g_error("--set %s: got '%s', expected it to say '%s'", bad[i].set, err, bad[i].msg);
+        g_free(err);
+    }
+    /* A refused override changes nothing. */
+    g_assert_cmpfloat(decl_param(link, "loss")->r, ==, 0.05);
+    scenario_free(sc);
+}
+
+typedef struct {
+    const char *text;
+    int line, col;
+    const char *msg;
+} Bad;
+
+static const Bad bad_inputs[] = {
+    { "scenario x seed=abc\n", 1, 17, "expected an integer" },
+    { "scenario x seed=1 stop=0\n", 1, 24, "too small" },
+    { "scenario\n", 1, 9, "expected a scenario name" },
+    { "scenario x\nscenario y\n", 2, 1, "only once" },
+    { "client c1\nclient c1\n", 2, 8, "declared twice" },
+    { "client 1c\n", 1, 8, "invalid name" },
+    { "client at\n", 1, 8, "keyword" },
+    { "client c1 color=red\n", 1, 11, "unknown key 'color'" },
+    { "frobnicate x\n", 1, 1, "unknown statement" },
+    { "client c1\nlink c1 c2\n", 2, 9, "unknown node 'c2'" },
+    { "client c1\nlink c1 c1\n", 2, 9, "two different nodes" },
+    { HEAD "link c1 srv\n", 4, 1, "declared twice" },
+    { HEAD "link srv c1\n", 4, 1, "declared twice" },
+    { "client c1\nserver srv\nlink c1 srv latency=5\n", 3, 21, "expected a time" },
+    { "client c1\nserver srv\nlink c1 srv loss=1.5\n", 3, 18, "outside [0, 1]" },
+    { "client c1\nserver srv\nlink c1 srv bandwidth=10Mbyte\n", 3, 23, "expected a rate" },
+    { "client c1\nserver srv\nlink c1 srv jitter=gamma(1ms)\n", 3, 20, "unknown distribution" },
+    { "client c1\nserver srv\nlink c1 srv jitter=normal(1ms)\n", 3, 20, "takes 2 arguments" },
+    { "client c1\nserver srv\nlink c1 srv jitter=uniform(3ms,1ms)\n", 3, 20, "a <= b" },
+    { "client c1\nserver srv\nlink c1 srv latency=1ms,2ms\n", 3, 25, "not a list" },
+    { "client c1\nserver srv\nlink c1 srv latency=\n", 3, 21, "expected a value" },
+    { "client c1\nserver srv\nlink c1 srv latency=1ms latency=2ms\n", 3, 25, "given twice" },
+    { "client c1\nserver srv\nlink c1 srv mtu=10\n", 3, 17, "too small" },
+    { HEAD "at\n", 4, 3, "expected a time" },
+    { HEAD "at -5ms c1 ping srv\n", 4, 4, "must not be negative" },
+    { HEAD "at 5 c1 ping srv\n", 4, 4, "expected a time" },
+    { HEAD "at 5ms\n", 4, 7, "expected a node name" },
+    { HEAD "at 5ms c9 ping srv\n", 4, 8, "unknown node 'c9'" },
+    { HEAD "at 5ms c1 fly\n", 4, 11, "unknown action 'fly'" },
+    { HEAD "at 5ms c1 ping\n", 4, 15, "expects 1 argument" },
+    { HEAD "at 5ms c1 ping srv count=0\n", 4, 26, "too small" },
+    { HEAD "at 5ms c1 ping srv extra\n", 4, 20, "expected KEY=VALUE" },
+    { HEAD "at 5ms link c1 srv\n", 4, 19, "expected an action" },
+    { HEAD "at 5ms link c1 zz down\n", 4, 13, "no link 'c1-zz'" },
+    { HEAD "at 5ms link c1 srv explode\n", 4, 20, "unknown action 'explode'" },
+    { HEAD "at 5ms link c1 srv mtu=1\n", 4, 24, "too small" },
+    { HEAD "at 5ms c1 ping srv\nclient c2\n", 5, 1, "before the timeline" },
+    { HEAD "expect SELECT = 1\n", 4, 8, "expected a quoted SQL query" },
+    { HEAD "expect \"SELECT 1\" ~ 1\n", 4, 19, "expected one of = != < <= > >=" },
+    { HEAD "expect \"SELECT 1\" == 1\n", 4, 20, "expected a number" },
+    { HEAD "expect \"SELECT 1\" ` 1\n", 4, 19, "unexpected character '`'" },
+    { HEAD "expect \"SELECT 1\" =\n", 4, 20, "expected a number" },
+    { HEAD "expect \"SELECT 1\" = abc\n", 4, 21, "expected a number" },
+    { HEAD "expect \"SELECT 1\" < null\n", 4, 19, "null can only" },
+    { HEAD "expect \"SELECT 1\" = 1 2\n", 4, 23, "unexpected '2'" },
+    { HEAD "expect \"SELEKT 1\" = 1\n", 4, 8, "does not compile" },
+    { HEAD "expect \"DELETE FROM runs\" = 1\n", 4, 8, "only reads" },
+    { HEAD "expect \"SELECT 1; SELECT 2\" = 1\n", 4, 8, "several statements" },
+    { HEAD "expect \"SELECT * FROM nosuch\" = 1\n", 4, 8, "no such table" },
+    { HEAD "expect \"SELECT 1 = 1\n", 4, 8, "unterminated string" },
+    { "client c1 \x01\n", 1, 11, "unexpected byte" },
+    { "client c1 {=1\n", 1, 11, "unknown key '{'" },
+    { HEAD "at 5ms c1 ping nowhere\n", 4, 16, "unknown node 'nowhere'" },
+    { "client c1\nserver srv\nnode n\nlink c1 n\nat 1s c1 ping srv\n", 5, 15, "no link joins" },
+    { HEAD "at 1s c1 ping srv bytes=4000\n", 4, 1, "larger than the link's mtu" },
+    { "\n\n   \"s\"\n", 3, 4, "expected a statement" },
+};
+
+static void test_malformed(void)
+{
+    int wrong = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_inputs); i++) {
+        const Bad *b = &bad_inputs[i];
+        Scenario *sc = parse(b->text);
+        ScenarioError *e = sc->errors->len ? g_ptr_array_index(sc->errors, 0) : NULL;
+        if (!e || e->line != b->line || e->col != b->col || !strstr(e->msg, b->msg)) {
+            g_printerr("case %zu: got %d:%d: %s\n  expected %d:%d: ...%s...\n", i, e ? e->line : 0,
+                       e ? e->col : 0, e ? e->msg : "no error", b->line, b->col, b->msg);
+            wrong++;
+        }
+        scenario_free(sc);
+    }
+    g_assert_cmpint(wrong, ==, 0);
+    g_assert_cmpuint(G_N_ELEMENTS(bad_inputs), >=, 25);
+}
+
+static void test_errors_are_collected(void)
+{
+    /* One error a line, every line reported, nothing dropped. */
+    Scenario *sc = parse("client c1 x=1\nserver s y=2\nlink c1 s z=3\n");
+    g_assert_cmpuint(sc->errors->len, ==, 3);
+    scenario_free(sc);
+}
+
+static void test_load_errors(void)
+{
+    Scenario *sc = scenario_load("/nonexistent/file.rsim", world_schema());
+    g_assert_cmpuint(sc->errors->len, ==, 1);
+    scenario_free(sc);
+
+    char *path = NULL;
+    int fd = g_file_open_tmp("rdrsim-XXXXXX.rsim", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    const char text[] = "client c1\nserver \0srv\n";
+    g_assert_cmpint(write(fd, text, sizeof text - 1), ==, sizeof text - 1);
+    close(fd);
+    sc = scenario_load(path, world_schema());
+    g_assert_cmpuint(sc->errors->len, ==, 1);
+    ScenarioError *e = g_ptr_array_index(sc->errors, 0);
+    g_assert_cmpint(e->line, ==, 2);
+    g_assert_cmpint(e->col, ==, 8);
+    g_assert_nonnull(strstr(e->msg, "NUL"));
+    scenario_free(sc);
+    g_unlink(path);
+    g_free(path);
+}
+
+static void test_empirical(void)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("rdrsim-XXXXXX.txt", &path, NULL);
+    const char text[] = "# delays\n1ms\n2ms\n\n3ms  # last\n";
+    g_assert_cmpint(write(fd, text, sizeof text - 1), ==, sizeof text - 1);
+    close(fd);
+    char *src = g_strdup_printf(HEAD "at 1s link c1 srv jitter=empirical(\"%s\")\n", path);
+    Scenario *sc = parse(src);
+    g_assert_cmpuint(sc->errors->len, ==, 0);
+    Action *a = g_ptr_array_index(sc->actions, 0);
+    const Dist *d = &a->values[decl_param_index(a->target->spec, "jitter")].dist;
+    g_assert_cmpint(d->kind, ==, DIST_EMPIRICAL);
+    g_assert_cmpuint(d->n_values, ==, 3);
+    g_assert_cmpfloat(d->values[2], ==, 3e6);
+    scenario_free(sc);
+    g_free(src);
+
+    /* A bad value in the file names the file and its line. */
+    g_file_set_contents(path, "1ms\nfast\n", -1, NULL);
+    src = g_strdup_printf(HEAD "at 1s link c1 srv jitter=empirical('%s')\n", path);
+    sc = parse(src);
+    g_assert_cmpuint(sc->errors->len, ==, 1);
+    ScenarioError *e = g_ptr_array_index(sc->errors, 0);
+    g_assert_nonnull(strstr(e->msg, ":2: expected a time"));
+    scenario_free(sc);
+    g_free(src);
+    g_unlink(path);
+    g_free(path);
+}
+
+static void test_bundled_scenarios_parse(void)
+{
+    const char *top = g_getenv("RDRSIM_TOP");
+    char *dir = g_build_filename(top ? top : ".", "scenarios", NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    g_assert_nonnull(d);
+    int n = 0;
+    const char *name;
+    while ((name = g_dir_read_name(d))) {
+        if (!g_str_has_suffix(name, ".rsim"))
+            continue;
+        char *path = g_build_filename(dir, name, NULL);
+        Scenario *sc = scenario_load(path, world_schema());
+        world_check(sc);
+        expect_validate(sc);
+        if (sc->errors->len)
+            scenario_print_errors(sc, stderr);
+        g_assert_cmpuint(sc->errors->len, ==, 0);
+        /* Every bundled scenario says what it expects. */
+        g_assert_cmpuint(sc->expects->len, >, 0);
+        scenario_free(sc);
+        g_free(path);
+        n++;
+    }
+    g_assert_cmpint(n, >, 0);
+    g_dir_close(d);
+    g_free(dir);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/scenario/valid", test_valid);
+    g_test_add_func("/scenario/defaults-and-name", test_defaults_and_name);
+    g_test_add_func("/scenario/overrides", test_overrides);
+    g_test_add_func("/scenario/malformed", test_malformed);
+    g_test_add_func("/scenario/errors-collected", test_errors_are_collected);
+    g_test_add_func("/scenario/load-errors", test_load_errors);
+    g_test_add_func("/scenario/empirical", test_empirical);
+    g_test_add_func("/scenario/bundled", test_bundled_scenarios_parse);
+    return g_test_run();
+}
