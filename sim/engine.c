@@ -1,11 +1,14 @@
-/* engine: a 4-ary min-heap of small (time, seq, slot, gen) entries over a
- * pool of event records.
+/* engine: a 4-ary min-heap of 16-byte (time, slot) entries over a pool of
+ * event records.
  *
- * Cancellation is lazy: cancelling frees the record at once (its generation
- * moves on) and leaves the heap entry behind; the entry is recognised as
- * stale by its generation when it reaches the top and is dropped.  That
- * makes cancel O(1) and keeps every heap move a 24-byte copy with no back
- * pointer to update, which is what the timer-heavy models want. */
+ * Cancellation is lazy: cancelling marks the record (fn = NULL) and moves
+ * its generation on, so the handle goes stale at once; the heap entry stays
+ * until it reaches the top, and only then is the record freed.  A record is
+ * therefore never reused while an entry points at it, which lets the entry
+ * leave out both generation and sequence number: the sequence number lives
+ * in the record and is read only to break a tie in time.  Small entries
+ * make the sifts, which are where the time goes in a large pending set,
+ * move less memory. */
 #include "engine.h"
 
 #include <glib.h>
@@ -16,17 +19,17 @@
 
 typedef struct {
     SimTime t;
-    uint64_t seq;
     uint32_t slot;
-    uint32_t gen;
 } HeapEntry;
 
+/* Four children, 64 bytes: a level of a sift reads about one cache line. */
+G_STATIC_ASSERT(sizeof(HeapEntry) == 16);
+
 typedef struct {
-    SimHandler fn;
+    SimHandler fn;  /* NULL: cancelled, or free */
     void *ctx;
-    uint64_t arg;
-    uint32_t gen;       /* bumped whenever the record is freed */
-    uint32_t next_free; /* free-list link, valid while free */
+    uint64_t arg;   /* while free: index of the next free record */
+    uint64_t seq;   /* insertion order, for equal times */
 } EventRecord;
 
 #define NO_SLOT UINT32_MAX
@@ -43,6 +46,7 @@ struct Sim {
     size_t heap_len, heap_cap;
 
     EventRecord *rec;
+    uint32_t *gen;       /* per record: moves on when its event runs or is cancelled */
     uint32_t rec_len, rec_cap;
     uint32_t free_head;
 };
@@ -60,6 +64,7 @@ void sim_free(Sim *sim)
         return;
     g_free(sim->heap);
     g_free(sim->rec);
+    g_free(sim->gen);
     g_free(sim->failure);
     g_free(sim);
 }
@@ -83,16 +88,18 @@ void sim_fail(Sim *sim, const char *fmt, ...)
     sim->stop = true;
 }
 
-static inline bool entry_less(const HeapEntry *a, const HeapEntry *b)
+static inline bool entry_less(const Sim *sim, const HeapEntry *a, const HeapEntry *b)
 {
-    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+    if (a->t != b->t)
+        return a->t < b->t;
+    return sim->rec[a->slot].seq < sim->rec[b->slot].seq;
 }
 
-static inline void sift_up(HeapEntry *h, size_t i, HeapEntry x)
+static inline void sift_up(const Sim *sim, HeapEntry *h, size_t i, HeapEntry x)
 {
     while (i > 0) {
         size_t p = (i - 1) / ARITY;
-        if (!entry_less(&x, &h[p]))
+        if (!entry_less(sim, &x, &h[p]))
             break;
         h[i] = h[p];
         i = p;
@@ -100,7 +107,7 @@ static inline void sift_up(HeapEntry *h, size_t i, HeapEntry x)
     h[i] = x;
 }
 
-static inline void sift_down(HeapEntry *h, size_t n, size_t i, HeapEntry x)
+static inline void sift_down(const Sim *sim, HeapEntry *h, size_t n, size_t i, HeapEntry x)
 {
     for (;;) {
         size_t c = i * ARITY + 1;
@@ -109,9 +116,9 @@ static inline void sift_down(HeapEntry *h, size_t n, size_t i, HeapEntry x)
         size_t end = c + ARITY < n ? c + ARITY : n;
         size_t best = c;
         for (size_t k = c + 1; k < end; k++)
-            if (entry_less(&h[k], &h[best]))
+            if (entry_less(sim, &h[k], &h[best]))
                 best = k;
-        if (!entry_less(&h[best], &x))
+        if (!entry_less(sim, &h[best], &x))
             break;
         h[i] = h[best];
         i = best;
@@ -123,14 +130,14 @@ static void heap_pop(Sim *sim)
 {
     HeapEntry last = sim->heap[--sim->heap_len];
     if (sim->heap_len)
-        sift_down(sim->heap, sim->heap_len, 0, last);
+        sift_down(sim, sim->heap, sim->heap_len, 0, last);
 }
 
 static uint32_t rec_alloc(Sim *sim)
 {
     if (sim->free_head != NO_SLOT) {
         uint32_t s = sim->free_head;
-        sim->free_head = sim->rec[s].next_free;
+        sim->free_head = (uint32_t)sim->rec[s].arg;
         return s;
     }
     if (sim->rec_len == sim->rec_cap) {
@@ -139,37 +146,46 @@ static uint32_t rec_alloc(Sim *sim)
             g_error("engine: more than 2^31 pending events");
         sim->rec_cap = sim->rec_cap ? sim->rec_cap * 2 : 1024;
         sim->rec = g_renew(EventRecord, sim->rec, sim->rec_cap);
+        sim->gen = g_renew(uint32_t, sim->gen, sim->rec_cap);
     }
     uint32_t s = sim->rec_len++;
-    sim->rec[s].gen = 1;
+    sim->gen[s] = 1;
     return s;
 }
 
+/* Back to the free list: only once the record's heap entry is gone. */
 static inline void rec_free(Sim *sim, uint32_t s)
 {
-    EventRecord *r = &sim->rec[s];
-    r->gen = r->gen == UINT32_MAX ? 1 : r->gen + 1; /* generation 0 never names a live record */
-    r->next_free = sim->free_head;
+    sim->rec[s].fn = NULL;
+    sim->rec[s].arg = sim->free_head;
     sim->free_head = s;
+}
+
+/* Make every handle to the record stale: generation 0 never names one. */
+static inline void gen_advance(Sim *sim, uint32_t s)
+{
+    uint32_t g = sim->gen[s];
+    sim->gen[s] = g == UINT32_MAX ? 1 : g + 1;
 }
 
 SimEventId sim_at(Sim *sim, SimTime t, SimHandler fn, void *ctx, uint64_t arg)
 {
-    g_assert(t >= sim->now);
+    g_assert(t >= sim->now && fn);
     uint32_t s = rec_alloc(sim);
     EventRecord *r = &sim->rec[s];
     r->fn = fn;
     r->ctx = ctx;
     r->arg = arg;
+    r->seq = sim->seq++;
 
     if (sim->heap_len == sim->heap_cap) {
         sim->heap_cap = sim->heap_cap ? sim->heap_cap * 2 : 1024;
         sim->heap = g_renew(HeapEntry, sim->heap, sim->heap_cap);
     }
-    HeapEntry e = { t, sim->seq++, s, r->gen };
-    sift_up(sim->heap, sim->heap_len++, e);
+    HeapEntry e = { t, s };
+    sift_up(sim, sim->heap, sim->heap_len++, e);
     sim->live++;
-    return ((uint64_t)r->gen << 32) | s;
+    return ((uint64_t)sim->gen[s] << 32) | s;
 }
 
 SimEventId sim_after(Sim *sim, SimTime delay, SimHandler fn, void *ctx, uint64_t arg)
@@ -182,23 +198,27 @@ bool sim_cancel(Sim *sim, SimEventId id)
 {
     uint32_t s = (uint32_t)id;
     uint32_t gen = (uint32_t)(id >> 32);
-    if (gen == 0 || s >= sim->rec_len || sim->rec[s].gen != gen)
+    if (gen == 0 || s >= sim->rec_len || sim->gen[s] != gen || !sim->rec[s].fn)
         return false;
-    rec_free(sim, s);
+    sim->rec[s].fn = NULL;
+    gen_advance(sim, s);
     sim->live--;
     return true;
 }
 
-/* Drop stale entries from the top so that heap[0], if any, is live. */
-static inline void skip_stale(Sim *sim)
+/* Drop cancelled entries from the top so that heap[0], if any, is live. */
+static void skip_cancelled(Sim *sim)
 {
-    while (sim->heap_len && sim->rec[sim->heap[0].slot].gen != sim->heap[0].gen)
+    while (sim->heap_len && !sim->rec[sim->heap[0].slot].fn) {
+        uint32_t s = sim->heap[0].slot;
         heap_pop(sim);
+        rec_free(sim, s);
+    }
 }
 
 SimTime sim_next_time(Sim *sim)
 {
-    skip_stale(sim);
+    skip_cancelled(sim);
     return sim->heap_len ? sim->heap[0].t : SIM_TIME_MAX;
 }
 
@@ -212,18 +232,28 @@ SimDone sim_run(Sim *sim, SimTime stop, uint64_t max_events,
             return SIM_DONE_STOPPED;
         if (max_events && ran >= max_events)
             return SIM_DONE_MAX_EVENTS;
-        skip_stale(sim);
         if (!sim->heap_len)
             return SIM_DONE_EMPTY;
         HeapEntry top = sim->heap[0];
-        if (top.t > stop)
-            return SIM_DONE_STOP_TIME;
+        if (top.t > stop) {
+            /* Everything left is later than stop; only cancelled entries
+             * would make "empty" the true answer. */
+            skip_cancelled(sim);
+            return sim->heap_len ? SIM_DONE_STOP_TIME : SIM_DONE_EMPTY;
+        }
+        /* The record is a cache miss in a large pending set; so is the pop.
+         * Ask for the record first so that the two overlap. */
+        __builtin_prefetch(&sim->rec[top.slot]);
         heap_pop(sim);
-
         EventRecord *r = &sim->rec[top.slot];
         SimHandler fn = r->fn;
+        if (!fn) {
+            rec_free(sim, top.slot); /* cancelled */
+            continue;
+        }
         void *ctx = r->ctx;
         uint64_t arg = r->arg;
+        gen_advance(sim, top.slot);
         rec_free(sim, top.slot);
         sim->live--;
 
