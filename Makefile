@@ -24,7 +24,7 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -Isim -Imodels $(PKG_CFLAGS) -MMD -MP
 
-.PHONY: all deps test demo bench sanitize clean
+.PHONY: all deps test demo bench sanitize fuzz fuzz-build memcheck clean
 # Keep object files of test programs between builds.
 .SECONDARY:
 
@@ -67,6 +67,22 @@ demo: $(BUILD)/rdrsim
 BENCH ?= all
 bench: $(BUILD)/bench/phold
 	@sh bench/run.sh $(BUILD) $(BENCH)
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS on a corpus seeded
+# from scenarios/ and tests/fuzz/seeds; new inputs stay in build/fuzz/corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_scenario fuzz_expect
+FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+fuzz-build: | $(DEPS_OK)
+	@command -v clang >/dev/null || { echo "make fuzz needs clang: apt-get install -y clang" >&2; exit 2; }
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/%) BUILD=build/fuzz CC=clang \
+	    CFLAGS="-O1 -g" SAN="$(FUZZ_FLAGS)"
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/librdrsim.a
+	clang -fsanitize=fuzzer,address,undefined $^ $(PKG_LIBS) -o $@
+
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build

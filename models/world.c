@@ -5,10 +5,33 @@
 
 #include "net.h"
 #include "ping.h"
+#include "tdi.h"
+#include "tdiapp.h"
 
 #define NO_BOUNDS 0, 0
 
+/* Every node has a transport; these keys set it (models/tdi.h). */
 static const ParamSpec node_keys[] = {
+    { "rto_initial", PT_TIME, 0, "1s", "retransmission time-out before the first RTT sample (RFC 6298 2.1)", 1e3, 3600e9 },
+    { "rto_min", PT_TIME, 0, "1s", "lower bound of the retransmission time-out (RFC 6298 2.4)", 1e3, 3600e9 },
+    { "rto_max", PT_TIME, 0, "60s", "upper bound of the retransmission time-out (RFC 6298 2.5)", 1e3, 86400e9 },
+    { "rto_granularity", PT_TIME, 0, "1ms", "clock granularity G of RFC 6298", 0, 1e9 },
+    { "syn_retries", PT_INT, 0, "2", "SYN retransmissions before TDI_CONNECT fails with STATUS_IO_TIMEOUT", 0, 100 },
+    { "data_retries", PT_INT, 0, "5", "retransmissions of one segment before the connection is lost", 0, 100 },
+    { "disconnect_timeout", PT_TIME, 0, "500ms", "time-out of a TDI_DISCONNECT that gives none", 1, 3600e9 },
+    { "accept_timeout", PT_TIME, 0, "500ms", "how long an offer awaits TDI_ACCEPT after a TDI_QUERY_ACCEPT listen", 1, 3600e9 },
+    { "window", PT_SIZE, 0, "64KiB", "bytes in flight per direction of a connection", 1, 1073741824 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+static const ParamSpec endpoint_keys[] = {
+    { "node", PT_STRING, 0, NULL, "the node the endpoint is on", NO_BOUNDS },
+    { "port", PT_INT, 0, "445", "port of the transport address it is associated with", 0, 65535 },
+    { "receive_handler", PT_BOOL, 0, "yes", "register ClientEventReceive (else data waits for receives)", NO_BOUNDS },
+    { "disconnect_handler", PT_BOOL, 0, "yes", "register ClientEventDisconnect", NO_BOUNDS },
+    { "connect_handler", PT_BOOL, 0, "no", "accept offers to its address through ClientEventConnect", NO_BOUNDS },
+    { "confirm", PT_BOOL, 0, "yes", "confirm a release the peer starts with a release of its own", NO_BOUNDS },
+    { "confirm_after", PT_TIME, 0, "0", "how long after learning of the peer's release it confirms", 0, 1e18 },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
@@ -34,6 +57,7 @@ static const DeclSpec decls[] = {
     { "client", 1, true, false, node_keys, "a client machine" },
     { "server", 1, true, false, node_keys, "a server machine" },
     { "link", 2, false, false, link_keys, "a full-duplex link between two nodes" },
+    { "endpoint", 1, false, false, endpoint_keys, "a TDI connection endpoint of a raw transport client" },
     { NULL, 0, false, false, NULL, NULL },
 };
 
@@ -51,11 +75,45 @@ static const ParamSpec ping_keys[] = {
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
+static const ParamSpec listen_keys[] = {
+    { "query_accept", PT_BOOL, 0, "no", "TDI_QUERY_ACCEPT: offers wait for accept or rejection", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec connect_keys[] = {
+    { "port", PT_INT, 0, "445", "port of the remote address", 0, 65535 },
+    { "timeout", PT_TIME, 0, "0", "time-out of the request; 0: none", 0, 1e18 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec send_keys[] = {
+    { "bytes", PT_SIZE, 0, "1KiB", "size of each send (one record)", 1, 4294967295.0 },
+    { "count", PT_INT, 0, "1", "sends to issue", 1, 1e8 },
+    { "interval", PT_TIME, 0, "0", "time between them", 0, 1e18 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec receive_keys[] = {
+    { "bytes", PT_SIZE, 0, "64KiB", "buffer size of each receive", 1, 4294967295.0 },
+    { "count", PT_INT, 0, "1", "receives to post", 1, 1e8 },
+    { "interval", PT_TIME, 0, "0", "time between them", 0, 1e18 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec disconnect_keys[] = {
+    { "mode", PT_STRING, 0, "release", "release (TDI_DISCONNECT_RELEASE) or abort (TDI_DISCONNECT_ABORT)", NO_BOUNDS },
+    { "timeout", PT_TIME, 0, "0", "time-out of the request; 0: none, the transport's default", 0, 1e18 },
+    { "data", PT_SIZE, 0, "0", "bytes of disconnect data for the peer", 0, 65535 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
 static const ActionSpec actions[] = {
     { "link", "down", 0, down_keys, "take the link down (for=T: and up again)" },
     { "link", "up", 0, no_keys, "bring the link up" },
     { "link", NULL, 0, NULL, "change link parameters: link A B loss=20%" },
     { "node", "ping", 1, ping_keys, "NODE ping PEER: echo requests over the link to PEER" },
+    { "endpoint", "listen", 0, listen_keys, "TDI_LISTEN" },
+    { "endpoint", "accept", 0, no_keys, "TDI_ACCEPT of the offer a TDI_QUERY_ACCEPT listen got" },
+    { "endpoint", "connect", 1, connect_keys, "endpoint E connect PEER: TDI_CONNECT to the address PEER:port" },
+    { "endpoint", "send", 0, send_keys, "TDI_SEND, count times" },
+    { "endpoint", "receive", 0, receive_keys, "TDI_RECEIVE, count times" },
+    { "endpoint", "disconnect", 0, disconnect_keys, "TDI_DISCONNECT (release or abort); rejects an offer" },
     { NULL, NULL, 0, NULL, NULL },
 };
 
@@ -68,6 +126,8 @@ struct World {
     Sim *sim;
     Net *net;
     PingApp *ping;
+    Tdi *tdi;
+    TdiApp *tdiapp;
 };
 
 static bool is_ping(const Action *a)
@@ -77,6 +137,7 @@ static bool is_ping(const Action *a)
 
 void world_check(Scenario *sc)
 {
+    tdiapp_check(sc);
     for (guint i = 0; i < sc->actions->len; i++) {
         Action *a = g_ptr_array_index(sc->actions, i);
         if (!is_ping(a))
@@ -165,6 +226,8 @@ static void run_action(Sim *sim, void *ctx, uint64_t idx)
         }
         return;
     }
+    if (tdiapp_action(w->tdiapp, a))
+        return;
     if (is_ping(a)) {
         ping_start(w->ping, net_find_node(w->net, a->target->id), net_find_node(w->net, a->args[0]),
                    action_param(a, "count")->i, action_param(a, "interval")->i,
@@ -194,6 +257,16 @@ World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
         net_add_link(w->net, net_find_node(w->net, d->names[0]), net_find_node(w->net, d->names[1]), &p);
     }
     w->ping = ping_new(w->net);
+    w->tdi = tdi_new(w->net);
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        if (!d->spec->is_node)
+            continue;
+        TdiParams p;
+        tdiapp_node_params(d, &p);
+        tdi_set_node_params(w->tdi, net_find_node(w->net, d->id), &p);
+    }
+    w->tdiapp = tdiapp_new(w->tdi, w->net, sc);
     for (guint i = 0; i < sc->actions->len; i++) {
         const Action *a = g_ptr_array_index(sc->actions, i);
         sim_at(sim, a->at, run_action, w, i);
@@ -204,6 +277,8 @@ World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
 void world_write_metrics(World *w, Trace *trace)
 {
     ping_write_metrics(w->ping, trace);
+    tdiapp_write_metrics(w->tdiapp, trace);
+    tdi_flush_trace(w->tdi);
 }
 
 void world_free(World *w)
@@ -211,6 +286,8 @@ void world_free(World *w)
     if (!w)
         return;
     ping_free(w->ping);
+    tdiapp_free(w->tdiapp);
+    tdi_free(w->tdi);
     net_free(w->net);
     g_free(w);
 }

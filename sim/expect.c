@@ -31,6 +31,26 @@ void expect_validate(Scenario *sc)
     sqlite3_close(db);
 }
 
+static uint64_t step_limit = EXPECT_DEFAULT_STEPS;
+
+void expect_set_step_limit(uint64_t steps)
+{
+    step_limit = steps;
+}
+
+/* The progress handler is called every PROGRESS_EVERY steps; a non-zero
+ * return interrupts the query. */
+#define PROGRESS_EVERY 1000
+
+static int over_budget(void *ctx)
+{
+    uint64_t *left = ctx;
+    if (*left < PROGRESS_EVERY)
+        return 1;
+    *left -= PROGRESS_EVERY;
+    return 0;
+}
+
 /* Compare with a relative tolerance: values computed in floating point
  * (averages, ratios) should not fail on their last bit. */
 static int num_cmp(double a, double b)
@@ -54,13 +74,9 @@ static bool holds(ExpectOp op, int cmp)
     return false;
 }
 
-/* Run one query; *actual gets its first value as text (NULL for SQL NULL
- * or no row).  Returns false on a runtime error, with *actual the message. */
-static bool first_value(sqlite3 *db, const char *sql, char **actual, int *type, double *num)
+static bool run_first(sqlite3 *db, const char *sql, char **actual, int *type, double *num)
 {
     sqlite3_stmt *st;
-    *actual = NULL;
-    *type = SQLITE_NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         *actual = g_strdup(sqlite3_errmsg(db));
         return false;
@@ -76,6 +92,19 @@ static bool first_value(sqlite3 *db, const char *sql, char **actual, int *type, 
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+/* Run one query; *actual gets its first value as text (NULL for SQL NULL
+ * or no row), within the step limit.  Returns false on a runtime error, with *actual the message. */
+static bool first_value(sqlite3 *db, const char *sql, char **actual, int *type, double *num)
+{
+    *actual = NULL;
+    *type = SQLITE_NULL;
+    uint64_t left = step_limit;
+    sqlite3_progress_handler(db, PROGRESS_EVERY, over_budget, &left);
+    bool ok = run_first(db, sql, actual, type, num);
+    sqlite3_progress_handler(db, 0, NULL, NULL);
+    return ok;
 }
 
 static bool judge(const Expect *e, const char *actual, int type, double num)

@@ -18,4 +18,11 @@ void expect_validate(Scenario *sc);
  * the number that failed; *passed receives the number that held. */
 int expect_evaluate(Trace *tr, const Scenario *sc, FILE *out, int *passed);
 
+/* Most SQLite virtual-machine steps one expectation may take before it is
+ * stopped as a failure ("interrupted"): a runaway query (a recursive CTE
+ * without end) must not hang a run.  The default allows scans of traces of
+ * hundreds of millions of rows. */
+#define EXPECT_DEFAULT_STEPS 20000000000ull
+void expect_set_step_limit(uint64_t steps);
+
 #endif

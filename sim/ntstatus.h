@@ -1,5 +1,10 @@
 /* ntstatus: every NTSTATUS a model can return, with its real value
- * ([MS-ERREF] 2.3.1), and the table of names the trace's views join on. */
+ * ([MS-ERREF] 2.3.1), and the table of names the trace's views join on.
+ *
+ * One exception: the TDI pages (TDI_CONNECT, TDI_DISCONNECT) name
+ * STATUS_REQUEST_TIMED_OUT, which [MS-ERREF] gives no code; rdrsim uses a
+ * customer-defined code (the C bit, 0x20000000, set) so that it can never
+ * collide with a real status. */
 #ifndef RDRSIM_NTSTATUS_H
 #define RDRSIM_NTSTATUS_H
 
@@ -66,7 +71,8 @@ typedef uint32_t NTSTATUS;
     X(STATUS_CONNECTION_ABORTED,          0xC0000241) \
     X(STATUS_LOGIN_WKSTA_RESTRICTION,     0xC0000248) \
     X(STATUS_NETWORK_SESSION_EXPIRED,     0xC000035C) \
-    X(STATUS_DOWNGRADE_DETECTED,          0xC0000388)
+    X(STATUS_DOWNGRADE_DETECTED,          0xC0000388) \
+    X(STATUS_REQUEST_TIMED_OUT,           0xE0000001)
 
 #define NTSTATUS_ENUM(name, value) name = (NTSTATUS)value,
 enum { NTSTATUS_LIST(NTSTATUS_ENUM) };

@@ -252,6 +252,7 @@ int run_scenario(const RunOptions *opt)
         if (complete)
             printf("expectations: %d passed, %d failed\n", passed, failed);
         printf("trace: %s\n", out);
+        fflush(stdout);
     }
     if (o.message)
         fprintf(stderr, "rdrsim: run %s: %s\n", o.status, o.message);

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The language's own declaration: the run as a whole. */
 static const ParamSpec scenario_keys[] = {
@@ -27,6 +28,41 @@ static const DeclSpec scenario_spec = {
 };
 
 #define MAX_FILE_BYTES (64u << 20)
+
+/* Read a whole regular file of at most max bytes.  g_file_get_contents
+ * would read a device or a FIFO (/dev/zero, a pipe) without end. */
+static bool read_bounded(const char *path, size_t max, char **text, size_t *len, char **err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *err = g_strdup_printf("cannot read %s: %s", path, g_strerror(errno));
+        return false;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        *err = g_strdup_printf("cannot read %s: not a regular file", path);
+        fclose(f);
+        return false;
+    }
+    if ((uint64_t)st.st_size > max) {
+        *err = g_strdup_printf("%s is larger than %zu MiB", path, max >> 20);
+        fclose(f);
+        return false;
+    }
+    char *buf = g_malloc((size_t)st.st_size + 1);
+    size_t n = fread(buf, 1, (size_t)st.st_size, f);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        *err = g_strdup_printf("cannot read %s: %s", path, g_strerror(errno));
+        g_free(buf);
+        return false;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return true;
+}
 
 /* ---- tokens ---- */
 
@@ -317,12 +353,11 @@ static char *check_bounds(const ParamSpec *p, double v, const char *text)
 static char *load_empirical(const char *path, const char *base_dir, QtyKind q, Dist *d)
 {
     char *full = g_path_is_absolute(path) || !base_dir ? g_strdup(path) : g_build_filename(base_dir, path, NULL);
-    char *text = NULL;
-    gsize len = 0;
-    GError *gerr = NULL;
-    if (!g_file_get_contents(full, &text, &len, &gerr)) {
-        char *msg = g_strdup_printf("cannot read empirical file: %s", gerr->message);
-        g_error_free(gerr);
+    char *text = NULL, *rerr = NULL;
+    size_t len = 0;
+    if (!read_bounded(full, MAX_FILE_BYTES, &text, &len, &rerr)) {
+        char *msg = g_strdup_printf("empirical file: %s", rerr);
+        g_free(rerr);
         g_free(full);
         return msg;
     }
@@ -1166,26 +1201,21 @@ Scenario *scenario_parse(const char *path, const char *text, const Schema *schem
 
 Scenario *scenario_load(const char *path, const Schema *schema)
 {
-    char *text = NULL;
-    gsize len = 0;
-    GError *err = NULL;
-    if (!g_file_get_contents(path, &text, &len, &err)) {
+    char *text = NULL, *err = NULL;
+    size_t len = 0;
+    if (!read_bounded(path, MAX_FILE_BYTES, &text, &len, &err)) {
         Scenario *sc = scenario_new(path, schema);
-        scenario_error(sc, 0, 0, "cannot read: %s", err->message);
-        g_error_free(err);
+        scenario_error(sc, 0, 0, "%s", err);
+        g_free(err);
         return sc;
     }
     const char *nul = memchr(text, '\0', len);
-    if (len > MAX_FILE_BYTES || nul) {
+    if (nul) {
         Scenario *sc = scenario_new(path, schema);
-        if (nul) {
-            int line = 1, col = 1;
-            for (const char *p = text; p < nul; p++)
-                *p == '\n' ? (line++, col = 1) : col++;
-            scenario_error(sc, line, col, "a NUL byte: expected a text file");
-        } else {
-            scenario_error(sc, 0, 0, "file is larger than %u MiB", MAX_FILE_BYTES >> 20);
-        }
+        int line = 1, col = 1;
+        for (const char *p = text; p < nul; p++)
+            *p == '\n' ? (line++, col = 1) : col++;
+        scenario_error(sc, line, col, "a NUL byte: expected a text file");
         g_free(text);
         return sc;
     }

@@ -25,22 +25,50 @@ static const char schema_sql[] =
     "  expected TEXT, actual TEXT, passed INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS packet(run_id INTEGER NOT NULL, t_ns INTEGER, t_arrive_ns INTEGER,\n"
     "  link INTEGER, src INTEGER, dst INTEGER, conn INTEGER, bytes INTEGER, kind INTEGER, fate INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS tdi_request(run_id INTEGER NOT NULL, node INTEGER, endpoint INTEGER,\n"
+    "  conn INTEGER, request INTEGER, flags INTEGER, t_ns INTEGER, t_done_ns INTEGER, status INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS tdi_state(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER,\n"
+    "  endpoint INTEGER, conn INTEGER, state INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS disconnect(run_id INTEGER NOT NULL, conn INTEGER, initiator INTEGER,\n"
+    "  endpoint INTEGER, mode INTEGER, t_start_ns INTEGER, t_done_ns INTEGER, step_reached INTEGER,\n"
+    "  outcome INTEGER);\n"
     "CREATE VIEW IF NOT EXISTS metrics AS\n"
     "  SELECT m.run_id, n.name, m.value FROM metric m JOIN names n ON n.id = m.name;\n"
     "CREATE VIEW IF NOT EXISTS packets AS\n"
     "  SELECT p.run_id, p.t_ns, p.t_arrive_ns, l.name AS link, s.name AS src, d.name AS dst, p.conn,\n"
     "         p.bytes, k.name AS kind, f.name AS fate\n"
     "  FROM packet p JOIN names l ON l.id = p.link JOIN names s ON s.id = p.src\n"
-    "       JOIN names d ON d.id = p.dst JOIN names k ON k.id = p.kind JOIN names f ON f.id = p.fate;\n";
+    "       JOIN names d ON d.id = p.dst JOIN names k ON k.id = p.kind JOIN names f ON f.id = p.fate;\n"
+    "CREATE VIEW IF NOT EXISTS tdi_requests AS\n"
+    "  SELECT r.run_id, n.name AS node, e.name AS endpoint, r.conn, q.name AS request, f.name AS flags,\n"
+    "         r.t_ns, r.t_done_ns, s.name AS status\n"
+    "  FROM tdi_request r JOIN names n ON n.id = r.node JOIN names e ON e.id = r.endpoint\n"
+    "       JOIN names q ON q.id = r.request JOIN names f ON f.id = r.flags\n"
+    "       LEFT JOIN ntstatus s ON s.code = r.status;\n"
+    "CREATE VIEW IF NOT EXISTS endpoint_states AS\n"
+    "  SELECT t.run_id, t.rowid AS seq, t.t_ns, n.name AS node, e.name AS endpoint, t.conn, s.name AS state\n"
+    "  FROM tdi_state t JOIN names n ON n.id = t.node JOIN names e ON e.id = t.endpoint\n"
+    "       JOIN names s ON s.id = t.state;\n"
+    "CREATE VIEW IF NOT EXISTS disconnects AS\n"
+    "  SELECT d.run_id, d.conn, n.name AS initiator, e.name AS endpoint, m.name AS mode, d.t_start_ns,\n"
+    "         d.t_done_ns, d.step_reached, s.name AS outcome\n"
+    "  FROM disconnect d JOIN names n ON n.id = d.initiator JOIN names e ON e.id = d.endpoint\n"
+    "       JOIN names m ON m.id = d.mode LEFT JOIN ntstatus s ON s.code = d.outcome;\n";
 
 /* Built at the end of a run, not before: inserting into an indexed table
  * costs more than building the index once. */
 static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS packet_run_t ON packet(run_id, t_ns);\n"
     "CREATE INDEX IF NOT EXISTS metric_run ON metric(run_id, name);\n"
-    "CREATE INDEX IF NOT EXISTS params_run ON params(run_id);\n";
+    "CREATE INDEX IF NOT EXISTS params_run ON params(run_id);\n"
+    "CREATE INDEX IF NOT EXISTS tdi_request_run_t ON tdi_request(run_id, t_ns);\n"
+    "CREATE INDEX IF NOT EXISTS tdi_state_run_t ON tdi_state(run_id, t_ns);\n"
+    "CREATE INDEX IF NOT EXISTS disconnect_run ON disconnect(run_id, conn);\n";
 
-enum { ST_NAME_INSERT, ST_NAME_SELECT, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET, ST_COUNT };
+enum {
+    ST_NAME_INSERT, ST_NAME_SELECT, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET,
+    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_COUNT
+};
 
 static const char *stmt_sql[ST_COUNT] = {
     [ST_NAME_INSERT] = "INSERT OR IGNORE INTO main.names(name) VALUES (?)",
@@ -49,6 +77,9 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_METRIC] = "INSERT INTO main.metric VALUES (?,?,?)",
     [ST_EXPECT] = "INSERT INTO main.expectations VALUES (?,?,?,?,?,?,?)",
     [ST_PACKET] = "INSERT INTO main.packet VALUES (?,?,?,?,?,?,?,?,?,?)",
+    [ST_TDI_REQUEST] = "INSERT INTO main.tdi_request VALUES (?,?,?,?,?,?,?,?,?)",
+    [ST_TDI_STATE] = "INSERT INTO main.tdi_state VALUES (?,?,?,?,?,?)",
+    [ST_DISCONNECT] = "INSERT INTO main.disconnect VALUES (?,?,?,?,?,?,?,?,?)",
 };
 
 struct Trace {
@@ -368,6 +399,65 @@ void trace_packet(Trace *tr, SimTime t, SimTime t_arrive, uint32_t link, uint32_
     sqlite3_bind_int64(st, 8, bytes);
     sqlite3_bind_int64(st, 9, kind);
     sqlite3_bind_int64(st, 10, fate);
+    insert(tr, st);
+}
+
+/* Bind a time that may be unknown (< 0) as NULL. */
+static void bind_time(sqlite3_stmt *st, int col, SimTime t)
+{
+    if (t >= 0)
+        sqlite3_bind_int64(st, col, t);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+void trace_tdi_request(Trace *tr, uint32_t node, uint32_t endpoint, int64_t conn, uint32_t request, uint32_t flags,
+                       SimTime t, SimTime t_done, uint32_t status)
+{
+    if (!tr || tr->level < TRACE_MESSAGES || tr->error)
+        return;
+    sqlite3_stmt *st = tr->st[ST_TDI_REQUEST];
+    sqlite3_bind_int64(st, 1, tr->run_id);
+    sqlite3_bind_int64(st, 2, node);
+    sqlite3_bind_int64(st, 3, endpoint);
+    sqlite3_bind_int64(st, 4, conn);
+    sqlite3_bind_int64(st, 5, request);
+    sqlite3_bind_int64(st, 6, flags);
+    sqlite3_bind_int64(st, 7, t);
+    bind_time(st, 8, t_done);
+    sqlite3_bind_int64(st, 9, status);
+    insert(tr, st);
+}
+
+void trace_tdi_state(Trace *tr, SimTime t, uint32_t node, uint32_t endpoint, int64_t conn, uint32_t state)
+{
+    if (!tr || tr->level < TRACE_MESSAGES || tr->error)
+        return;
+    sqlite3_stmt *st = tr->st[ST_TDI_STATE];
+    sqlite3_bind_int64(st, 1, tr->run_id);
+    sqlite3_bind_int64(st, 2, t);
+    sqlite3_bind_int64(st, 3, node);
+    sqlite3_bind_int64(st, 4, endpoint);
+    sqlite3_bind_int64(st, 5, conn);
+    sqlite3_bind_int64(st, 6, state);
+    insert(tr, st);
+}
+
+void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endpoint, uint32_t mode,
+                      SimTime t_start, SimTime t_done, int step_reached, uint32_t outcome)
+{
+    if (!tr || tr->level < TRACE_OPS || tr->error)
+        return;
+    sqlite3_stmt *st = tr->st[ST_DISCONNECT];
+    sqlite3_bind_int64(st, 1, tr->run_id);
+    sqlite3_bind_int64(st, 2, conn);
+    sqlite3_bind_int64(st, 3, initiator);
+    sqlite3_bind_int64(st, 4, endpoint);
+    sqlite3_bind_int64(st, 5, mode);
+    sqlite3_bind_int64(st, 6, t_start);
+    bind_time(st, 7, t_done);
+    sqlite3_bind_int64(st, 8, step_reached);
+    sqlite3_bind_int64(st, 9, outcome);
     insert(tr, st);
 }
 

@@ -69,6 +69,18 @@ void trace_expectation(Trace *tr, int line, const char *query, const char *op, c
 void trace_packet(Trace *tr, SimTime t, SimTime t_arrive, uint32_t link, uint32_t src, uint32_t dst, int64_t conn,
                   uint32_t bytes, uint32_t kind, uint32_t fate);
 
+/* A TDI request, once completed (t_done < 0 and STATUS_PENDING: never
+ * completed by the end of the run).  flags is a name id ('' for none). */
+void trace_tdi_request(Trace *tr, uint32_t node, uint32_t endpoint, int64_t conn, uint32_t request, uint32_t flags,
+                       SimTime t, SimTime t_done, uint32_t status);
+/* An endpoint entered a state. */
+void trace_tdi_state(Trace *tr, SimTime t, uint32_t node, uint32_t endpoint, int64_t conn, uint32_t state);
+/* One disconnect of a connection: mode name id ("release", "abort"), the
+ * highest of the four controlled-disconnect steps reached, and the status
+ * the initiator's request completed with (t_done < 0: never). */
+void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endpoint, uint32_t mode,
+                      SimTime t_start, SimTime t_done, int step_reached, uint32_t outcome);
+
 /* The schema's SQL, for checking queries against an empty trace. */
 const char *trace_schema_sql(void);
 
