@@ -61,6 +61,10 @@ sanitize: | $(DEPS_OK)
 	@$(MAKE) --no-print-directory test BUILD=build/san CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 
+# valgrind on every bundled scenario (no errors, no definite leaks).
+memcheck: $(BUILD)/rdrsim
+	@sh tests/memcheck.sh $(BUILD)
+
 demo: $(BUILD)/rdrsim
 	@sh tests/demo.sh $(BUILD)
 

@@ -48,6 +48,7 @@ static bool parse(GOptionContext *ctx, int *argc, char ***argv, const char *cmd)
 static int cmd_run(int argc, char **argv)
 {
     char *output = NULL, *seed = NULL, *level = NULL, *max_events = NULL, *max_sim = NULL, *max_wall = NULL;
+    char *max_trace = NULL;
     char **sets = NULL;
     gboolean quiet = FALSE;
     GOptionEntry entries[] = {
@@ -62,6 +63,8 @@ static int cmd_run(int argc, char **argv)
         { "max-events", 0, 0, G_OPTION_ARG_STRING, &max_events, "stop after N events (run kept, incomplete)", "N" },
         { "max-sim-time", 0, 0, G_OPTION_ARG_STRING, &max_sim, "stop at simulated time T (e.g. 10s)", "T" },
         { "max-wall", 0, 0, G_OPTION_ARG_STRING, &max_wall, "stop after T of wall-clock time (e.g. 30s)", "T" },
+        { "max-trace-size", 0, 0, G_OPTION_ARG_STRING, &max_trace, "let the trace DB grow to at most SIZE (e.g. 2GiB)",
+          "SIZE" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     GOptionContext *ctx = new_context("FILE", "Run a scenario file and write its trace.", entries);
@@ -113,6 +116,14 @@ static int cmd_run(int argc, char **argv)
         }
         opt.max_wall = (double)v / 1e9;
     }
+    if (max_trace) {
+        if (!units_parse_int(max_trace, QTY_SIZE, &v, &err) || v <= 0) {
+            fprintf(stderr, "rdrsim run: --max-trace-size: expected a positive size (e.g. 2GiB), got '%s'\n",
+                    max_trace);
+            goto out;
+        }
+        opt.max_trace_bytes = v;
+    }
     status = run_scenario(&opt);
 out:
     g_free(err);
@@ -123,6 +134,7 @@ out:
     g_free(max_events);
     g_free(max_sim);
     g_free(max_wall);
+    g_free(max_trace);
     g_strfreev(sets);
     return status;
 }

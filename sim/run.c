@@ -112,7 +112,7 @@ typedef struct {
 } Outcome;
 
 /* Run until the end or a cap; time_capped: stop comes from --max-sim-time. */
-static Outcome drive(Sim *sim, const RunOptions *opt, SimTime stop, bool time_capped)
+static Outcome drive(Sim *sim, Trace *tr, const RunOptions *opt, SimTime stop, bool time_capped)
 {
     Outcome o = { "complete", NULL, 0 };
     bool show = !opt->quiet && isatty(STDERR_FILENO);
@@ -157,6 +157,8 @@ static Outcome drive(Sim *sim, const RunOptions *opt, SimTime stop, bool time_ca
             o.message = g_strdup_printf("stopped at --max-events=%llu", (unsigned long long)cap);
             break;
         }
+        if (trace_error(tr))
+            break; /* the DB cannot take more: stop now, say so at the end */
         if (opt->max_wall > 0 && wall >= opt->max_wall) {
             o.status = "incomplete";
             o.message = g_strdup_printf("stopped at --max-wall=%gs", opt->max_wall);
@@ -200,6 +202,11 @@ int run_scenario(const RunOptions *opt)
         .seed = scenario_seed(sc),
         .level = opt->level,
     };
+    if (tr && opt->max_trace_bytes > 0 && !trace_set_max_size(tr, opt->max_trace_bytes, &err)) {
+        fprintf(stderr, "rdrsim: %s\n", err);
+        status = EXIT_BAD_INPUT;
+        goto out;
+    }
     if (!tr || !trace_begin_run(tr, &info, &err)) {
         fprintf(stderr, "rdrsim: %s\n", err);
         status = EXIT_BAD_INPUT;
@@ -216,7 +223,7 @@ int run_scenario(const RunOptions *opt)
     interrupted = 0;
     catch_signals(true);
     gint64 t0 = g_get_monotonic_time();
-    Outcome o = drive(sim, opt, stop, time_capped);
+    Outcome o = drive(sim, tr, opt, stop, time_capped);
     double wall = (double)(g_get_monotonic_time() - t0) / 1e6;
 
     world_write_metrics(world, tr);

@@ -28,6 +28,7 @@ typedef struct {
     uint64_t max_events;         /* 0: none */
     int64_t max_sim_time;        /* ns; 0: none */
     double max_wall;             /* seconds; 0: none */
+    int64_t max_trace_bytes;     /* 0: no limit but the disk's */
 } RunOptions;
 
 /* Run a scenario; returns an exit status. */

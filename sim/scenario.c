@@ -609,34 +609,36 @@ void scenario_print_errors(const Scenario *sc, FILE *out)
     }
 }
 
+/* Keys of the index: "KIND\nID" for every declaration (a link also under
+ * its reversed id), "\nNAME" for every node. */
+static char *index_key(const char *kind, const char *id)
+{
+    return g_strconcat(kind, "\n", id, NULL);
+}
+
+static void index_decl(Scenario *sc, Decl *d)
+{
+    g_hash_table_insert(sc->index, index_key(d->spec->kind, d->id), d);
+    if (d->spec->n_names == 2) {
+        char *rev = g_strdup_printf("%s-%s", d->names[1], d->names[0]);
+        g_hash_table_insert(sc->index, index_key(d->spec->kind, rev), d);
+        g_free(rev);
+    }
+    if (d->spec->is_node)
+        g_hash_table_insert(sc->index, index_key("", d->id), d);
+}
+
 Decl *scenario_find_decl(const Scenario *sc, const char *kind, const char *id)
 {
-    for (guint i = 0; i < sc->decls->len; i++) {
-        Decl *d = g_ptr_array_index(sc->decls, i);
-        if (strcmp(d->spec->kind, kind) != 0)
-            continue;
-        if (strcmp(d->id, id) == 0)
-            return d;
-        /* A link is found under either orientation: c1-srv or srv-c1. */
-        if (d->spec->n_names == 2) {
-            char *rev = g_strdup_printf("%s-%s", d->names[1], d->names[0]);
-            bool match = strcmp(rev, id) == 0;
-            g_free(rev);
-            if (match)
-                return d;
-        }
-    }
-    return NULL;
+    char *key = index_key(kind, id);
+    Decl *d = g_hash_table_lookup(sc->index, key);
+    g_free(key);
+    return d;
 }
 
 Decl *scenario_find_node(const Scenario *sc, const char *name)
 {
-    for (guint i = 0; i < sc->decls->len; i++) {
-        Decl *d = g_ptr_array_index(sc->decls, i);
-        if (d->spec->is_node && strcmp(d->id, name) == 0)
-            return d;
-    }
-    return NULL;
+    return scenario_find_decl(sc, "", name);
 }
 
 static const DeclSpec *find_decl_spec(const Scenario *sc, const char *kind)
@@ -806,6 +808,7 @@ static void parse_decl(Line *l, const DeclSpec *spec)
         g_ptr_array_insert(sc->decls, 0, d);
     else
         g_ptr_array_add(sc->decls, d);
+    index_decl(sc, d);
     return;
 fail:
     decl_free(d);
@@ -1136,6 +1139,7 @@ static Scenario *scenario_new(const char *path, const Schema *schema)
     sc->path = g_strdup(path);
     sc->schema = schema;
     sc->decls = g_ptr_array_new_with_free_func(decl_free);
+    sc->index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     sc->actions = g_ptr_array_new_with_free_func(action_free);
     sc->expects = g_ptr_array_new_with_free_func(expect_free);
     sc->errors = g_ptr_array_new_with_free_func(error_free);
@@ -1187,6 +1191,7 @@ Scenario *scenario_parse(const char *path, const char *text, const Schema *schem
         d->line = 1;
         d->col = 1;
         g_ptr_array_insert(sc->decls, 0, d);
+        index_decl(sc, d);
     }
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
@@ -1229,6 +1234,7 @@ void scenario_free(Scenario *sc)
     if (!sc)
         return;
     g_ptr_array_unref(sc->actions); /* actions point at decls: free them first */
+    g_hash_table_unref(sc->index);
     g_ptr_array_unref(sc->decls);
     g_ptr_array_unref(sc->expects);
     g_ptr_array_unref(sc->errors);

@@ -122,6 +122,7 @@ typedef struct {
     GPtrArray *expects;  /* Expect* */
     GPtrArray *errors;   /* ScenarioError* */
     GPtrArray *overrides; /* char* "name=value", as given */
+    GHashTable *index;   /* "KIND\nID" and "\nNODE" -> Decl*: lookups stay O(1) on huge files */
 } Scenario;
 
 /* Parse a scenario from text.  Always returns a Scenario; check

@@ -263,6 +263,28 @@ int64_t trace_run_id(const Trace *tr) { return tr ? tr->run_id : 0; }
 TraceLevel trace_level(const Trace *tr) { return tr ? tr->level : TRACE_NONE; }
 const char *trace_error(const Trace *tr) { return tr->error; }
 
+static int64_t pragma_int(Trace *tr, const char *sql)
+{
+    char *v = NULL;
+    query_text(tr, sql, &v);
+    int64_t n = v ? g_ascii_strtoll(v, NULL, 10) : 0;
+    g_free(v);
+    return n;
+}
+
+bool trace_set_max_size(Trace *tr, int64_t bytes, char **err)
+{
+    int64_t page = pragma_int(tr, "PRAGMA page_size");
+    int64_t pages = page > 0 ? bytes / page : 0;
+    int64_t now = pragma_int(tr, "PRAGMA page_count");
+    if (pages < now)
+        pages = now;
+    char *sql = g_strdup_printf("PRAGMA max_page_count = %lld", (long long)pages);
+    bool ok = exec(tr, sql, err);
+    g_free(sql);
+    return ok;
+}
+
 static char *wall_clock_now(void)
 {
     GDateTime *now = g_date_time_new_now_utc();
@@ -466,6 +488,13 @@ bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime s
 {
     sqlite3_stmt *st;
     char *finished = wall_clock_now();
+    char *lost = NULL;
+    if (tr->error) {
+        /* Rows were lost (a full disk, say): the run must not look complete. */
+        lost = g_strdup_printf("the trace lost rows: %s", tr->error);
+        status = "incomplete";
+        message = lost;
+    }
     if (sqlite3_prepare_v2(tr->db,
                            "UPDATE runs SET finished_at = ?, sim_end_ns = ?, events = ?, status = ?, message = ? "
                            "WHERE run_id = ?",
@@ -483,6 +512,7 @@ bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime s
     }
     sqlite3_finalize(st);
     g_free(finished);
+    g_free(lost);
     if (tr->in_txn) {
         tr->in_txn = false;
         if (!exec(tr, "COMMIT", NULL))

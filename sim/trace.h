@@ -54,6 +54,10 @@ TraceLevel trace_level(const Trace *tr);
 bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime sim_end, uint64_t events,
                    char **err);
 
+/* Let the DB grow to at most `bytes` (rounded to whole pages; never below
+ * its size now).  Writing past it fails as a full disk does. */
+bool trace_set_max_size(Trace *tr, int64_t bytes, char **err);
+
 /* The first write error since the DB was opened, or NULL. */
 const char *trace_error(const Trace *tr);
 

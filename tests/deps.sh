@@ -1,6 +1,10 @@
 #!/bin/sh
 # Install what rdrsim needs on a Debian machine, only when it is missing.
+# Arguments name extra tools a target needs (make memcheck: valgrind).
 missing=""
+for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 if command -v pkg-config >/dev/null 2>&1; then
     pkg-config --exists glib-2.0 || missing="$missing libglib2.0-dev"
@@ -18,5 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq && apt-get install -y -qq $missing >/dev/null || {
+# apt-get update once: not again when the package lists are there.
+lists=$(ls /var/lib/apt/lists 2>/dev/null | grep -v -e '^lock$' -e '^partial$' -e '^auxfiles$')
+{ [ -n "$lists" ] || apt-get update -qq; } && apt-get install -y -qq $missing >/dev/null || {
     echo "apt-get install failed for:$missing" >&2; exit 1; }

@@ -207,8 +207,116 @@ static void test_bad_output(void)
     g_free(s);
 }
 
+/* A directory, or a path under a regular file, as the output. */
+static void test_output_not_a_file(void)
+{
+    char *s = write_scenario("good.rsim", good), *err;
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-o", dir, s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "cannot open"));
+    g_free(err);
+    char *under = g_build_filename(s, "x.db", NULL);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-o", under, s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "cannot open"));
+    g_free(err);
+    g_free(under);
+    g_free(s);
+}
+
+/* A full disk, made with SQLite's own page limit: exit 2, a clear message,
+ * the run marked incomplete, an intact DB; an earlier run in it untouched. */
+static void test_disk_full(void)
+{
+    char *s = write_scenario("good.rsim", good), *err;
+    char *db = path_in("full.db");
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", db, s, NULL), ==, 0);
+    char *before = query(db, "SELECT count(*) FROM packet");
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-o", db, "--max-trace-size", "1KiB", s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "database or disk is full"));
+    g_free(err);
+    ASSERT_QUERY(db, "PRAGMA integrity_check", "ok");
+    ASSERT_QUERY(db, "SELECT count(*) FROM packet WHERE run_id = 1", before);
+    ASSERT_QUERY(db, "SELECT status FROM runs ORDER BY run_id", "complete\nincomplete");
+    ASSERT_QUERY(db, "SELECT message LIKE 'the trace lost rows:%full%' FROM runs WHERE run_id = 2", "1");
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-o", db, "--max-trace-size", "0", s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "--max-trace-size"));
+    g_free(err);
+    g_free(before);
+    g_free(db);
+    g_free(s);
+}
+
+/* Two runs writing one DB at once: both end well (the second waits for
+ * the first's transaction), or the second fails clearly; never a damaged DB. */
+static void test_concurrent_writers(void)
+{
+    char *s = write_scenario("good.rsim", good);
+    char *db = path_in("shared.db");
+    GPid pids[2];
+    for (int i = 0; i < 2; i++) {
+        char *argv[] = { (char *)bin(), "run", "-q", "-o", db, s, NULL };
+        g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                                          G_SPAWN_STDERR_TO_DEV_NULL,
+                                    NULL, NULL, &pids[i], NULL));
+    }
+    int ok = 0;
+    for (int i = 0; i < 2; i++) {
+        int st;
+        g_assert_cmpint(waitpid(pids[i], &st, 0), ==, pids[i]);
+        g_assert_true(WIFEXITED(st));
+        g_assert_true(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 2);
+        ok += WEXITSTATUS(st) == 0;
+    }
+    g_assert_cmpint(ok, >=, 1);
+    ASSERT_QUERY(db, "PRAGMA integrity_check", "ok");
+    char *want = g_strdup_printf("%d", ok);
+    ASSERT_QUERY(db, "SELECT count(*) FROM runs WHERE status = 'complete'", want);
+    g_free(want);
+    g_free(db);
+    g_free(s);
+}
+
+/* Absurd values get a clear error (exit 2, line and column), never an
+ * abort; a huge file is read in bounded time and memory. */
+static void test_absurd_input(void)
+{
+    static const struct {
+        const char *text, *where;
+    } cases[] = {
+        { "scenario x\nclient c\nserver s\nlink c s bandwidth=1e30bit/s\n", ":4:20: '1e30bit/s' is out of range" },
+        { "scenario x stop=1e30s\n", ":1:17: '1e30s' is out of range" },
+        { "scenario x\nclient c\nserver s\nlink c s\nat -1s link c s down\n", ":5:4: a time must not be negative" },
+        { "scenario x\nclient c\nserver s\nlink c s\nat 0s c ping s count=1000000000000\n", ":5:22: count=" },
+        { "scenario x\nclient c\nendpoint e node=c\nat 0s endpoint e send bytes=5GiB\n", ":4:29: bytes=5GiB is too large" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char *s = write_scenario("absurd.rsim", cases[i].text), *err;
+        char *db = path_in("absurd.db");
+        g_assert_cmpint(rdrsim(NULL, &err, "run", "-o", db, s, NULL), ==, 2);
+        if (!strstr(err, cases[i].where))
+            g_error("case %zu: expected an error at %s, got: %s", i, cases[i].where, err);
+        g_assert_false(g_file_test(db, G_FILE_TEST_EXISTS)); /* nothing ran, nothing written */
+        g_free(err);
+        g_free(db);
+        g_free(s);
+    }
+    /* A million lines. */
+    GString *big = g_string_new("scenario big\nclient c\n");
+    for (int i = 0; i < 1000000; i++)
+        g_string_append_printf(big, "# line %d\n", i);
+    g_string_append(big, "at 0s c bogus\n");
+    char *s = write_scenario("big.rsim", big->str), *err;
+    g_string_free(big, TRUE);
+    g_assert_cmpint(rdrsim(NULL, &err, "check", s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, ":1000003:"));
+    g_free(err);
+    g_free(s);
+}
+
 static const char *dump_sql[] = {
     "SELECT * FROM packets ORDER BY rowid",
+    "SELECT * FROM tdi_requests ORDER BY rowid",
+    "SELECT * FROM endpoint_states ORDER BY seq",
+    "SELECT * FROM disconnects ORDER BY rowid",
     "SELECT * FROM metrics ORDER BY rowid",
     "SELECT * FROM params ORDER BY rowid",
     "SELECT * FROM expectations ORDER BY rowid",
@@ -238,6 +346,27 @@ static void test_determinism(void)
     g_assert_cmpuint(strlen(da), >, 5000); /* a real trace, not an empty one */
     g_assert_cmpstr(da, ==, db);
     g_assert_cmpstr(da, !=, dc); /* and the seed does matter */
+    g_free(da), g_free(db), g_free(dc);
+    g_free(a), g_free(b), g_free(c);
+    g_free(s);
+}
+
+/* The same for the transport: lossy links, retransmissions, disconnects. */
+static void test_determinism_tdi(void)
+{
+    const char *top = g_getenv("RDRSIM_TOP");
+    char *s = g_build_filename(top ? top : ".", "scenarios", "tdi-bulk-loss.rsim", NULL);
+    char *a = path_in("tdet-a.db"), *b = path_in("tdet-b.db"), *c = path_in("tdet-c.db");
+    g_unlink(a), g_unlink(b), g_unlink(c);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", a, s, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", b, s, NULL), ==, 0);
+    /* another seed: other losses (its expectations may not hold) */
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", c, "--seed", "2", s, NULL), <=, 1);
+    char *da = dump(a), *db = dump(b), *dc = dump(c);
+    g_assert_nonnull(strstr(da, "TDI_SEND"));
+    g_assert_cmpuint(strlen(da), >, 50000);
+    g_assert_cmpstr(da, ==, db);
+    g_assert_cmpstr(da, !=, dc);
     g_free(da), g_free(db), g_free(dc);
     g_free(a), g_free(b), g_free(c);
     g_free(s);
@@ -334,7 +463,12 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/check", test_check);
     g_test_add_func("/cli/run-and-expectations", test_run_and_expectations);
     g_test_add_func("/cli/bad-output", test_bad_output);
+    g_test_add_func("/cli/output-not-a-file", test_output_not_a_file);
+    g_test_add_func("/cli/disk-full", test_disk_full);
+    g_test_add_func("/cli/concurrent-writers", test_concurrent_writers);
+    g_test_add_func("/cli/absurd-input", test_absurd_input);
     g_test_add_func("/cli/determinism", test_determinism);
+    g_test_add_func("/cli/determinism-tdi", test_determinism_tdi);
     g_test_add_func("/cli/caps", test_caps);
     g_test_add_func("/cli/sigint", test_sigint);
     g_test_add_func("/cli/sigterm", test_sigterm);

@@ -1,0 +1,22 @@
+#!/bin/sh
+# valgrind memcheck on every bundled scenario: no errors, no definite leaks.
+build=${1:-build}
+sh tests/deps.sh valgrind || exit 2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+for s in scenarios/*.rsim; do
+    name=$(basename "$s" .rsim)
+    if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+        --show-leak-kinds=definite "$build/rdrsim" run -q -o "$tmp/$name.db" "$s" >"$tmp/out" 2>&1; then
+        echo "ok   memcheck $name"
+        pass=$((pass + 1))
+    else
+        echo "FAIL memcheck $name:"
+        cat "$tmp/out"
+        fail=$((fail + 1))
+    fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
