@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "stats.h"
 #include "trace.h"
 
 /* IP + TCP headers of every segment. */
@@ -142,6 +143,9 @@ struct Tdi {
     GHashTable *reqs;    /* Req* not yet handed back */
     GHashTable *notices; /* Notice* not yet delivered */
     int64_t next_conn;
+    GArray *release_ns;    /* double: completion times of controlled disconnects */
+    uint64_t releases_timed_out, aborts;
+    GHashTable *statuses;  /* NTSTATUS -> count, over every completed request */
     uint32_t name_req[6], name_state[7], name_kind[6], name_release, name_abort, name_noflags;
     uint32_t name_flag_release, name_flag_abort, name_flag_qa, name_flag_both;
 };
@@ -227,6 +231,8 @@ Tdi *tdi_new(Net *net)
     tdi->reqs = g_hash_table_new(g_direct_hash, g_direct_equal);
     tdi->notices = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     tdi->next_conn = 1;
+    tdi->release_ns = g_array_new(FALSE, FALSE, sizeof(double));
+    tdi->statuses = g_hash_table_new(g_direct_hash, g_direct_equal);
     Trace *tr = tdi->trace;
     for (int i = 0; i < 6; i++)
         tdi->name_req[i] = trace_name(tr, req_names[i]);
@@ -292,6 +298,8 @@ static NTSTATUS finish(Req *r, NTSTATUS st, uint64_t information, uint64_t tag)
     r->io.tag = tag;
     if (r->ep->half)
         r->conn = r->ep->half->conn->id;
+    gpointer n = g_hash_table_lookup(tdi->statuses, GUINT_TO_POINTER(st));
+    g_hash_table_insert(tdi->statuses, GUINT_TO_POINTER(st), GSIZE_TO_POINTER(GPOINTER_TO_SIZE(n) + 1));
     trace_req(tdi, r, sim_now(tdi->sim), st);
     sim_after(tdi->sim, 0, on_req_done, tdi, (uint64_t)(uintptr_t)r);
     return st;
@@ -437,8 +445,16 @@ static void disc_done(Conn *c, int i, NTSTATUS st)
 
 static void write_discs(Conn *c)
 {
+    Tdi *tdi = c->tdi;
     for (guint i = 0; i < c->discs->len; i++) {
         Disc *d = disc_at(c, (int)i);
+        if (d->mode == tdi->name_release && d->t_done >= 0) {
+            double ns = (double)(d->t_done - d->t_start);
+            g_array_append_val(tdi->release_ns, ns);
+            tdi->releases_timed_out += d->outcome == STATUS_REQUEST_TIMED_OUT;
+        } else if (d->mode == tdi->name_abort) {
+            tdi->aborts++;
+        }
         trace_disconnect(c->tdi->trace, c->id, d->initiator, d->endpoint, d->mode, d->t_start, d->t_done, d->step,
                          d->outcome);
     }
@@ -1270,6 +1286,51 @@ void tdi_flush_trace(Tdi *tdi)
     }
 }
 
+static int cmp_status(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void tdi_write_metrics(Tdi *tdi, Trace *trace)
+{
+    GArray *v = tdi->release_ns;
+    stats_sort((double *)(void *)v->data, v->len);
+    const double *d = (const double *)(void *)v->data;
+    trace_metric(trace, "tdi.release.count", v->len);
+    if (v->len) {
+        trace_metric(trace, "tdi.release.p50_ns", stats_quantile(d, v->len, 0.50));
+        trace_metric(trace, "tdi.release.p95_ns", stats_quantile(d, v->len, 0.95));
+        trace_metric(trace, "tdi.release.p99_ns", stats_quantile(d, v->len, 0.99));
+        trace_metric(trace, "tdi.release.max_ns", d[v->len - 1]);
+    }
+    trace_metric(trace, "tdi.release.timed_out", (double)tdi->releases_timed_out);
+    trace_metric(trace, "tdi.abort.count", (double)tdi->aborts);
+    /* Error statuses, in code order (hash order is not deterministic). */
+    GArray *codes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    GHashTableIter it;
+    gpointer k, n;
+    g_hash_table_iter_init(&it, tdi->statuses);
+    while (g_hash_table_iter_next(&it, &k, &n)) {
+        uint32_t code = GPOINTER_TO_UINT(k);
+        if (code != STATUS_SUCCESS && code != STATUS_PENDING)
+            g_array_append_val(codes, code);
+    }
+    g_array_sort(codes, cmp_status);
+    uint64_t timeouts = 0;
+    for (guint i = 0; i < codes->len; i++) {
+        uint32_t code = g_array_index(codes, uint32_t, i);
+        uint64_t count = GPOINTER_TO_SIZE(g_hash_table_lookup(tdi->statuses, GUINT_TO_POINTER(code)));
+        char *name = g_strdup_printf("status.%s", ntstatus_name(code) ? ntstatus_name(code) : "?");
+        trace_metric(trace, name, (double)count);
+        g_free(name);
+        if (code == STATUS_IO_TIMEOUT || code == STATUS_REQUEST_TIMED_OUT)
+            timeouts += count;
+    }
+    trace_metric(trace, "tdi.timeouts", (double)timeouts);
+    g_array_unref(codes);
+}
+
 void tdi_free(Tdi *tdi)
 {
     if (!tdi)
@@ -1306,5 +1367,7 @@ void tdi_free(Tdi *tdi)
         g_free(tn);
     }
     g_hash_table_unref(tdi->nodes);
+    g_array_unref(tdi->release_ns);
+    g_hash_table_unref(tdi->statuses);
     g_free(tdi);
 }

@@ -34,6 +34,7 @@
 #include "net.h"
 #include "ntstatus.h"
 #include "rto.h"
+#include "trace.h"
 
 /* Request flags, with their TdiKrnl.h values. */
 #define TDI_DISCONNECT_WAIT    0x1
@@ -109,6 +110,10 @@ void tdi_free(Tdi *tdi);
 /* Write what is still open at the end of the run: requests never
  * completed (STATUS_PENDING) and disconnects still under way. */
 void tdi_flush_trace(Tdi *tdi);
+/* Run metrics (after tdi_flush_trace): tdi.release.{count,p50_ns,p95_ns,
+ * p99_ns,max_ns,timed_out}, tdi.abort.count, tdi.timeouts, and
+ * status.STATUS_X: how many requests completed with each error status. */
+void tdi_write_metrics(Tdi *tdi, Trace *trace);
 
 void tdi_default_params(TdiParams *p);
 void tdi_set_node_params(Tdi *tdi, NetNode *node, const TdiParams *p);

@@ -279,6 +279,7 @@ void world_write_metrics(World *w, Trace *trace)
     ping_write_metrics(w->ping, trace);
     tdiapp_write_metrics(w->tdiapp, trace);
     tdi_flush_trace(w->tdi);
+    tdi_write_metrics(w->tdi, trace);
 }
 
 void world_free(World *w)

@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compare.h"
+#include "report.h"
+#include "trace.h"
 #include "run.h"
+#include "sweep.h"
 #include "units.h"
 #include "version.h"
 
@@ -16,6 +20,10 @@ static const char usage[] =
     "Commands:\n"
     "  run FILE      run a scenario and write its trace (results/<scenario>.db)\n"
     "  check FILE    parse and validate a scenario; run nothing\n"
+    "  report DB     tables: operations, statuses, disconnects, breaks, calls, packets\n"
+    "  sweep FILE    run a grid of --vary values x --runs repetitions on -j workers\n"
+    "  merge OUT DB...  append the runs of shard DBs to OUT (after sweep --emit-jobs)\n"
+    "  compare BASE NEW  paired metrics with confidence intervals; exit 1 on a regression\n"
     "\n"
     "Options:\n"
     "  -h, --help    this help; `rdrsim COMMAND --help` for a command's options\n"
@@ -162,6 +170,138 @@ static int cmd_check(int argc, char **argv)
     return status;
 }
 
+static int cmd_report(int argc, char **argv)
+{
+    gint64 run = 0;
+    char *format = NULL;
+    GOptionEntry entries[] = {
+        { "run", 0, 0, G_OPTION_ARG_INT64, &run, "report on this run only (default: every run)", "N" },
+        { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default), csv or markdown", "FMT" },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    GOptionContext *ctx = new_context("DB", "Summarize a trace: the tables a protocol engineer reads first.", entries);
+    int status = EXIT_BAD_INPUT;
+    ReportFormat fmt = FMT_TEXT;
+    if (!parse(ctx, &argc, &argv, "report"))
+        goto out;
+    if (argc != 2) {
+        fprintf(stderr, "rdrsim report: expected one trace DB (see rdrsim report --help)\n");
+        goto out;
+    }
+    if (format && !report_parse_format(format, &fmt)) {
+        fprintf(stderr, "rdrsim report: --format: expected text, csv or markdown, got '%s'\n", format);
+        goto out;
+    }
+    if (run < 0) {
+        fprintf(stderr, "rdrsim report: --run: expected a run id, got %lld\n", (long long)run);
+        goto out;
+    }
+    status = report_main(argv[1], run, fmt, stdout);
+out:
+    g_option_context_free(ctx);
+    g_free(format);
+    return status;
+}
+
+static int cmd_sweep(int argc, char **argv)
+{
+    char **vary = NULL, **sets = NULL;
+    char *output = NULL, *emit = NULL, *level = NULL;
+    gint runs = 1, jobs = 1;
+    gboolean quiet = FALSE;
+    GOptionEntry entries[] = {
+        { "vary", 0, 0, G_OPTION_ARG_STRING_ARRAY, &vary, "a swept value: KIND.NAME.KEY=V1,V2,... (repeatable)",
+          "K=V,..." },
+        { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "repetitions per grid point (default 1)", "R" },
+        { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, "runs at once (default 1)", "J" },
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "the merged trace DB (required)", "DB" },
+        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "a fixed override for every run", "K=V" },
+        { "trace", 0, 0, G_OPTION_ARG_STRING, &level, "trace level of each run (default all)", "LEVEL" },
+        { "emit-jobs", 0, 0, G_OPTION_ARG_FILENAME, &emit,
+          "write one command line per run to FILE instead of running them", "FILE" },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "print nothing but errors", NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    GOptionContext *ctx = new_context("FILE", "Run a scenario over a grid of parameter values, with repetitions.",
+                                      entries);
+    int status = EXIT_BAD_INPUT;
+    TraceLevel lv;
+    if (!parse(ctx, &argc, &argv, "sweep"))
+        goto out;
+    if (argc != 2)
+        fprintf(stderr, "rdrsim sweep: expected one scenario FILE (see rdrsim sweep --help)\n");
+    else if (!output)
+        fprintf(stderr, "rdrsim sweep: -o DB is required\n");
+    else if (!vary)
+        fprintf(stderr, "rdrsim sweep: expected at least one --vary NAME=V1,V2,...\n");
+    else if (runs < 1 || runs > 100000 || jobs < 1 || jobs > 1024)
+        fprintf(stderr, "rdrsim sweep: --runs must be 1..100000 and -j 1..1024\n");
+    else if (level && !trace_parse_level(level, &lv))
+        fprintf(stderr, "rdrsim sweep: --trace: expected none, ops, messages or all, got '%s'\n", level);
+    else {
+        SweepOptions o = { argv[1], vary, sets, runs, jobs, output, emit, level, quiet };
+        status = sweep_main(&o);
+    }
+out:
+    g_option_context_free(ctx);
+    g_strfreev(vary);
+    g_strfreev(sets);
+    g_free(output);
+    g_free(emit);
+    g_free(level);
+    return status;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+    GOptionEntry entries[] = { { NULL, 0, 0, 0, NULL, NULL, NULL } };
+    GOptionContext *ctx = new_context("OUT.db SHARD.db...", "Append the runs of shard DBs to OUT, in the order given.",
+                                      entries);
+    int status = EXIT_BAD_INPUT;
+    if (parse(ctx, &argc, &argv, "merge")) {
+        if (argc < 3)
+            fprintf(stderr, "rdrsim merge: expected OUT.db and at least one shard DB\n");
+        else
+            status = merge_main(argv[1], argv + 2);
+    }
+    g_option_context_free(ctx);
+    return status;
+}
+
+static int cmd_compare(int argc, char **argv)
+{
+    char **metrics = NULL;
+    char *format = NULL;
+    double threshold = 5, alpha = 0.05;
+    GOptionEntry entries[] = {
+        { "metric", 0, 0, G_OPTION_ARG_STRING_ARRAY, &metrics, "compare this metric (a glob; repeatable)", "NAME" },
+        { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "flag changes beyond PCT percent (default 5)", "PCT" },
+        { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "1 - confidence of the intervals (default 0.05)", "A" },
+        { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default) or markdown", "FMT" },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    GOptionContext *ctx = new_context("BASE.db NEW.db", "Compare two traces of the same scenario and seeds.", entries);
+    int status = EXIT_BAD_INPUT;
+    ReportFormat fmt = FMT_TEXT;
+    if (!parse(ctx, &argc, &argv, "compare"))
+        goto out;
+    if (argc != 3)
+        fprintf(stderr, "rdrsim compare: expected BASE.db and NEW.db (see rdrsim compare --help)\n");
+    else if (format && (!report_parse_format(format, &fmt) || fmt == FMT_CSV))
+        fprintf(stderr, "rdrsim compare: --format: expected text or markdown, got '%s'\n", format);
+    else if (!(threshold >= 0) || !(alpha > 0 && alpha < 1))
+        fprintf(stderr, "rdrsim compare: --threshold must be >= 0 and --alpha in (0, 1)\n");
+    else {
+        CompareOptions o = { argv[1], argv[2], metrics, threshold / 100, alpha, fmt };
+        status = compare_main(&o, stdout);
+    }
+out:
+    g_option_context_free(ctx);
+    g_strfreev(metrics);
+    g_free(format);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -186,6 +326,14 @@ int main(int argc, char **argv)
         status = cmd_run(argc - 1, argv + 1);
     else if (strcmp(cmd, "check") == 0)
         status = cmd_check(argc - 1, argv + 1);
+    else if (strcmp(cmd, "report") == 0)
+        status = cmd_report(argc - 1, argv + 1);
+    else if (strcmp(cmd, "sweep") == 0)
+        status = cmd_sweep(argc - 1, argv + 1);
+    else if (strcmp(cmd, "merge") == 0)
+        status = cmd_merge(argc - 1, argv + 1);
+    else if (strcmp(cmd, "compare") == 0)
+        status = cmd_compare(argc - 1, argv + 1);
     else {
         fprintf(stderr, "rdrsim: unknown command '%s'\n\n%s", cmd, usage);
         status = EXIT_BAD_INPUT;

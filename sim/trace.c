@@ -32,6 +32,16 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS disconnect(run_id INTEGER NOT NULL, conn INTEGER, initiator INTEGER,\n"
     "  endpoint INTEGER, mode INTEGER, t_start_ns INTEGER, t_done_ns INTEGER, step_reached INTEGER,\n"
     "  outcome INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS op(run_id INTEGER NOT NULL, node INTEGER, op INTEGER, handle INTEGER,\n"
+    "  path INTEGER, t_start_ns INTEGER, t_done_ns INTEGER, status INTEGER, bytes INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS oplock_break(run_id INTEGER NOT NULL, server INTEGER, file INTEGER,\n"
+    "  holder_node INTEGER, holder_open INTEGER, from_level INTEGER, to_level INTEGER, trigger INTEGER,\n"
+    "  t_sent_ns INTEGER, t_acked_ns INTEGER, outcome INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS smb_message(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, peer INTEGER,\n"
+    "  conn INTEGER, msg_id INTEGER, command INTEGER, is_response INTEGER, is_async INTEGER, status INTEGER,\n"
+    "  bytes INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS callback(run_id INTEGER NOT NULL, node INTEGER, redirector INTEGER,\n"
+    "  routine INTEGER, object INTEGER, t_ns INTEGER, t_done_ns INTEGER, pending INTEGER, status INTEGER);\n"
     "CREATE VIEW IF NOT EXISTS metrics AS\n"
     "  SELECT m.run_id, n.name, m.value FROM metric m JOIN names n ON n.id = m.name;\n"
     "CREATE VIEW IF NOT EXISTS packets AS\n"
@@ -53,7 +63,48 @@ static const char schema_sql[] =
     "  SELECT d.run_id, d.conn, n.name AS initiator, e.name AS endpoint, m.name AS mode, d.t_start_ns,\n"
     "         d.t_done_ns, d.step_reached, s.name AS outcome\n"
     "  FROM disconnect d JOIN names n ON n.id = d.initiator JOIN names e ON e.id = d.endpoint\n"
-    "       JOIN names m ON m.id = d.mode LEFT JOIN ntstatus s ON s.code = d.outcome;\n";
+    "       JOIN names m ON m.id = d.mode LEFT JOIN ntstatus s ON s.code = d.outcome;\n"
+    "CREATE VIEW IF NOT EXISTS ops AS\n"
+    "  SELECT o.run_id, n.name AS node, k.name AS op, o.handle, p.name AS path, o.t_start_ns, o.t_done_ns,\n"
+    "         s.name AS status, o.bytes\n"
+    "  FROM op o JOIN names n ON n.id = o.node JOIN names k ON k.id = o.op JOIN names p ON p.id = o.path\n"
+    "       LEFT JOIN ntstatus s ON s.code = o.status;\n"
+    "CREATE VIEW IF NOT EXISTS oplock_breaks AS\n"
+    "  SELECT b.run_id, sv.name AS server, f.name AS file, h.name AS holder_node, b.holder_open,\n"
+    "         fl.name AS from_level, tl.name AS to_level, tr.name AS trigger, b.t_sent_ns, b.t_acked_ns,\n"
+    "         oc.name AS outcome\n"
+    "  FROM oplock_break b JOIN names sv ON sv.id = b.server JOIN names f ON f.id = b.file\n"
+    "       JOIN names h ON h.id = b.holder_node JOIN names fl ON fl.id = b.from_level\n"
+    "       JOIN names tl ON tl.id = b.to_level JOIN names tr ON tr.id = b.trigger\n"
+    "       JOIN names oc ON oc.id = b.outcome;\n"
+    "CREATE VIEW IF NOT EXISTS smb_messages AS\n"
+    "  SELECT m.run_id, m.t_ns, n.name AS node, p.name AS peer, m.conn, m.msg_id, c.name AS command,\n"
+    "         m.is_response, m.is_async, s.name AS status, m.bytes\n"
+    "  FROM smb_message m JOIN names n ON n.id = m.node JOIN names p ON p.id = m.peer\n"
+    "       JOIN names c ON c.id = m.command LEFT JOIN ntstatus s ON s.code = m.status;\n"
+    "CREATE VIEW IF NOT EXISTS callbacks AS\n"
+    "  SELECT c.run_id, n.name AS node, r.name AS redirector, t.name AS routine, o.name AS object, c.t_ns,\n"
+    "         c.t_done_ns, c.pending, s.name AS status\n"
+    "  FROM callback c JOIN names n ON n.id = c.node JOIN names r ON r.id = c.redirector\n"
+    "       JOIN names t ON t.id = c.routine JOIN names o ON o.id = c.object\n"
+    "       LEFT JOIN ntstatus s ON s.code = c.status;\n";
+
+/* Columns of the base tables that hold name ids: merging one trace into
+ * another maps them through the names of both. */
+const TraceTableInfo trace_tables[] = {
+    { "params", { NULL } },
+    { "metric", { "name", NULL } },
+    { "expectations", { NULL } },
+    { "packet", { "link", "src", "dst", "kind", "fate", NULL } },
+    { "tdi_request", { "node", "endpoint", "request", "flags", NULL } },
+    { "tdi_state", { "node", "endpoint", "state", NULL } },
+    { "disconnect", { "initiator", "endpoint", "mode", NULL } },
+    { "op", { "node", "op", "path", NULL } },
+    { "oplock_break", { "server", "file", "holder_node", "from_level", "to_level", "trigger", "outcome", NULL } },
+    { "smb_message", { "node", "peer", "command", NULL } },
+    { "callback", { "node", "redirector", "routine", "object", NULL } },
+    { NULL, { NULL } },
+};
 
 /* Built at the end of a run, not before: inserting into an indexed table
  * costs more than building the index once. */
@@ -63,11 +114,15 @@ static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS params_run ON params(run_id);\n"
     "CREATE INDEX IF NOT EXISTS tdi_request_run_t ON tdi_request(run_id, t_ns);\n"
     "CREATE INDEX IF NOT EXISTS tdi_state_run_t ON tdi_state(run_id, t_ns);\n"
-    "CREATE INDEX IF NOT EXISTS disconnect_run ON disconnect(run_id, conn);\n";
+    "CREATE INDEX IF NOT EXISTS disconnect_run ON disconnect(run_id, conn);\n"
+    "CREATE INDEX IF NOT EXISTS op_run_t ON op(run_id, t_start_ns);\n"
+    "CREATE INDEX IF NOT EXISTS oplock_break_run ON oplock_break(run_id, t_sent_ns);\n"
+    "CREATE INDEX IF NOT EXISTS smb_message_run_t ON smb_message(run_id, t_ns);\n"
+    "CREATE INDEX IF NOT EXISTS callback_run_t ON callback(run_id, t_ns);\n";
 
 enum {
     ST_NAME_INSERT, ST_NAME_SELECT, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET,
-    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_COUNT
+    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_CALLBACK, ST_COUNT
 };
 
 static const char *stmt_sql[ST_COUNT] = {
@@ -80,6 +135,10 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_TDI_REQUEST] = "INSERT INTO main.tdi_request VALUES (?,?,?,?,?,?,?,?,?)",
     [ST_TDI_STATE] = "INSERT INTO main.tdi_state VALUES (?,?,?,?,?,?)",
     [ST_DISCONNECT] = "INSERT INTO main.disconnect VALUES (?,?,?,?,?,?,?,?,?)",
+    [ST_OP] = "INSERT INTO main.op VALUES (?,?,?,?,?,?,?,?,?)",
+    [ST_OPLOCK_BREAK] = "INSERT INTO main.oplock_break VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_SMB_MESSAGE] = "INSERT INTO main.smb_message VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_CALLBACK] = "INSERT INTO main.callback VALUES (?,?,?,?,?,?,?,?,?)",
 };
 
 struct Trace {
@@ -483,6 +542,58 @@ void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endp
     insert(tr, st);
 }
 
+/* Bind a row of int64 values after run_id; negative times (flagged in
+ * `times`, a bit per column) become NULL. */
+static void insert_row(Trace *tr, int st_id, const int64_t *v, int n, uint32_t times)
+{
+    sqlite3_stmt *st = tr->st[st_id];
+    sqlite3_bind_int64(st, 1, tr->run_id);
+    for (int i = 0; i < n; i++) {
+        if ((times >> i & 1) && v[i] < 0)
+            sqlite3_bind_null(st, i + 2);
+        else
+            sqlite3_bind_int64(st, i + 2, v[i]);
+    }
+    insert(tr, st);
+}
+
+void trace_op(Trace *tr, uint32_t node, uint32_t op, int64_t handle, uint32_t path, SimTime t_start, SimTime t_done,
+              uint32_t status, int64_t bytes)
+{
+    if (!tr || tr->level < TRACE_OPS || tr->error)
+        return;
+    int64_t v[] = { node, op, handle, path, t_start, t_done, status, bytes };
+    insert_row(tr, ST_OP, v, 8, 1u << 5);
+}
+
+void trace_oplock_break(Trace *tr, uint32_t server, uint32_t file, uint32_t holder_node, int64_t holder_open,
+                        uint32_t from_level, uint32_t to_level, uint32_t trigger, SimTime t_sent, SimTime t_acked,
+                        uint32_t outcome)
+{
+    if (!tr || tr->level < TRACE_OPS || tr->error)
+        return;
+    int64_t v[] = { server, file, holder_node, holder_open, from_level, to_level, trigger, t_sent, t_acked, outcome };
+    insert_row(tr, ST_OPLOCK_BREAK, v, 10, 1u << 8);
+}
+
+void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, uint64_t msg_id,
+                       uint32_t command, bool is_response, bool is_async, uint32_t status, uint32_t bytes)
+{
+    if (!tr || tr->level < TRACE_MESSAGES || tr->error)
+        return;
+    int64_t v[] = { t, node, peer, conn, (int64_t)msg_id, command, is_response, is_async, status, bytes };
+    insert_row(tr, ST_SMB_MESSAGE, v, 10, 0);
+}
+
+void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,
+                    SimTime t_done, bool pending, uint32_t status)
+{
+    if (!tr || tr->level < TRACE_MESSAGES || tr->error)
+        return;
+    int64_t v[] = { node, redirector, routine, object, t, t_done, pending, status };
+    insert_row(tr, ST_CALLBACK, v, 8, 1u << 5);
+}
+
 bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime sim_end, uint64_t events,
                    char **err)
 {
@@ -526,6 +637,91 @@ bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime s
         return false;
     }
     return true;
+}
+
+/* Columns of a table of the attached shard, in order. */
+static GPtrArray *shard_columns(Trace *tr, const char *table)
+{
+    GPtrArray *cols = g_ptr_array_new_with_free_func(g_free);
+    char *sql = g_strdup_printf("SELECT name FROM pragma_table_info('%s', 'shard') ORDER BY cid", table);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(tr->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            g_ptr_array_add(cols, g_strdup((const char *)sqlite3_column_text(st, 0)));
+        sqlite3_finalize(st);
+    }
+    g_free(sql);
+    return cols;
+}
+
+static bool is_name_col(const TraceTableInfo *t, const char *col)
+{
+    for (int i = 0; t->name_cols[i]; i++)
+        if (strcmp(t->name_cols[i], col) == 0)
+            return true;
+    return false;
+}
+
+/* INSERT INTO main.T SELECT ... FROM shard.T, with run ids and name ids
+ * mapped to this DB's. */
+static char *copy_sql(Trace *tr, const TraceTableInfo *t)
+{
+    GPtrArray *cols = shard_columns(tr, t->table);
+    GString *sel = g_string_new(""), *joins = g_string_new(""), *names = g_string_new("");
+    for (guint i = 0; i < cols->len; i++) {
+        const char *c = g_ptr_array_index(cols, i);
+        g_string_append_printf(names, "%s%s", i ? ", " : "", c);
+        if (strcmp(c, "run_id") == 0)
+            g_string_append_printf(sel, "%sr.new", i ? ", " : "");
+        else if (is_name_col(t, c)) {
+            g_string_append_printf(sel, "%sn%u.new", i ? ", " : "", i);
+            g_string_append_printf(joins, " LEFT JOIN temp.merge_names n%u ON n%u.old = x.%s", i, i, c);
+        } else
+            g_string_append_printf(sel, "%sx.%s", i ? ", " : "", c);
+    }
+    char *sql = g_strdup_printf("INSERT INTO main.%s(%s) SELECT %s FROM shard.%s x "
+                                "JOIN temp.merge_runs r ON r.old = x.run_id%s ORDER BY x.rowid",
+                                t->table, names->str, sel->str, t->table, joins->str);
+    g_string_free(sel, TRUE);
+    g_string_free(joins, TRUE);
+    g_string_free(names, TRUE);
+    g_ptr_array_unref(cols);
+    return sql;
+}
+
+bool trace_merge(Trace *tr, const char *shard_path, char **err)
+{
+    Trace *check = trace_open_readonly(shard_path, err);
+    if (!check)
+        return false;
+    trace_close(check);
+    char *attach = sqlite3_mprintf("ATTACH %Q AS shard", shard_path);
+    bool ok = exec(tr, attach, err);
+    sqlite3_free(attach);
+    if (!ok)
+        return false;
+    ok = exec(tr, "BEGIN IMMEDIATE", err) &&
+         exec(tr,
+              "CREATE TEMP TABLE merge_runs(old INTEGER PRIMARY KEY, new INTEGER);"
+              "CREATE TEMP TABLE merge_names(old INTEGER PRIMARY KEY, new INTEGER);"
+              "INSERT OR IGNORE INTO main.names(name) SELECT name FROM shard.names ORDER BY id;"
+              "INSERT INTO temp.merge_names SELECT s.id, m.id FROM shard.names s JOIN main.names m USING (name);"
+              "INSERT INTO temp.merge_runs SELECT run_id, (SELECT coalesce(max(run_id), 0) FROM main.runs) + "
+              "  row_number() OVER (ORDER BY run_id) FROM shard.runs;"
+              "INSERT INTO main.runs SELECT r.new, scenario_path, scenario_name, scenario_text, seed, overrides, "
+              "  trace_level, rdrsim_version, started_at, finished_at, sim_end_ns, events, status, message "
+              "  FROM shard.runs x JOIN temp.merge_runs r ON r.old = x.run_id ORDER BY x.run_id;",
+              err);
+    for (const TraceTableInfo *t = trace_tables; ok && t->table; t++) {
+        char *sql = copy_sql(tr, t);
+        ok = exec(tr, sql, err);
+        g_free(sql);
+    }
+    ok = ok && exec(tr, "DROP TABLE temp.merge_runs; DROP TABLE temp.merge_names; COMMIT", err);
+    if (!ok)
+        exec(tr, "ROLLBACK; DROP TABLE IF EXISTS temp.merge_runs; DROP TABLE IF EXISTS temp.merge_names", NULL);
+    exec(tr, "DETACH shard", NULL);
+    return ok && exec(tr, index_sql, err);
 }
 
 static bool has_run_id(Trace *tr, const char *table)

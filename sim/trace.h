@@ -85,6 +85,33 @@ void trace_tdi_state(Trace *tr, SimTime t, uint32_t node, uint32_t endpoint, int
 void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endpoint, uint32_t mode,
                       SimTime t_start, SimTime t_done, int step_reached, uint32_t outcome);
 
+/* An application operation (`ops`), t_done < 0 while unfinished. */
+void trace_op(Trace *tr, uint32_t node, uint32_t op, int64_t handle, uint32_t path, SimTime t_start, SimTime t_done,
+              uint32_t status, int64_t bytes);
+/* An oplock or lease break (`oplock_breaks`): names for levels, trigger and
+ * outcome; t_acked < 0 when never acknowledged. */
+void trace_oplock_break(Trace *tr, uint32_t server, uint32_t file, uint32_t holder_node, int64_t holder_open,
+                        uint32_t from_level, uint32_t to_level, uint32_t trigger, SimTime t_sent, SimTime t_acked,
+                        uint32_t outcome);
+/* An SMB message sent (`smb_messages`). */
+void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, uint64_t msg_id,
+                       uint32_t command, bool is_response, bool is_async, uint32_t status, uint32_t bytes);
+/* A MINIRDR_DISPATCH routine call (`callbacks`). */
+void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,
+                    SimTime t_done, bool pending, uint32_t status);
+
+/* The run-keyed base tables and which of their columns hold name ids. */
+typedef struct {
+    const char *table;
+    const char *name_cols[8];
+} TraceTableInfo;
+extern const TraceTableInfo trace_tables[];
+
+/* Append every run of another trace (a shard of a sweep) to this one, in
+ * the shard's run order: run ids continue this DB's, names are mapped.
+ * All or nothing.  Not while a run is being written. */
+bool trace_merge(Trace *tr, const char *shard_path, char **err);
+
 /* The schema's SQL, for checking queries against an empty trace. */
 const char *trace_schema_sql(void);
 

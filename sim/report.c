@@ -1,0 +1,452 @@
+#include "report.h"
+
+#include <glib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "run.h"
+#include "stats.h"
+#include "trace.h"
+
+/* ---- tables ---- */
+
+struct Table {
+    char *title;
+    int ncols;
+    char **headers;
+    GPtrArray *rows; /* char** of ncols */
+};
+
+static void free_row(gpointer p) { g_strfreev(p); }
+
+Table *table_new(const char *title, int ncols, const char *const *headers)
+{
+    Table *t = g_new0(Table, 1);
+    t->title = g_strdup(title);
+    t->ncols = ncols;
+    t->headers = g_new0(char *, ncols + 1);
+    for (int i = 0; i < ncols; i++)
+        t->headers[i] = g_strdup(headers[i]);
+    t->rows = g_ptr_array_new_with_free_func(free_row);
+    return t;
+}
+
+void table_add(Table *t, char **cells) { g_ptr_array_add(t->rows, cells); }
+
+void table_add_row(Table *t, ...)
+{
+    char **cells = g_new0(char *, t->ncols + 1);
+    va_list ap;
+    va_start(ap, t);
+    for (int i = 0; i < t->ncols; i++) {
+        const char *c = va_arg(ap, const char *);
+        cells[i] = g_strdup(c ? c : "");
+    }
+    va_end(ap);
+    table_add(t, cells);
+}
+
+int table_rows(const Table *t) { return (int)t->rows->len; }
+
+void table_free(Table *t)
+{
+    if (!t)
+        return;
+    g_free(t->title);
+    g_strfreev(t->headers);
+    g_ptr_array_unref(t->rows);
+    g_free(t);
+}
+
+static void print_csv_cell(const char *c, FILE *out)
+{
+    if (!strpbrk(c, ",\"\n")) {
+        fputs(c, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *c; c++) {
+        if (*c == '"')
+            fputc('"', out);
+        fputc(*c, out);
+    }
+    fputc('"', out);
+}
+
+static bool numeric(const char *s)
+{
+    char *end;
+    g_ascii_strtod(s, &end);
+    return *s && *end == '\0';
+}
+
+void table_print(const Table *t, ReportFormat fmt, FILE *out)
+{
+    if (fmt == FMT_CSV) {
+        fprintf(out, "# %s\n", t->title);
+        for (int i = 0; i < t->ncols; i++) {
+            if (i)
+                fputc(',', out);
+            print_csv_cell(t->headers[i], out);
+        }
+        fputc('\n', out);
+        for (guint r = 0; r < t->rows->len; r++) {
+            char **row = g_ptr_array_index(t->rows, r);
+            for (int i = 0; i < t->ncols; i++) {
+                if (i)
+                    fputc(',', out);
+                print_csv_cell(row[i], out);
+            }
+            fputc('\n', out);
+        }
+        fputc('\n', out);
+        return;
+    }
+    if (fmt == FMT_MARKDOWN) {
+        fprintf(out, "### %s\n\n|", t->title);
+        for (int i = 0; i < t->ncols; i++)
+            fprintf(out, " %s |", t->headers[i]);
+        fputs("\n|", out);
+        for (int i = 0; i < t->ncols; i++)
+            fputs("---|", out);
+        fputc('\n', out);
+        for (guint r = 0; r < t->rows->len; r++) {
+            char **row = g_ptr_array_index(t->rows, r);
+            fputc('|', out);
+            for (int i = 0; i < t->ncols; i++)
+                fprintf(out, " %s |", row[i]);
+            fputc('\n', out);
+        }
+        fputc('\n', out);
+        return;
+    }
+    int *w = g_new0(int, t->ncols);
+    for (int i = 0; i < t->ncols; i++)
+        w[i] = (int)strlen(t->headers[i]);
+    for (guint r = 0; r < t->rows->len; r++) {
+        char **row = g_ptr_array_index(t->rows, r);
+        for (int i = 0; i < t->ncols; i++)
+            w[i] = MAX(w[i], (int)strlen(row[i]));
+    }
+    fprintf(out, "%s\n", t->title);
+    for (int i = 0; i < t->ncols; i++)
+        fprintf(out, "%s%-*s", i ? "  " : "  ", w[i], t->headers[i]);
+    fputc('\n', out);
+    for (guint r = 0; r < t->rows->len; r++) {
+        char **row = g_ptr_array_index(t->rows, r);
+        for (int i = 0; i < t->ncols; i++)
+            fprintf(out, "  %*s", numeric(row[i]) ? w[i] : -w[i], row[i]);
+        fputc('\n', out);
+    }
+    fputc('\n', out);
+    g_free(w);
+}
+
+bool report_parse_format(const char *s, ReportFormat *out)
+{
+    if (strcmp(s, "text") == 0)
+        *out = FMT_TEXT;
+    else if (strcmp(s, "csv") == 0)
+        *out = FMT_CSV;
+    else if (strcmp(s, "markdown") == 0)
+        *out = FMT_MARKDOWN;
+    else
+        return false;
+    return true;
+}
+
+char *report_point_of(const char *overrides)
+{
+    GString *s = g_string_new("");
+    char **parts = g_strsplit(overrides ? overrides : "", " ", -1);
+    for (char **p = parts; *p; p++)
+        if (**p && !g_str_has_prefix(*p, "scenario.seed="))
+            g_string_append_printf(s, "%s%s", s->len ? " " : "", *p);
+    g_strfreev(parts);
+    return g_string_free(s, FALSE);
+}
+
+/* ---- queries ---- */
+
+typedef struct {
+    sqlite3 *db;
+    int64_t run;       /* 0: all runs */
+    ReportFormat fmt;
+    FILE *out;
+} Ctx;
+
+static char *fmt_ms(double ns) { return isnan(ns) ? g_strdup("") : g_strdup_printf("%.3f", ns / 1e6); }
+
+/* Run a query whose last column is a number and whose other columns are
+ * group keys, ordered by the keys; add one row per group: keys, count,
+ * p50, p95, p99, max (in ms), plus `extra` columns the caller fills later. */
+static void grouped_latency(Ctx *c, Table *t, const char *sql, int nkeys)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return; /* an older trace without the table: nothing to show */
+    sqlite3_bind_int64(st, 1, c->run);
+    GArray *vals = g_array_new(FALSE, FALSE, sizeof(double));
+    char **keys = NULL;
+    int rc;
+    do {
+        rc = sqlite3_step(st);
+        bool same = rc == SQLITE_ROW && keys;
+        for (int i = 0; same && i < nkeys; i++)
+            same = g_strcmp0(keys[i], (const char *)sqlite3_column_text(st, i)) == 0;
+        if (keys && !same) {
+            double *v = (double *)(void *)vals->data;
+            stats_sort(v, vals->len);
+            char **cells = g_new0(char *, t->ncols + 1);
+            for (int i = 0; i < nkeys; i++)
+                cells[i] = keys[i];
+            g_free(keys);
+            cells[nkeys] = g_strdup_printf("%u", vals->len);
+            cells[nkeys + 1] = fmt_ms(stats_quantile(v, vals->len, 0.50));
+            cells[nkeys + 2] = fmt_ms(stats_quantile(v, vals->len, 0.95));
+            cells[nkeys + 3] = fmt_ms(stats_quantile(v, vals->len, 0.99));
+            cells[nkeys + 4] = fmt_ms(vals->len ? v[vals->len - 1] : NAN);
+            for (int i = nkeys + 5; i < t->ncols; i++)
+                cells[i] = g_strdup("");
+            table_add(t, cells);
+            keys = NULL;
+            g_array_set_size(vals, 0);
+        }
+        if (rc != SQLITE_ROW)
+            break;
+        if (!keys) {
+            keys = g_new0(char *, nkeys + 1);
+            for (int i = 0; i < nkeys; i++) {
+                const unsigned char *k = sqlite3_column_text(st, i);
+                keys[i] = g_strdup(k ? (const char *)k : "");
+            }
+        }
+        if (sqlite3_column_type(st, nkeys) != SQLITE_NULL) {
+            double v = sqlite3_column_double(st, nkeys);
+            g_array_append_val(vals, v);
+        }
+    } while (1);
+    sqlite3_finalize(st);
+    g_array_unref(vals);
+}
+
+/* Add every row of a query, each column as text. */
+static void plain_rows(Ctx *c, Table *t, const char *sql)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, c->run);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char **cells = g_new0(char *, t->ncols + 1);
+        for (int i = 0; i < t->ncols; i++) {
+            const unsigned char *v = sqlite3_column_text(st, i);
+            cells[i] = g_strdup(v ? (const char *)v : "");
+        }
+        table_add(t, cells);
+    }
+    sqlite3_finalize(st);
+}
+
+static void emit(Ctx *c, Table *t)
+{
+    if (table_rows(t) == 0 && c->fmt == FMT_TEXT)
+        fprintf(c->out, "%s: none recorded\n\n", t->title);
+    else if (table_rows(t) == 0 && c->fmt == FMT_MARKDOWN)
+        fprintf(c->out, "### %s\n\nnone recorded\n\n", t->title);
+    else
+        table_print(t, c->fmt, c->out);
+    table_free(t);
+}
+
+#define RUNS "(?1 = 0 OR run_id = ?1)"
+
+static void section_ops(Ctx *c)
+{
+    static const char *const h[] = { "op", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms" };
+    Table *t = table_new("Operations by kind (latency)", 6, h);
+    grouped_latency(c, t, "SELECT op, t_done_ns - t_start_ns FROM ops WHERE " RUNS " ORDER BY op, 2", 1);
+    emit(c, t);
+}
+
+static void section_statuses(Ctx *c)
+{
+    static const char *const h[] = { "source", "status", "count" };
+    Table *t = table_new("Statuses by count", 3, h);
+    plain_rows(c, t,
+               "SELECT source, status, count(*) FROM ("
+               " SELECT 'operation' AS source, status FROM ops WHERE " RUNS
+               " UNION ALL SELECT 'TDI request', status FROM tdi_requests WHERE " RUNS
+               " UNION ALL SELECT 'MRx routine', status FROM callbacks WHERE " RUNS
+               " UNION ALL SELECT 'SMB response', status FROM smb_messages WHERE is_response AND " RUNS
+               ") GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2");
+    emit(c, t);
+}
+
+static void section_disconnects(Ctx *c)
+{
+    static const char *const h[] = { "mode", "outcome", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms" };
+    Table *t = table_new("Disconnects by mode and outcome (completion time)", 7, h);
+    grouped_latency(c, t,
+                    "SELECT mode, coalesce(outcome, 'never completed'), t_done_ns - t_start_ns FROM disconnects"
+                    " WHERE " RUNS " ORDER BY 1, 2, 3",
+                    2);
+    emit(c, t);
+}
+
+static void section_breaks(Ctx *c)
+{
+    static const char *const h[] = { "from", "to", "outcome", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms" };
+    Table *t = table_new("Oplock breaks by levels and outcome (break latency)", 8, h);
+    grouped_latency(c, t,
+                    "SELECT from_level, to_level, outcome, t_acked_ns - t_sent_ns FROM oplock_breaks WHERE " RUNS
+                    " ORDER BY 1, 2, 3, 4",
+                    3);
+    emit(c, t);
+}
+
+static void section_routines(Ctx *c)
+{
+    static const char *const h[] = { "routine", "calls", "pending_share" };
+    Table *t = table_new("MINIRDR_DISPATCH routine calls", 3, h);
+    plain_rows(c, t,
+               "SELECT routine, count(*), printf('%.3f', avg(pending)) FROM callbacks WHERE " RUNS
+               " GROUP BY 1 ORDER BY 2 DESC, 1");
+    emit(c, t);
+}
+
+static void section_packets(Ctx *c)
+{
+    static const char *const h[] = { "fate", "packets", "bytes" };
+    Table *t = table_new("Packets by fate", 3, h);
+    plain_rows(c, t,
+               "SELECT f.name, count(*), sum(p.bytes) FROM packet p JOIN names f ON f.id = p.fate WHERE "
+               "(?1 = 0 OR p.run_id = ?1) GROUP BY 1 ORDER BY 2 DESC");
+    emit(c, t);
+}
+
+/* Headline metrics of a sweep, one row per parameter point: medians over
+ * the point's runs. */
+static const char *const sweep_metrics[] = {
+    "tdi.release.p50_ns", "tdi.release.timed_out", "tdi.timeouts", "sim.events", "sim.end_ns",
+};
+
+static void section_sweep(Ctx *c)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "SELECT run_id, overrides, status FROM runs ORDER BY run_id", -1, &st, NULL) !=
+        SQLITE_OK)
+        return;
+    GPtrArray *points = g_ptr_array_new_with_free_func(g_free); /* distinct, in first-seen order */
+    GHashTable *runs_of = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_array_unref);
+    GHashTable *complete = g_hash_table_new(g_str_hash, g_str_equal);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char *p = report_point_of((const char *)sqlite3_column_text(st, 1));
+        GArray *ids = g_hash_table_lookup(runs_of, p);
+        if (!ids) {
+            ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+            g_ptr_array_add(points, p);
+            g_hash_table_insert(runs_of, p, ids);
+        } else {
+            char *first = NULL;
+            for (guint i = 0; i < points->len; i++)
+                if (strcmp(g_ptr_array_index(points, i), p) == 0)
+                    first = g_ptr_array_index(points, i);
+            g_free(p);
+            p = first;
+        }
+        int64_t id = sqlite3_column_int64(st, 0);
+        g_array_append_val(ids, id);
+        if (strcmp((const char *)sqlite3_column_text(st, 2), "complete") == 0)
+            g_hash_table_insert(complete, p, GSIZE_TO_POINTER(GPOINTER_TO_SIZE(g_hash_table_lookup(complete, p)) + 1));
+    }
+    sqlite3_finalize(st);
+    if (points->len > 1) {
+        const char *h[3 + G_N_ELEMENTS(sweep_metrics)] = { "point", "runs", "complete" };
+        for (size_t i = 0; i < G_N_ELEMENTS(sweep_metrics); i++)
+            h[3 + i] = sweep_metrics[i];
+        Table *t = table_new("Sweep: one row per parameter point (medians over its runs)",
+                             3 + (int)G_N_ELEMENTS(sweep_metrics), h);
+        sqlite3_prepare_v2(c->db, "SELECT value FROM metrics WHERE run_id = ? AND name = ?", -1, &st, NULL);
+        for (guint i = 0; i < points->len; i++) {
+            const char *p = g_ptr_array_index(points, i);
+            GArray *ids = g_hash_table_lookup(runs_of, p);
+            char **cells = g_new0(char *, t->ncols + 1);
+            cells[0] = g_strdup(*p ? p : "(base)");
+            cells[1] = g_strdup_printf("%u", ids->len);
+            cells[2] = g_strdup_printf("%zu", GPOINTER_TO_SIZE(g_hash_table_lookup(complete, p)));
+            for (size_t m = 0; m < G_N_ELEMENTS(sweep_metrics); m++) {
+                GArray *vals = g_array_new(FALSE, FALSE, sizeof(double));
+                for (guint r = 0; r < ids->len; r++) {
+                    sqlite3_bind_int64(st, 1, g_array_index(ids, int64_t, r));
+                    sqlite3_bind_text(st, 2, sweep_metrics[m], -1, SQLITE_STATIC);
+                    if (sqlite3_step(st) == SQLITE_ROW) {
+                        double v = sqlite3_column_double(st, 0);
+                        g_array_append_val(vals, v);
+                    }
+                    sqlite3_reset(st);
+                }
+                stats_sort((double *)(void *)vals->data, vals->len);
+                double med = stats_quantile((double *)(void *)vals->data, vals->len, 0.5);
+                cells[3 + m] = isnan(med) ? g_strdup("") : g_strdup_printf("%.6g", med);
+                g_array_unref(vals);
+            }
+            table_add(t, cells);
+        }
+        sqlite3_finalize(st);
+        emit(c, t);
+    }
+    g_hash_table_unref(complete);
+    g_hash_table_unref(runs_of);
+    g_ptr_array_unref(points);
+}
+
+static void section_runs(Ctx *c)
+{
+    static const char *const h[] = { "run", "scenario", "seed", "overrides", "status", "sim_end_s", "events",
+                                      "message" };
+    Table *t = table_new("Runs", 8, h);
+    plain_rows(c, t,
+               "SELECT run_id, scenario_name, seed, coalesce(overrides, ''), status,"
+               " printf('%.6f', sim_end_ns / 1e9), events, coalesce(message, '') FROM runs WHERE " RUNS
+               " ORDER BY run_id");
+    emit(c, t);
+}
+
+int report_main(const char *db_path, int64_t run, ReportFormat fmt, FILE *out)
+{
+    char *err = NULL;
+    Trace *tr = trace_open_readonly(db_path, &err);
+    if (!tr) {
+        fprintf(stderr, "rdrsim report: %s\n", err);
+        g_free(err);
+        return EXIT_BAD_INPUT;
+    }
+    Ctx c = { trace_db(tr), run, fmt, out };
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(c.db, "SELECT count(*) FROM runs WHERE " RUNS, -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_step(st);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (n == 0) {
+        fprintf(stderr, "rdrsim report: %s: %s\n", db_path, run ? "no such run" : "holds no runs");
+        trace_close(tr);
+        return EXIT_BAD_INPUT;
+    }
+    if (n <= 10)
+        section_runs(&c);
+    else
+        fprintf(out, "%lld runs (`rdrsim report --run N` for one)\n\n", (long long)n);
+    if (run == 0)
+        section_sweep(&c);
+    section_ops(&c);
+    section_statuses(&c);
+    section_disconnects(&c);
+    section_breaks(&c);
+    section_routines(&c);
+    section_packets(&c);
+    trace_close(tr);
+    return EXIT_OK;
+}
