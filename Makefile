@@ -4,7 +4,7 @@
 ifeq ($(origin CC),default)
 CC      := gcc
 endif
-PKGS    := glib-2.0 sqlite3
+PKGS    := glib-2.0 gio-2.0 sqlite3
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
 BUILD   ?= build

@@ -38,14 +38,41 @@ phold() { # name N M E
     echo "$line"
 }
 
+# A sweep of 20 equal runs (bench/sweep.rsim, varied by a parameter that
+# changes nothing), with -j 1 and with -j 2: the wall times and their ratio.
+sweep_once() { # jobs
+    db=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-sweep-XXXXXX.db")
+    t0=$(date +%s.%N)
+    "$build/rdrsim" sweep bench/sweep.rsim --vary "link.c1-srv.mtu=1500,1500.0" --runs 10 -j "$1" \
+        --trace none -q -o "$db" || exit 1
+    t1=$(date +%s.%N)
+    rm -f "$db"
+    awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'
+}
+
+sweep() {
+    w1=""; w2=""
+    for i in $(seq "$RUNS"); do
+        w1="$w1 $(sweep_once 1)"
+        w2="$w2 $(sweep_once 2)"
+    done
+    m1=$(echo $w1 | tr ' ' '\n' | median)
+    m2=$(echo $w2 | tr ' ' '\n' | median)
+    speedup=$(awk -v a="$m1" -v b="$m2" 'BEGIN {printf "%.2f", a / b}')
+    echo "bench sweep runs=20 wall_j1_s=$m1 wall_j2_s=$m2 speedup=$speedup cores=$(nproc)"
+}
+
 case "$which" in
-all|phold)
-    phold phold-a 1000 1 16000000
-    phold phold-b 10000 10 8000000
-    phold phold-c 100000 10 5000000
+all|phold|sweep)
+    if [ "$which" != sweep ]; then
+        phold phold-a 1000 1 16000000
+        phold phold-b 10000 10 8000000
+        phold phold-c 100000 10 5000000
+    fi
+    [ "$which" = phold ] || sweep
     ;;
 *)
-    echo "unknown benchmark '$which' (expected phold or all)" >&2
+    echo "unknown benchmark '$which' (expected phold, sweep or all)" >&2
     exit 2
     ;;
 esac

@@ -14,7 +14,8 @@
 /* Metrics compared when none is named: all of them are "more is worse". */
 static const char *const default_metrics[] = {
     "tdi.release.p50_ns", "tdi.release.p95_ns", "tdi.release.p99_ns", "tdi.release.max_ns",
-    "tdi.release.timed_out", "tdi.timeouts", "status.*", "ops.*", "oplock.*", "sim.events", "sim.end_ns", NULL,
+    "tdi.release.timed_out", "tdi.timeouts", "status.*", "ops.*", "oplock.*", "disconnect.*", "sim.events",
+    "sim.end_ns", NULL,
 };
 
 typedef struct {
@@ -258,8 +259,9 @@ static const Stream streams[] = {
     { "TDI request", "SELECT coalesce(t_done_ns, t_ns), node || ' ' || endpoint || ' ' || request || ' ' || flags || "
                      "' issued at ' || t_ns || ' -> ' || coalesce(status, '?') || coalesce(' at ' || t_done_ns, '') "
                      "FROM tdi_requests WHERE run_id = ? ORDER BY rowid" },
-    { "operation", "SELECT t_start_ns, node || ' ' || op || ' ' || path || ' -> ' || coalesce(status, '?') FROM ops "
-                   "WHERE run_id = ? ORDER BY rowid" },
+    { "operation", "SELECT t_start_ns, node || ' ' || op || ' ' || path || ' from ' || t_start_ns || ' -> ' || "
+                   "coalesce(status, '?') || coalesce(' at ' || t_done_ns, '') FROM ops WHERE run_id = ? "
+                   "ORDER BY rowid" },
 };
 
 /* The first row where the streams differ: its time, and each side's text. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "compare.h"
+#include "plot.h"
 #include "report.h"
 #include "trace.h"
 #include "run.h"
@@ -21,6 +22,7 @@ static const char usage[] =
     "  run FILE      run a scenario and write its trace (results/<scenario>.db)\n"
     "  check FILE    parse and validate a scenario; run nothing\n"
     "  report DB     tables: operations, statuses, disconnects, breaks, calls, packets\n"
+    "  plot DB       gnuplot figures: disconnect, timeouts, oplock, timeline, sequence, sweep\n"
     "  sweep FILE    run a grid of --vary values x --runs repetitions on -j workers\n"
     "  merge OUT DB...  append the runs of shard DBs to OUT (after sweep --emit-jobs)\n"
     "  compare BASE NEW  paired metrics with confidence intervals; exit 1 on a regression\n"
@@ -268,6 +270,41 @@ static int cmd_merge(int argc, char **argv)
     return status;
 }
 
+static int cmd_plot(int argc, char **argv)
+{
+    char *what = NULL, *output = NULL, *metric = NULL, *param = NULL;
+    gint64 run = 0, conn = 0, brk = 0;
+    GOptionEntry entries[] = {
+        { "what", 0, 0, G_OPTION_ARG_STRING, &what,
+          "disconnect, timeouts, oplock, timeline, sequence or sweep (required)", "WHAT" },
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "FILE.png or FILE.svg (required)", "FILE" },
+        { "run", 0, 0, G_OPTION_ARG_INT64, &run, "only this run (default: every run; the first for timeline and "
+                                                  "sequence)", "N" },
+        { "conn", 0, 0, G_OPTION_ARG_INT64, &conn, "sequence: the connection (packets.conn)", "N" },
+        { "break", 0, 0, G_OPTION_ARG_INT64, &brk, "sequence: the N-th oplock break of the run, in time order", "N" },
+        { "metric", 0, 0, G_OPTION_ARG_STRING, &metric, "sweep: the metric (default tdi.release.p50_ns)", "NAME" },
+        { "param", 0, 0, G_OPTION_ARG_STRING, &param, "sweep: the swept parameter (default: the first)", "KEY" },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    GOptionContext *ctx = new_context("DB", "Draw a figure from a trace with gnuplot.", entries);
+    int status = EXIT_BAD_INPUT;
+    if (!parse(ctx, &argc, &argv, "plot"))
+        goto out;
+    if (argc != 2 || !what || !output) {
+        fprintf(stderr, "rdrsim plot: expected DB --what WHAT -o FILE.png|FILE.svg (see rdrsim plot --help)\n");
+        goto out;
+    }
+    PlotOptions o = { argv[1], what, output, run, conn, brk, metric, param };
+    status = plot_main(&o);
+out:
+    g_option_context_free(ctx);
+    g_free(what);
+    g_free(output);
+    g_free(metric);
+    g_free(param);
+    return status;
+}
+
 static int cmd_compare(int argc, char **argv)
 {
     char **metrics = NULL;
@@ -332,6 +369,8 @@ int main(int argc, char **argv)
         status = cmd_sweep(argc - 1, argv + 1);
     else if (strcmp(cmd, "merge") == 0)
         status = cmd_merge(argc - 1, argv + 1);
+    else if (strcmp(cmd, "plot") == 0)
+        status = cmd_plot(argc - 1, argv + 1);
     else if (strcmp(cmd, "compare") == 0)
         status = cmd_compare(argc - 1, argv + 1);
     else {

@@ -187,8 +187,9 @@ static void grouped_latency(Ctx *c, Table *t, const char *sql, int nkeys)
     if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
         return; /* an older trace without the table: nothing to show */
     sqlite3_bind_int64(st, 1, c->run);
-    GArray *vals = g_array_new(FALSE, FALSE, sizeof(double));
+    GArray *vals = g_array_new(FALSE, FALSE, sizeof(double)); /* the non-NULL values of the group */
     char **keys = NULL;
+    unsigned rows = 0; /* every row of the group, NULL values included */
     int rc;
     do {
         rc = sqlite3_step(st);
@@ -202,7 +203,7 @@ static void grouped_latency(Ctx *c, Table *t, const char *sql, int nkeys)
             for (int i = 0; i < nkeys; i++)
                 cells[i] = keys[i];
             g_free(keys);
-            cells[nkeys] = g_strdup_printf("%u", vals->len);
+            cells[nkeys] = g_strdup_printf("%u", rows);
             cells[nkeys + 1] = fmt_ms(stats_quantile(v, vals->len, 0.50));
             cells[nkeys + 2] = fmt_ms(stats_quantile(v, vals->len, 0.95));
             cells[nkeys + 3] = fmt_ms(stats_quantile(v, vals->len, 0.99));
@@ -211,6 +212,7 @@ static void grouped_latency(Ctx *c, Table *t, const char *sql, int nkeys)
                 cells[i] = g_strdup("");
             table_add(t, cells);
             keys = NULL;
+            rows = 0;
             g_array_set_size(vals, 0);
         }
         if (rc != SQLITE_ROW)
@@ -222,6 +224,7 @@ static void grouped_latency(Ctx *c, Table *t, const char *sql, int nkeys)
                 keys[i] = g_strdup(k ? (const char *)k : "");
             }
         }
+        rows++;
         if (sqlite3_column_type(st, nkeys) != SQLITE_NULL) {
             double v = sqlite3_column_double(st, nkeys);
             g_array_append_val(vals, v);

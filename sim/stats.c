@@ -85,6 +85,21 @@ void stats_bootstrap_median_diff(const double *a, size_t na, const double *b, si
     g_free(buf);
 }
 
+void stats_bootstrap_median(const double *v, size_t n, double alpha, uint64_t seed, int reps, double *lo, double *hi)
+{
+    Rng rng;
+    rng_stream(&rng, seed, "bootstrap-median");
+    double *buf = g_new(double, n);
+    double *med = g_new(double, reps);
+    for (int r = 0; r < reps; r++)
+        med[r] = resampled_median(v, n, &rng, buf);
+    stats_sort(med, (size_t)reps);
+    *lo = stats_quantile(med, (size_t)reps, alpha / 2);
+    *hi = stats_quantile(med, (size_t)reps, 1 - alpha / 2);
+    g_free(med);
+    g_free(buf);
+}
+
 void stats_bootstrap_mean(const double *d, size_t n, double alpha, uint64_t seed, int reps, double *lo, double *hi)
 {
     Rng rng;

@@ -21,6 +21,8 @@ void stats_paired_t(const double *d, size_t n, double *mean, double *lo, double 
  * `reps` resamples drawn from a stream seeded with `seed`. */
 void stats_bootstrap_median_diff(const double *a, size_t na, const double *b, size_t nb, double alpha, uint64_t seed,
                                  int reps, double *lo, double *hi);
+/* (1 - alpha) percentile-bootstrap interval of the median of v. */
+void stats_bootstrap_median(const double *v, size_t n, double alpha, uint64_t seed, int reps, double *lo, double *hi);
 /* (1 - alpha) percentile-bootstrap interval of the mean of d. */
 void stats_bootstrap_mean(const double *d, size_t n, double alpha, uint64_t seed, int reps, double *lo, double *hi);
 

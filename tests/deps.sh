@@ -14,6 +14,7 @@ else
 fi
 command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
 command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+command -v parallel >/dev/null 2>&1 || missing="$missing parallel"  # the sweep test runs GNU parallel
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "rdrsim needs:$missing" >&2

@@ -1,0 +1,340 @@
+/* report, plot, sweep, merge and compare on DBs with known content: built
+ * here through the trace writers, or by short sweeps of a small scenario. */
+#include <glib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ntstatus.h"
+#include "trace.h"
+
+/* A run with every kind of row, values chosen so that the report's
+ * figures are known: operations read x4 (10, 20, 30, 40 ms) and open x2
+ * (5 ms, one STATUS_IO_TIMEOUT at 35 s), disconnects, oplock breaks, MRx
+ * calls, SMB messages, packets of connection 1. */
+static char *known_db(const char *name, double scale)
+{
+    char *path = path_in(name), *err = NULL;
+    g_unlink(path);
+    Trace *tr = trace_open(path, &err);
+    g_assert_nonnull(tr);
+    TraceRunInfo info = { "known.rsim", "known", "# built by test_analysis", "", 1, TRACE_ALL };
+    g_assert_true(trace_begin_run(tr, &info, &err));
+    uint32_t c1 = trace_name(tr, "c1"), c2 = trace_name(tr, "c2"), srv = trace_name(tr, "srv");
+    uint32_t rd = trace_name(tr, "read"), op = trace_name(tr, "open"), file = trace_name(tr, "\\\\srv\\share\\a.doc");
+    for (int i = 1; i <= 4; i++)
+        trace_op(tr, i % 2 ? c1 : c2, rd, i, file, i * SIM_SEC, i * SIM_SEC + (SimTime)(i * 10 * SIM_MS * scale),
+                 STATUS_SUCCESS, 4096);
+    trace_op(tr, c1, op, 9, file, 0, 5 * SIM_MS, STATUS_SUCCESS, 0);
+    trace_op(tr, c2, op, 10, file, 0, 35 * SIM_SEC, STATUS_IO_TIMEOUT, 0);
+    uint32_t rel = trace_name(tr, "release"), ab = trace_name(tr, "abort"), ep = trace_name(tr, "e1");
+    for (int i = 0; i < 10; i++)
+        trace_disconnect(tr, 1, c1, ep, rel, i * SIM_SEC, i * SIM_SEC + (SimTime)((10 + i) * SIM_MS * scale), 4,
+                         STATUS_SUCCESS);
+    trace_disconnect(tr, 2, c2, ep, rel, 0, 500 * SIM_MS, 2, STATUS_REQUEST_TIMED_OUT);
+    trace_disconnect(tr, 3, c2, ep, ab, SIM_SEC, SIM_SEC, 2, STATUS_SUCCESS);
+    uint32_t batch = trace_name(tr, "BATCH"), l2 = trace_name(tr, "LEVEL_II"), none = trace_name(tr, "NONE");
+    uint32_t trig = trace_name(tr, "open"), acked = trace_name(tr, "acked"), tmo = trace_name(tr, "timeout");
+    trace_oplock_break(tr, srv, file, c1, 9, batch, l2, trig, 2 * SIM_SEC, 2 * SIM_SEC + 8 * SIM_MS, acked);
+    trace_oplock_break(tr, srv, file, c1, 9, batch, l2, trig, 3 * SIM_SEC, 3 * SIM_SEC + 12 * SIM_MS, acked);
+    trace_oplock_break(tr, srv, file, c2, 10, l2, none, trig, 4 * SIM_SEC, -1, tmo);
+    uint32_t smb = trace_name(tr, "smb"), create = trace_name(tr, "MRxCreate"), fcb = trace_name(tr, "Fcb:a.doc");
+    trace_callback(tr, c1, smb, create, fcb, 0, 5 * SIM_MS, true, STATUS_SUCCESS);
+    trace_callback(tr, c1, smb, trace_name(tr, "MRxCleanupFobx"), fcb, 6 * SIM_MS, 6 * SIM_MS, false,
+                   STATUS_SUCCESS);
+    uint32_t cmd = trace_name(tr, "CREATE");
+    trace_smb_message(tr, SIM_MS, c1, srv, 1, 7, cmd, false, false, STATUS_SUCCESS, 200);
+    trace_smb_message(tr, 3 * SIM_MS, srv, c1, 1, 7, cmd, true, false, STATUS_SUCCESS, 180);
+    uint32_t brk = trace_name(tr, "OPLOCK_BREAK");
+    trace_smb_message(tr, 2 * SIM_SEC, srv, c1, 1, 0, brk, false, false, STATUS_SUCCESS, 68);
+    trace_smb_message(tr, 2 * SIM_SEC + 8 * SIM_MS, c1, srv, 1, 8, brk, false, false, STATUS_SUCCESS, 92);
+    trace_smb_message(tr, 2 * SIM_SEC + 10 * SIM_MS, srv, c1, 1, 8, brk, true, false, STATUS_SUCCESS, 92);
+    uint32_t link = trace_name(tr, "c1-srv"), dl = trace_name(tr, "delivered"), lost = trace_name(tr, "lost");
+    uint32_t syn = trace_name(tr, "syn"), data = trace_name(tr, "data");
+    trace_packet(tr, 0, SIM_MS, link, c1, srv, 1, 40, syn, dl);
+    trace_packet(tr, 1 * SIM_MS, 2 * SIM_MS, link, c1, srv, 1, 240, data, dl);
+    trace_packet(tr, 2 * SIM_MS, -1, link, srv, c1, 1, 220, data, lost);
+    uint32_t req = trace_name(tr, "TDI_CONNECT"), noflags = trace_name(tr, "");
+    trace_tdi_request(tr, c1, ep, 1, req, noflags, 0, 2 * SIM_MS, STATUS_SUCCESS);
+    trace_tdi_request(tr, c2, ep, 2, req, noflags, 0, 7 * SIM_SEC, STATUS_IO_TIMEOUT);
+    trace_metric(tr, "sim.events", 1000 * scale);
+    g_assert_true(trace_end_run(tr, "complete", NULL, 40 * SIM_SEC, 1000, &err));
+    trace_close(tr);
+    return path;
+}
+
+static void test_report(void)
+{
+    char *db = known_db("known.db", 1), *out, *err;
+    g_assert_cmpint(rdrsim(&out, &err, "report", "--format", "csv", db, NULL), ==, 0);
+    /* nearest-rank percentiles of 10, 20, 30, 40 ms: p50 20, p95 40 */
+    g_assert_nonnull(strstr(out, "read,4,20.000,40.000,40.000,40.000"));
+    g_assert_nonnull(strstr(out, "open,2,5.000,35000.000,35000.000,35000.000"));
+    g_assert_nonnull(strstr(out, "operation,STATUS_SUCCESS,5"));
+    g_assert_nonnull(strstr(out, "operation,STATUS_IO_TIMEOUT,1"));
+    g_assert_nonnull(strstr(out, "TDI request,STATUS_IO_TIMEOUT,1"));
+    g_assert_nonnull(strstr(out, "release,STATUS_SUCCESS,10,14.000,19.000,19.000,19.000"));
+    g_assert_nonnull(strstr(out, "release,STATUS_REQUEST_TIMED_OUT,1,500.000"));
+    g_assert_nonnull(strstr(out, "BATCH,LEVEL_II,acked,2,8.000,12.000"));
+    g_assert_nonnull(strstr(out, "LEVEL_II,NONE,timeout,1,,,,"));
+    g_assert_nonnull(strstr(out, "MRxCreate,1,1.000"));
+    g_assert_nonnull(strstr(out, "MRxCleanupFobx,1,0.000"));
+    g_assert_nonnull(strstr(out, "delivered,2,280"));
+    g_assert_nonnull(strstr(out, "lost,1,220"));
+    g_free(out);
+    g_free(err);
+    g_assert_cmpint(rdrsim(&out, NULL, "report", "--format", "markdown", db, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "| read | 4 | 20.000 | 40.000 | 40.000 | 40.000 |"));
+    g_free(out);
+    g_assert_cmpint(rdrsim(NULL, &err, "report", "--run", "7", db, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "no such run"));
+    g_free(err);
+    g_free(db);
+}
+
+static bool file_starts(const char *path, const char *magic, gsize min_size)
+{
+    char *text = NULL;
+    gsize len = 0;
+    bool ok = g_file_get_contents(path, &text, &len, NULL) && len >= min_size &&
+              memcmp(text, magic, strlen(magic)) == 0;
+    g_free(text);
+    return ok;
+}
+
+static void test_plot_every_what(void)
+{
+    char *db = known_db("known.db", 1);
+    char *sweep_db = path_in("plot-sweep.db"), *err = NULL;
+    /* a sweep-like DB: three points of a loss parameter, two runs each */
+    g_unlink(sweep_db);
+    Trace *tr = trace_open(sweep_db, &err);
+    const char *loss[] = { "0", "5%", "20%" };
+    for (int i = 0; i < 3; i++)
+        for (int r = 0; r < 2; r++) {
+            char *ov = g_strdup_printf("link.c1-srv.loss=%s scenario.seed=%d", loss[i], r + 1);
+            TraceRunInfo info = { "s.rsim", "s", "", ov, (uint64_t)r + 1, TRACE_NONE };
+            g_assert_true(trace_begin_run(tr, &info, &err));
+            trace_metric(tr, "tdi.release.p50_ns", (10 + 40 * i + r) * 1e6);
+            g_assert_true(trace_end_run(tr, "complete", NULL, SIM_SEC, 10, &err));
+            g_free(ov);
+        }
+    trace_close(tr);
+    static const char *const whats[] = { "disconnect", "timeouts", "oplock", "timeline", "sequence", "sweep" };
+    for (size_t i = 0; i < G_N_ELEMENTS(whats); i++) {
+        const char *src = strcmp(whats[i], "sweep") == 0 ? sweep_db : db;
+        char *png = g_strdup_printf("%s/%s.png", dir, whats[i]), *svg = g_strdup_printf("%s/%s.svg", dir, whats[i]);
+        for (int k = 0; k < 2; k++) {
+            const char *out = k ? svg : png;
+            int rc = rdrsim(NULL, &err, "plot", src, "--what", whats[i], "--conn", "1", "-o", out, NULL);
+            if (rc != 0)
+                g_error("plot --what %s -o %s: exit %d: %s", whats[i], out, rc, err);
+            g_free(err);
+        }
+        g_assert_true(file_starts(png, "\x89PNG", 5000));
+        g_assert_true(file_starts(svg, "<?xml", 2000));
+        g_free(png);
+        g_free(svg);
+    }
+    /* the sequence of an oplock break: found through the SMB messages */
+    char *brk = path_in("break.png");
+    g_assert_cmpint(rdrsim(NULL, NULL, "plot", db, "--what", "sequence", "--break", "1", "-o", brk, NULL), ==, 0);
+    g_assert_true(file_starts(brk, "\x89PNG", 5000));
+    g_free(brk);
+    g_free(sweep_db);
+    g_free(db);
+}
+
+static void test_plot_errors(void)
+{
+    char *err, *out = path_in("x.png");
+    /* an empty trace: a run with no rows */
+    char *empty = path_in("empty.db");
+    g_unlink(empty);
+    Trace *tr = trace_open(empty, &err);
+    TraceRunInfo info = { "e.rsim", "e", "", "", 1, TRACE_ALL };
+    g_assert_true(trace_begin_run(tr, &info, &err));
+    g_assert_true(trace_end_run(tr, "complete", NULL, 0, 0, &err));
+    trace_close(tr);
+    static const char *const whats[] = { "disconnect", "timeouts", "oplock", "timeline", "sequence", "sweep" };
+    for (size_t i = 0; i < G_N_ELEMENTS(whats); i++) {
+        g_assert_cmpint(rdrsim(NULL, &err, "plot", empty, "--what", whats[i], "--conn", "1", "-o", out, NULL), ==, 2);
+        g_assert_nonnull(strstr(err, "rdrsim plot: "));
+        g_free(err);
+        g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+    }
+    /* a DB of another program, untouched */
+    char *foreign = path_in("foreign2.db");
+    sqlite3 *db;
+    sqlite3_open(foreign, &db);
+    sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL);
+    sqlite3_close(db);
+    g_assert_cmpint(rdrsim(NULL, &err, "plot", foreign, "--what", "disconnect", "-o", out, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "not an rdrsim trace"));
+    g_free(err);
+    g_assert_cmpint(rdrsim(NULL, &err, "plot", empty, "--what", "pie", "-o", out, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "expected one of"));
+    g_free(err);
+    g_assert_cmpint(rdrsim(NULL, &err, "plot", empty, "--what", "disconnect", "-o", "x.pdf", NULL), ==, 2);
+    g_free(err);
+    g_free(foreign);
+    g_free(empty);
+    g_free(out);
+}
+
+static const char small[] = "scenario small seed=11 stop=30s\n"
+                            "client c1\nserver srv\n"
+                            "link c1 srv latency=5ms bandwidth=100Mbit\n"
+                            "endpoint a node=c1\nendpoint b node=srv\n"
+                            "at 0s endpoint b listen\nat 0s endpoint a connect srv\n"
+                            "at 1s endpoint a send bytes=8KiB count=4\nat 1s endpoint a disconnect mode=release\n";
+
+/* Everything but the wall-clock columns, every table, in order. */
+static char *dump_db(const char *db)
+{
+    static const char *const sql[] = {
+        "SELECT run_id, scenario_path, scenario_text, seed, overrides, trace_level, sim_end_ns, events, status, "
+        "message FROM runs ORDER BY run_id",
+        "SELECT * FROM names ORDER BY id", "SELECT * FROM params ORDER BY rowid",
+        "SELECT * FROM metric ORDER BY rowid", "SELECT * FROM packet ORDER BY rowid",
+        "SELECT * FROM tdi_request ORDER BY rowid", "SELECT * FROM disconnect ORDER BY rowid",
+    };
+    GString *s = g_string_new("");
+    for (size_t i = 0; i < G_N_ELEMENTS(sql); i++) {
+        char *part = query(db, sql[i]);
+        g_string_append_printf(s, "%s\n--\n", part);
+        g_free(part);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static void test_sweep_and_merge(void)
+{
+    char *sc = write_scenario("small.rsim", small), *err = NULL;
+    char *j1 = path_in("sweep-j1.db"), *j2 = path_in("sweep-j2.db");
+    g_unlink(j1), g_unlink(j2);
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", "link.c1-srv.loss=0,10%", "--vary",
+                           "link.c1-srv.latency=1ms,5ms,20ms", "--runs", "3", "-j", "1", "-q", "-o", j1, NULL),
+                    ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", "link.c1-srv.loss=0,10%", "--vary",
+                           "link.c1-srv.latency=1ms,5ms,20ms", "--runs", "3", "-j", "2", "-q", "-o", j2, NULL),
+                    ==, 0);
+    /* every run, its parameters, grid order; the same seeds at every point */
+    ASSERT_QUERY(j2, "SELECT count(*) FROM runs WHERE status = 'complete'", "18");
+    ASSERT_QUERY(j2, "SELECT count(DISTINCT seed) FROM runs", "3");
+    ASSERT_QUERY(j2, "SELECT value FROM params WHERE run_id = 1 AND name = 'link.c1-srv.latency'", "1ms");
+    ASSERT_QUERY(j2, "SELECT value FROM params WHERE run_id = 18 AND name = 'link.c1-srv.latency'", "20ms");
+    ASSERT_QUERY(j2, "SELECT value FROM params WHERE run_id = 18 AND name = 'link.c1-srv.loss'", "10%");
+    ASSERT_QUERY(j2, "SELECT count(*) FROM params WHERE name = 'link.c1-srv.loss' AND value = '10%'", "9");
+    ASSERT_QUERY(j2, "SELECT count(DISTINCT run_id) FROM packet", "18");
+    ASSERT_QUERY(j2, "PRAGMA integrity_check", "ok");
+    /* no shard left behind */
+    char *parts = g_strdup_printf("%s.parts", j2);
+    g_assert_false(g_file_test(parts, G_FILE_TEST_EXISTS));
+    g_free(parts);
+    /* -j 2 gives the DB -j 1 gives */
+    char *d1 = dump_db(j1), *d2 = dump_db(j2);
+    g_assert_cmpstr(d1, ==, d2);
+    /* and so does GNU parallel on the emitted command lines, merged */
+    char *em = path_in("sweep-em.db"), *jobs = path_in("jobs.txt");
+    g_unlink(em);
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", "link.c1-srv.loss=0,10%", "--vary",
+                           "link.c1-srv.latency=1ms,5ms,20ms", "--runs", "3", "-q", "-o", em, "--emit-jobs", jobs,
+                           NULL),
+                    ==, 0);
+    char *cmd = g_strdup_printf("parallel -j 2 < '%s'", jobs);
+    char *sh[] = { "sh", "-c", cmd, NULL };
+    int st;
+    g_assert_true(g_spawn_sync(NULL, sh, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &st, NULL));
+    g_assert_true(g_spawn_check_wait_status(st, NULL));
+    GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(argv, g_strdup(bin()));
+    g_ptr_array_add(argv, g_strdup("merge"));
+    g_ptr_array_add(argv, g_strdup(em));
+    for (int i = 0; i < 18; i++)
+        g_ptr_array_add(argv, g_strdup_printf("%s.parts/run-%06d.db", em, i));
+    g_ptr_array_add(argv, NULL);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &st, NULL));
+    g_assert_true(g_spawn_check_wait_status(st, NULL));
+    g_ptr_array_unref(argv);
+    char *de = dump_db(em);
+    g_assert_cmpstr(d1, ==, de);
+    /* a failing point is recorded with its message; the sweep goes on */
+    char *bad = path_in("sweep-bad.db");
+    g_unlink(bad);
+    g_assert_cmpint(rdrsim(NULL, &err, "sweep", sc, "--vary", "link.c1-srv.loss=5%,250%", "-q", "-o", bad, NULL),
+                    ==, 1);
+    g_free(err);
+    ASSERT_QUERY(bad, "SELECT status FROM runs ORDER BY run_id", "complete\nfailed");
+    ASSERT_QUERY(bad, "SELECT message LIKE '%250%%' FROM runs WHERE run_id = 2", "1");
+    g_free(bad);
+    g_free(cmd);
+    g_free(d1), g_free(d2), g_free(de);
+    g_free(em), g_free(jobs);
+    g_free(j1), g_free(j2);
+    g_free(sc);
+}
+
+static void test_compare(void)
+{
+    char *sc = write_scenario("small.rsim", small), *out, *err;
+    char *base = path_in("cmp-base.db"), *same = path_in("cmp-same.db"), *slow = path_in("cmp-slow.db");
+    g_unlink(base), g_unlink(same), g_unlink(slow);
+    const char *vary = "link.c1-srv.loss=1%,5%";
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", vary, "--runs", "8", "-j", "2", "-q", "-o", base, NULL),
+                    ==, 0);
+    /* the same configuration, spelled as a change: no regression */
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", vary, "--runs", "8", "-j", "2", "-q", "-o", same,
+                           "--set", "link.c1-srv.latency=5ms", NULL),
+                    ==, 0);
+    /* an injected difference: 7 ms instead of 5 ms */
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", vary, "--runs", "8", "-j", "2", "-q", "-o", slow,
+                           "--set", "link.c1-srv.latency=7ms", NULL),
+                    ==, 0);
+    g_assert_cmpint(rdrsim(&out, &err, "compare", base, same, NULL), ==, 0);
+    g_assert_null(strstr(out, "REGRESSION"));
+    g_assert_nonnull(strstr(out, "0 regressions flagged"));
+    g_assert_nonnull(strstr(out, "the traces do not diverge"));
+    g_free(out), g_free(err);
+    g_assert_cmpint(rdrsim(&out, &err, "compare", base, slow, NULL), ==, 1);
+    g_assert_nonnull(strstr(out, "tdi.release.p50_ns"));
+    g_assert_nonnull(strstr(out, "REGRESSION"));
+    g_assert_nonnull(strstr(out, "First divergence"));
+    g_assert_nonnull(strstr(out, "c1->srv syn 40 B conn 1, delivered at 5003200"));
+    g_free(out), g_free(err);
+    /* the other way round it is an improvement, not a regression */
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", slow, base, "--format", "markdown", NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "| improved |"));
+    g_free(out);
+    /* one run a side: intervals from the samples inside the runs */
+    char *k1 = known_db("k1.db", 1), *k2 = known_db("k2.db", 2), *k3 = known_db("k3.db", 1);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k2, NULL), ==, 1);
+    g_assert_nonnull(strstr(out, "disconnect.release_ns (median)"));
+    g_assert_nonnull(strstr(out, "REGRESSION"));
+    g_free(out);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k3, NULL), ==, 0);
+    g_free(out);
+    g_assert_cmpint(rdrsim(NULL, &err, "compare", k1, base, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "cannot pair"));
+    g_free(err);
+    g_free(k1), g_free(k2), g_free(k3);
+    g_free(base), g_free(same), g_free(slow);
+    g_free(sc);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    dir = g_dir_make_tmp("rdrsim-analysis-XXXXXX", NULL);
+    g_test_add_func("/analysis/report", test_report);
+    g_test_add_func("/analysis/plot-every-what", test_plot_every_what);
+    g_test_add_func("/analysis/plot-errors", test_plot_errors);
+    g_test_add_func("/analysis/sweep-and-merge", test_sweep_and_merge);
+    g_test_add_func("/analysis/compare", test_compare);
+    int rc = g_test_run();
+    if (!g_getenv("RDRSIM_KEEP_TEST_DIR")) /* set it to look at the figures */
+        remove_tree(dir);
+    else
+        g_printerr("kept %s\n", dir);
+    g_free(dir);
+    return rc;
+}
