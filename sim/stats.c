@@ -13,6 +13,8 @@ static int cmp_double(const void *a, const void *b)
 
 void stats_sort(double *v, size_t n)
 {
+    if (n < 2)
+        return; /* v may be NULL when empty: qsort must not see it */
     qsort(v, n, sizeof *v, cmp_double);
 }
 
