@@ -193,21 +193,26 @@ static void compare_paired(Out *o, sqlite3 *a, sqlite3 *b, GPtrArray *ra, GPtrAr
     g_ptr_array_unref(names);
 }
 
-/* Samples inside one run: name, then the query giving them. */
+/* Samples inside one run: name, then the query giving them (?1 the run,
+ * ?2 an operation kind where the name has %s). */
 static const char *const sample_sets[][2] = {
-    { "disconnect.release_ns", "SELECT t_done_ns - t_start_ns FROM disconnects WHERE run_id = ? AND mode = 'release' "
-                               "AND t_done_ns IS NOT NULL" },
-    { "oplock.break_ns", "SELECT t_acked_ns - t_sent_ns FROM oplock_breaks WHERE run_id = ? AND t_acked_ns IS NOT NULL" },
-    { "ops.latency_ns", "SELECT t_done_ns - t_start_ns FROM ops WHERE run_id = ? AND t_done_ns IS NOT NULL" },
+    { "disconnect.release_ns", "SELECT t_done_ns - t_start_ns FROM disconnects WHERE run_id = ?1 AND "
+                               "mode = 'release' AND t_done_ns IS NOT NULL" },
+    { "oplock.break_ns", "SELECT t_acked_ns - t_sent_ns FROM oplock_breaks WHERE run_id = ?1 AND "
+                         "t_acked_ns IS NOT NULL" },
+    { "ops.%s.latency_ns", "SELECT t_done_ns - t_start_ns FROM ops WHERE run_id = ?1 AND op = ?2 AND "
+                           "t_done_ns IS NOT NULL" },
 };
 
-static GArray *samples(sqlite3 *db, const char *sql, int64_t run)
+static GArray *samples(sqlite3 *db, const char *sql, int64_t run, const char *op)
 {
     GArray *v = g_array_new(FALSE, FALSE, sizeof(double));
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return v;
     sqlite3_bind_int64(st, 1, run);
+    if (op)
+        sqlite3_bind_text(st, 2, op, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         double x = sqlite3_column_double(st, 0);
         g_array_append_val(v, x);
@@ -219,21 +224,55 @@ static GArray *samples(sqlite3 *db, const char *sql, int64_t run)
 
 /* One run a side: intervals from the samples inside the runs; the run's
  * scalar metrics are shown without one. */
+/* Operation kinds of a run, sorted. */
+static GPtrArray *op_kinds(sqlite3 *db, int64_t run)
+{
+    GPtrArray *ops = g_ptr_array_new_with_free_func(g_free);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT DISTINCT op FROM ops WHERE run_id = ? ORDER BY op", -1, &st, NULL) !=
+        SQLITE_OK)
+        return ops;
+    sqlite3_bind_int64(st, 1, run);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_ptr_array_add(ops, g_strdup((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    return ops;
+}
+
+static void compare_samples(Out *o, sqlite3 *a, sqlite3 *b, RunKey *x, RunKey *y, const char *name, const char *sql,
+                            const char *op)
+{
+    GArray *sa = samples(a, sql, x->id, op), *sb = samples(b, sql, y->id, op);
+    if (sa->len >= 2 && sb->len >= 2 && wanted(o->opt, name)) {
+        double lo, hi;
+        const double *da = (const double *)(void *)sa->data, *db = (const double *)(void *)sb->data;
+        stats_bootstrap_median_diff(da, sa->len, db, sb->len, o->opt->alpha, BOOT_SEED, RESAMPLES, &lo, &hi);
+        char *label = g_strdup_printf("%s (median)", name);
+        verdict_row(o, label, stats_quantile(da, sa->len, 0.5), stats_quantile(db, sb->len, 0.5), true, lo, hi,
+                    (int)MIN(sa->len, sb->len));
+        g_free(label);
+    }
+    g_array_unref(sa);
+    g_array_unref(sb);
+}
+
+/* One run a side: intervals from the samples inside the runs (operation
+ * latencies per kind among them); the runs' scalar metrics are shown
+ * without one. */
 static void compare_single(Out *o, sqlite3 *a, sqlite3 *b, RunKey *x, RunKey *y)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(sample_sets); i++) {
-        GArray *sa = samples(a, sample_sets[i][1], x->id), *sb = samples(b, sample_sets[i][1], y->id);
-        if (sa->len >= 2 && sb->len >= 2 && wanted(o->opt, sample_sets[i][0])) {
-            double lo, hi;
-            const double *da = (const double *)(void *)sa->data, *db = (const double *)(void *)sb->data;
-            stats_bootstrap_median_diff(da, sa->len, db, sb->len, o->opt->alpha, BOOT_SEED, RESAMPLES, &lo, &hi);
-            char *name = g_strdup_printf("%s (median)", sample_sets[i][0]);
-            verdict_row(o, name, stats_quantile(da, sa->len, 0.5), stats_quantile(db, sb->len, 0.5), true, lo, hi,
-                        (int)MIN(sa->len, sb->len));
+        if (!strstr(sample_sets[i][0], "%s")) {
+            compare_samples(o, a, b, x, y, sample_sets[i][0], sample_sets[i][1], NULL);
+            continue;
+        }
+        GPtrArray *ops = op_kinds(a, x->id);
+        for (guint k = 0; k < ops->len; k++) {
+            char *name = g_strdup_printf(sample_sets[i][0], (char *)g_ptr_array_index(ops, k));
+            compare_samples(o, a, b, x, y, name, sample_sets[i][1], g_ptr_array_index(ops, k));
             g_free(name);
         }
-        g_array_unref(sa);
-        g_array_unref(sb);
+        g_ptr_array_unref(ops);
     }
     GPtrArray *names = common_metrics(a, b, o->opt);
     for (guint m = 0; m < names->len; m++) {

@@ -309,6 +309,7 @@ static void test_compare(void)
     char *k1 = known_db("k1.db", 1), *k2 = known_db("k2.db", 2), *k3 = known_db("k3.db", 1);
     g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k2, NULL), ==, 1);
     g_assert_nonnull(strstr(out, "disconnect.release_ns (median)"));
+    g_assert_nonnull(strstr(out, "ops.read.latency_ns (median)"));
     g_assert_nonnull(strstr(out, "REGRESSION"));
     g_free(out);
     g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k3, NULL), ==, 0);
