@@ -2,7 +2,8 @@
 # Run each libFuzzer target for $1 seconds.  Corpora live in
 # build/fuzz/corpus/TARGET, seeded from scenarios/ and tests/fuzz/seeds/;
 # crashes land in build/fuzz/crash/ and must become regression inputs
-# under tests/fuzz/regress/.
+# under tests/fuzz/regress/, which tests/test_fuzz_corpus.c replays in
+# make test and make sanitize.
 set -e
 secs=$1; shift
 top=$(pwd)
