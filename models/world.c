@@ -5,22 +5,64 @@
 
 #include "net.h"
 #include "ping.h"
+#include "smbsetup.h"
 #include "tdi.h"
 #include "tdiapp.h"
 
 #define NO_BOUNDS 0, 0
 
 /* Every node has a transport; these keys set it (models/tdi.h). */
-static const ParamSpec node_keys[] = {
-    { "rto_initial", PT_TIME, 0, "1s", "retransmission time-out before the first RTT sample (RFC 6298 2.1)", 1e3, 3600e9 },
-    { "rto_min", PT_TIME, 0, "1s", "lower bound of the retransmission time-out (RFC 6298 2.4)", 1e3, 3600e9 },
-    { "rto_max", PT_TIME, 0, "60s", "upper bound of the retransmission time-out (RFC 6298 2.5)", 1e3, 86400e9 },
-    { "rto_granularity", PT_TIME, 0, "1ms", "clock granularity G of RFC 6298", 0, 1e9 },
-    { "syn_retries", PT_INT, 0, "2", "SYN retransmissions before TDI_CONNECT fails with STATUS_IO_TIMEOUT", 0, 100 },
-    { "data_retries", PT_INT, 0, "5", "retransmissions of one segment before the connection is lost", 0, 100 },
-    { "disconnect_timeout", PT_TIME, 0, "500ms", "time-out of a TDI_DISCONNECT that gives none", 1, 3600e9 },
-    { "accept_timeout", PT_TIME, 0, "500ms", "how long an offer awaits TDI_ACCEPT after a TDI_QUERY_ACCEPT listen", 1, 3600e9 },
+#define TRANSPORT_KEYS \
+    { "rto_initial", PT_TIME, 0, "1s", "retransmission time-out before the first RTT sample (RFC 6298 2.1)", 1e3, 3600e9 }, \
+    { "rto_min", PT_TIME, 0, "1s", "lower bound of the retransmission time-out (RFC 6298 2.4)", 1e3, 3600e9 }, \
+    { "rto_max", PT_TIME, 0, "60s", "upper bound of the retransmission time-out (RFC 6298 2.5)", 1e3, 86400e9 }, \
+    { "rto_granularity", PT_TIME, 0, "1ms", "clock granularity G of RFC 6298", 0, 1e9 }, \
+    { "syn_retries", PT_INT, 0, "2", "SYN retransmissions before TDI_CONNECT fails with STATUS_IO_TIMEOUT", 0, 100 }, \
+    { "data_retries", PT_INT, 0, "5", "retransmissions of one segment before the connection is lost", 0, 100 }, \
+    { "disconnect_timeout", PT_TIME, 0, "500ms", "time-out of a TDI_DISCONNECT that gives none", 1, 3600e9 }, \
+    { "accept_timeout", PT_TIME, 0, "500ms", "how long an offer awaits TDI_ACCEPT after a TDI_QUERY_ACCEPT listen", 1, 3600e9 }, \
     { "window", PT_SIZE, 0, "64KiB", "bytes in flight per direction of a connection", 1, 1073741824 },
+
+static const ParamSpec node_keys[] = {
+    TRANSPORT_KEYS
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+/* A server node: its transport, and the file server on it (models/server.h). */
+static const ParamSpec server_keys[] = {
+    TRANSPORT_KEYS
+    { "min_dialect", PT_STRING, 0, "2.0.2", "oldest dialect served: 2.0.2, 2.1, 3.0, 3.0.2, 3.1.1", NO_BOUNDS },
+    { "max_dialect", PT_STRING, 0, "3.1.1", "newest dialect served", NO_BOUNDS },
+    { "multi_credentials", PT_BOOL, 0, "yes", "a client may hold sessions of several users", NO_BOUNDS },
+    { "session_expiry", PT_TIME, 0, "0", "sessions expire after this long; 0: never", 0, 1e18 },
+    { "break_timeout", PT_TIME, 0, "35s", "oplock/lease break acknowledgement time-out", 1, 1e18 },
+    { "service", PT_DIST, QTY_TIME, "0", "service time of each request (a distribution)", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+static const ParamSpec share_keys[] = {
+    { "server", PT_STRING, 0, NULL, "the server that offers it", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+static const ParamSpec file_keys[] = {
+    { "share", PT_STRING, 0, NULL, "the share it is on", NO_BOUNDS },
+    { "path", PT_STRING, 0, "''", "its name in the share (default: the declaration's name)", NO_BOUNDS },
+    { "size", PT_SIZE, 0, "0", "initial size", 0, 1e15 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+static const ParamSpec user_keys[] = {
+    { "server", PT_STRING, 0, NULL, "the server that knows the user", NO_BOUNDS },
+    { "password", PT_STRING, 0, "''", "its password", NO_BOUNDS },
+    { "workstations", PT_LIST, 0, "''", "nodes it may log on from (default: any)", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+static const ParamSpec smbclient_keys[] = {
+    { "node", PT_STRING, 0, NULL, "the client node it runs on", NO_BOUNDS },
+    { "server", PT_STRING, 0, NULL, "the server it talks to", NO_BOUNDS },
+    { "on_break", PT_STRING, 0, "ack", "answer to a break: ack, ack_none, close, ignore, ack_always", NO_BOUNDS },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
@@ -55,9 +97,13 @@ static const ParamSpec link_keys[] = {
 static const DeclSpec decls[] = {
     { "node", 1, true, false, node_keys, "a network node" },
     { "client", 1, true, false, node_keys, "a client machine" },
-    { "server", 1, true, false, node_keys, "a server machine" },
+    { "server", 1, true, false, server_keys, "a server machine and its file server" },
     { "link", 2, false, false, link_keys, "a full-duplex link between two nodes" },
     { "endpoint", 1, false, false, endpoint_keys, "a TDI connection endpoint of a raw transport client" },
+    { "share", 1, false, false, share_keys, "a share of a server" },
+    { "file", 1, false, false, file_keys, "a file on a share" },
+    { "user", 1, false, false, user_keys, "a user a server knows" },
+    { "smbclient", 1, false, false, smbclient_keys, "a scripted SMB client on a client node" },
     { NULL, 0, false, false, NULL, NULL },
 };
 
@@ -103,7 +149,72 @@ static const ParamSpec disconnect_keys[] = {
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
+static const ParamSpec negotiate_keys[] = {
+    { "dialect", PT_STRING, 0, "3.1.1", "the newest dialect offered: 2.0.2, 2.1, 3.0, 3.0.2, 3.1.1", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec session_keys[] = {
+    { "user", PT_STRING, 0, NULL, "user name", NO_BOUNDS },
+    { "password", PT_STRING, 0, "''", "password", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec tree_keys[] = {
+    { "share", PT_STRING, 0, NULL, "share name", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec create_keys[] = {
+    { "path", PT_STRING, 0, NULL, "file name in the share", NO_BOUNDS },
+    { "access", PT_STRING, 0, "rw", "letters: r read, w write, d delete, a attributes only, c read-control", NO_BOUNDS },
+    { "share", PT_STRING, 0, "rwd", "share mode letters: r, w, d ('' for none)", NO_BOUNDS },
+    { "disposition", PT_STRING, 0, "open_if", "supersede, open, create, open_if, overwrite, overwrite_if", NO_BOUNDS },
+    { "oplock", PT_STRING, 0, "none", "none, level2, exclusive, batch", NO_BOUNDS },
+    { "lease", PT_STRING, 0, "''", "a lease instead: R, RH, RW, RWH", NO_BOUNDS },
+    { "lease_key", PT_INT, 0, "1", "the client's lease key", 0, 0 },
+    { "delete_on_close", PT_BOOL, 0, "no", "delete the file when its last handle closes", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec io_keys[] = {
+    { "offset", PT_SIZE, 0, "0", "byte offset", 0, 1e15 },
+    { "length", PT_SIZE, 0, "4KiB", "bytes", 0, 16777216 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec lock_keys[] = {
+    { "offset", PT_SIZE, 0, "0", "byte offset", 0, 1e15 },
+    { "length", PT_SIZE, 0, "1", "bytes", 0, 1e15 },
+    { "exclusive", PT_BOOL, 0, "yes", "an exclusive lock (else shared)", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec rename_keys[] = {
+    { "to", PT_STRING, 0, NULL, "the new name", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec ack_keys[] = {
+    { "level", PT_STRING, 0, "none", "level acknowledged: none, level2 (oplock) or a lease state", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
 static const ActionSpec actions[] = {
+    { "smbclient", "negotiate", 0, negotiate_keys, "connect (TDI) and NEGOTIATE" },
+    { "smbclient", "session", 0, session_keys, "SESSION_SETUP" },
+    { "smbclient", "logoff", 0, no_keys, "LOGOFF" },
+    { "smbclient", "tree", 0, tree_keys, "TREE_CONNECT" },
+    { "smbclient", "tree_disconnect", 0, no_keys, "TREE_DISCONNECT" },
+    { "smbclient", "echo", 0, no_keys, "ECHO" },
+    { "smbclient", "dir", 0, no_keys, "QUERY_DIRECTORY" },
+    { "smbclient", "create", 1, create_keys, "smbclient S create HANDLE path=...: CREATE" },
+    { "smbclient", "read", 1, io_keys, "READ through a handle" },
+    { "smbclient", "write", 1, io_keys, "WRITE through a handle" },
+    { "smbclient", "lock", 1, lock_keys, "LOCK a byte range" },
+    { "smbclient", "unlock", 1, lock_keys, "unlock a byte range" },
+    { "smbclient", "close", 1, no_keys, "CLOSE" },
+    { "smbclient", "flush", 1, no_keys, "FLUSH" },
+    { "smbclient", "query", 1, no_keys, "QUERY_INFO" },
+    { "smbclient", "rename", 1, rename_keys, "SET_INFO rename" },
+    { "smbclient", "delete", 1, no_keys, "SET_INFO delete-on-close" },
+    { "smbclient", "ack", 1, ack_keys, "acknowledge a break by hand (OPLOCK_BREAK)" },
+    { "server", "restart", 0, no_keys, "the server restarts: connections, sessions and opens lost" },
+    { "server", "expire_sessions", 0, no_keys, "every session of the server expires" },
+    { "share", "delete", 0, no_keys, "the share is deleted" },
     { "link", "down", 0, down_keys, "take the link down (for=T: and up again)" },
     { "link", "up", 0, no_keys, "bring the link up" },
     { "link", NULL, 0, NULL, "change link parameters: link A B loss=20%" },
@@ -128,6 +239,7 @@ struct World {
     PingApp *ping;
     Tdi *tdi;
     TdiApp *tdiapp;
+    SmbSetup *smb;
 };
 
 static bool is_ping(const Action *a)
@@ -138,6 +250,7 @@ static bool is_ping(const Action *a)
 void world_check(Scenario *sc)
 {
     tdiapp_check(sc);
+    smbsetup_check(sc);
     for (guint i = 0; i < sc->actions->len; i++) {
         Action *a = g_ptr_array_index(sc->actions, i);
         if (!is_ping(a))
@@ -226,7 +339,7 @@ static void run_action(Sim *sim, void *ctx, uint64_t idx)
         }
         return;
     }
-    if (tdiapp_action(w->tdiapp, a))
+    if (tdiapp_action(w->tdiapp, a) || smbsetup_action(w->smb, a))
         return;
     if (is_ping(a)) {
         ping_start(w->ping, net_find_node(w->net, a->target->id), net_find_node(w->net, a->args[0]),
@@ -267,6 +380,7 @@ World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
         tdi_set_node_params(w->tdi, net_find_node(w->net, d->id), &p);
     }
     w->tdiapp = tdiapp_new(w->tdi, w->net, sc);
+    w->smb = smbsetup_new(w->tdi, w->net, sc, seed);
     for (guint i = 0; i < sc->actions->len; i++) {
         const Action *a = g_ptr_array_index(sc->actions, i);
         sim_at(sim, a->at, run_action, w, i);
@@ -278,6 +392,7 @@ void world_write_metrics(World *w, Trace *trace)
 {
     ping_write_metrics(w->ping, trace);
     tdiapp_write_metrics(w->tdiapp, trace);
+    smbsetup_flush_trace(w->smb);
     tdi_flush_trace(w->tdi);
     tdi_write_metrics(w->tdi, trace);
 }
@@ -288,6 +403,7 @@ void world_free(World *w)
         return;
     ping_free(w->ping);
     tdiapp_free(w->tdiapp);
+    smbsetup_free(w->smb);
     tdi_free(w->tdi);
     net_free(w->net);
     g_free(w);

@@ -42,6 +42,8 @@ static const char schema_sql[] =
     "  bytes INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS callback(run_id INTEGER NOT NULL, node INTEGER, redirector INTEGER,\n"
     "  routine INTEGER, object INTEGER, t_ns INTEGER, t_done_ns INTEGER, pending INTEGER, status INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS grant_(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, handle INTEGER,\n"
+    "  path INTEGER, level INTEGER, break_in_progress INTEGER);\n"
     "CREATE VIEW IF NOT EXISTS metrics AS\n"
     "  SELECT m.run_id, n.name, m.value FROM metric m JOIN names n ON n.id = m.name;\n"
     "CREATE VIEW IF NOT EXISTS packets AS\n"
@@ -64,6 +66,9 @@ static const char schema_sql[] =
     "         d.t_done_ns, d.step_reached, s.name AS outcome\n"
     "  FROM disconnect d JOIN names n ON n.id = d.initiator JOIN names e ON e.id = d.endpoint\n"
     "       JOIN names m ON m.id = d.mode LEFT JOIN ntstatus s ON s.code = d.outcome;\n"
+    "CREATE VIEW IF NOT EXISTS oplock_grants AS\n"
+    "  SELECT g.run_id, g.t_ns, n.name AS node, g.handle, p.name AS path, l.name AS level, g.break_in_progress\n"
+    "  FROM grant_ g JOIN names n ON n.id = g.node JOIN names p ON p.id = g.path JOIN names l ON l.id = g.level;\n"
     "CREATE VIEW IF NOT EXISTS ops AS\n"
     "  SELECT o.run_id, n.name AS node, k.name AS op, o.handle, p.name AS path, o.t_start_ns, o.t_done_ns,\n"
     "         s.name AS status, o.bytes\n"
@@ -103,6 +108,7 @@ const TraceTableInfo trace_tables[] = {
     { "oplock_break", { "server", "file", "holder_node", "from_level", "to_level", "trigger", "outcome", NULL } },
     { "smb_message", { "node", "peer", "command", NULL } },
     { "callback", { "node", "redirector", "routine", "object", NULL } },
+    { "grant_", { "node", "path", "level", NULL } },
     { NULL, { NULL } },
 };
 
@@ -122,7 +128,7 @@ static const char index_sql[] =
 
 enum {
     ST_NAME_INSERT, ST_NAME_SELECT, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET,
-    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_CALLBACK, ST_COUNT
+    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_CALLBACK, ST_GRANT, ST_COUNT
 };
 
 static const char *stmt_sql[ST_COUNT] = {
@@ -139,6 +145,7 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_OPLOCK_BREAK] = "INSERT INTO main.oplock_break VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     [ST_SMB_MESSAGE] = "INSERT INTO main.smb_message VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     [ST_CALLBACK] = "INSERT INTO main.callback VALUES (?,?,?,?,?,?,?,?,?)",
+    [ST_GRANT] = "INSERT INTO main.grant_ VALUES (?,?,?,?,?,?,?)",
 };
 
 struct Trace {
@@ -592,6 +599,15 @@ void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t rout
         return;
     int64_t v[] = { node, redirector, routine, object, t, t_done, pending, status };
     insert_row(tr, ST_CALLBACK, v, 8, 1u << 5);
+}
+
+void trace_grant(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t path, uint32_t level,
+                 bool break_in_progress)
+{
+    if (!tr || tr->level < TRACE_OPS || tr->error)
+        return;
+    int64_t v[] = { t, node, handle, path, level, break_in_progress };
+    insert_row(tr, ST_GRANT, v, 6, 0);
 }
 
 bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime sim_end, uint64_t events,

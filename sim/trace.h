@@ -100,6 +100,12 @@ void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64
 void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,
                     SimTime t_done, bool pending, uint32_t status);
 
+/* What an open was granted (`oplock_grants`): level name (NONE, LEVEL_II,
+ * EXCLUSIVE, BATCH, or a lease state), and whether a lease break was under
+ * way (SMB2_LEASE_FLAG_BREAK_IN_PROGRESS). */
+void trace_grant(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t path, uint32_t level,
+                 bool break_in_progress);
+
 /* The run-keyed base tables and which of their columns hold name ids. */
 typedef struct {
     const char *table;

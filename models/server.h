@@ -1,0 +1,46 @@
+/* server: an SMB2-like file server on a node.
+ *
+ * It listens on port 445 (each offer gets a fresh endpoint through
+ * ClientEventConnect), and keeps connections, sessions, tree connects,
+ * opens, byte-range locks, file contents as write versions per byte range,
+ * and the oplock and lease state of every open (models/oplock.h) with the
+ * break flow: notifications, deferred operations answered STATUS_PENDING
+ * and completed when the holders acknowledge, close or time out
+ * (MS-SMB2 3.3.6.1).  Each request is served after a service time drawn
+ * from the server's distribution. */
+#ifndef RDRSIM_SERVER_H
+#define RDRSIM_SERVER_H
+
+#include "dist.h"
+#include "smb.h"
+
+typedef struct SmbServer SmbServer;
+
+typedef struct {
+    uint16_t min_dialect;       /* e.g. 0x0210: older-only clients get STATUS_DOWNGRADE_DETECTED */
+    uint16_t max_dialect;
+    bool multi_credentials;     /* a client may hold sessions of several users */
+    SimTime session_expiry;     /* 0: sessions never expire */
+    SimTime break_timeout;      /* oplock/lease break acknowledgement time-out (35 s) */
+    Dist service;               /* service time of each request */
+} ServerParams;
+
+SmbServer *server_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, NetNode *node, const ServerParams *p,
+                      uint64_t seed);
+void server_free(SmbServer *s);
+
+void server_add_share(SmbServer *s, const char *share);
+void server_add_file(SmbServer *s, const char *share, const char *path, uint64_t size);
+/* A user; workstations: NULL-terminated node names it may log on from, or NULL for any. */
+void server_add_user(SmbServer *s, const char *user, const char *password, char **workstations);
+
+/* Faults of the timeline. */
+void server_restart(SmbServer *s);          /* every connection, session and open lost; files kept */
+void server_delete_share(SmbServer *s, const char *share);
+void server_expire_sessions(SmbServer *s);
+
+/* Write the breaks still outstanding at the end of the run. */
+void server_flush_trace(SmbServer *s);
+NetNode *server_node(const SmbServer *s);
+
+#endif

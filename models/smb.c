@@ -1,0 +1,139 @@
+#include "smb.h"
+
+#include <glib.h>
+
+static const char *const names[SMB2_N_COMMANDS] = {
+    "NEGOTIATE",     "SESSION_SETUP", "LOGOFF", "TREE_CONNECT",    "TREE_DISCONNECT", "CREATE",
+    "CLOSE",         "FLUSH",         "READ",   "WRITE",           "LOCK",            "IOCTL",
+    "CANCEL",        "ECHO",          "QUERY_DIRECTORY", "CHANGE_NOTIFY", "QUERY_INFO", "SET_INFO",
+    "OPLOCK_BREAK",
+};
+
+const char *smb_command_name(SmbCommand c) { return c < SMB2_N_COMMANDS ? names[c] : "?"; }
+
+/* Fixed body sizes (StructureSize of each request / response, MS-SMB2
+ * 2.2.3-2.2.37), rounded to what real messages carry with their usual
+ * variable parts (names, security blobs, create contexts). */
+static const uint16_t req_body[SMB2_N_COMMANDS] = {
+    [SMB2_NEGOTIATE] = 36 + 8 + 64, [SMB2_SESSION_SETUP] = 24 + 300, [SMB2_LOGOFF] = 4,
+    [SMB2_TREE_CONNECT] = 8 + 60,   [SMB2_TREE_DISCONNECT] = 4,       [SMB2_CREATE] = 56 + 120,
+    [SMB2_CLOSE] = 24,              [SMB2_FLUSH] = 24,                [SMB2_READ] = 48,
+    [SMB2_WRITE] = 48,              [SMB2_LOCK] = 48 + 24,            [SMB2_IOCTL] = 56 + 32,
+    [SMB2_CANCEL] = 4,              [SMB2_ECHO] = 4,                  [SMB2_QUERY_DIRECTORY] = 32 + 4,
+    [SMB2_CHANGE_NOTIFY] = 32,      [SMB2_QUERY_INFO] = 40,           [SMB2_SET_INFO] = 32 + 40,
+    [SMB2_OPLOCK_BREAK] = 24,
+};
+static const uint16_t resp_body[SMB2_N_COMMANDS] = {
+    [SMB2_NEGOTIATE] = 64 + 120,    [SMB2_SESSION_SETUP] = 8 + 200,   [SMB2_LOGOFF] = 4,
+    [SMB2_TREE_CONNECT] = 16,       [SMB2_TREE_DISCONNECT] = 4,       [SMB2_CREATE] = 88 + 56,
+    [SMB2_CLOSE] = 60,              [SMB2_FLUSH] = 4,                 [SMB2_READ] = 16,
+    [SMB2_WRITE] = 16,              [SMB2_LOCK] = 4,                  [SMB2_IOCTL] = 48 + 32,
+    [SMB2_CANCEL] = 4,              [SMB2_ECHO] = 4,                  [SMB2_QUERY_DIRECTORY] = 8 + 400,
+    [SMB2_CHANGE_NOTIFY] = 8 + 40,  [SMB2_QUERY_INFO] = 8 + 100,      [SMB2_SET_INFO] = 2,
+    [SMB2_OPLOCK_BREAK] = 24,
+};
+
+uint32_t smb_msg_bytes(const SmbMsg *m)
+{
+    uint32_t n = 64; /* the SMB2 header */
+    if (m->response && m->status != STATUS_SUCCESS && m->status != STATUS_PENDING &&
+        m->status != STATUS_BUFFER_OVERFLOW)
+        return n + 9; /* ERROR response (2.2.2) */
+    if (m->async)
+        return n + 9; /* interim response: an error body with STATUS_PENDING */
+    n += m->response ? resp_body[m->cmd] : req_body[m->cmd];
+    if ((m->cmd == SMB2_WRITE && !m->response) || (m->cmd == SMB2_READ && m->response))
+        n += (uint32_t)m->length;
+    return n;
+}
+
+SmbMsg *smb_msg_new(SmbCommand cmd)
+{
+    SmbMsg *m = g_new0(SmbMsg, 1);
+    m->cmd = cmd;
+    return m;
+}
+
+SmbMsg *smb_msg_copy(const SmbMsg *m)
+{
+    SmbMsg *c = g_memdup2(m, sizeof *m);
+    c->user = g_strdup(m->user);
+    c->password = g_strdup(m->password);
+    c->share = g_strdup(m->share);
+    c->path = g_strdup(m->path);
+    c->new_path = g_strdup(m->new_path);
+    return c;
+}
+
+void smb_msg_free(SmbMsg *m)
+{
+    if (!m)
+        return;
+    g_free(m->user);
+    g_free(m->password);
+    g_free(m->share);
+    g_free(m->path);
+    g_free(m->new_path);
+    g_free(m);
+}
+
+struct SmbWire {
+    Trace *trace;
+    Sim *sim;
+    GHashTable *inflight; /* tag -> SmbMsg* */
+    uint64_t next_tag;
+    uint32_t cmd_names[SMB2_N_COMMANDS];
+};
+
+SmbWire *smb_wire_new(Trace *trace, Sim *sim)
+{
+    SmbWire *w = g_new0(SmbWire, 1);
+    w->trace = trace;
+    w->sim = sim;
+    w->inflight = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)smb_msg_free);
+    w->next_tag = 1;
+    for (int i = 0; i < SMB2_N_COMMANDS; i++)
+        w->cmd_names[i] = trace_name(trace, names[i]);
+    return w;
+}
+
+void smb_wire_free(SmbWire *w)
+{
+    if (!w)
+        return;
+    g_hash_table_unref(w->inflight);
+    g_free(w);
+}
+
+static void on_sent(void *ctx, TdiEndpoint *ep, const TdiIo *io)
+{
+    (void)ep;
+    SmbWire *w = ctx;
+    /* A send that failed (connection gone) leaves its message behind. */
+    if (io->status != STATUS_SUCCESS) {
+        uint64_t tag = io->tag;
+        g_hash_table_remove(w->inflight, &tag);
+    }
+}
+
+NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, SmbMsg *m)
+{
+    uint32_t bytes = smb_msg_bytes(m);
+    trace_smb_message(w->trace, sim_now(w->sim), net_node_trace_id(node), net_node_trace_id(peer),
+                      tdi_endpoint_conn(ep), m->msg_id, w->cmd_names[m->cmd], m->response, m->async, m->status,
+                      bytes);
+    uint64_t *tag = g_new(uint64_t, 1);
+    *tag = w->next_tag++;
+    g_hash_table_insert(w->inflight, tag, m);
+    return tdi_send(ep, bytes, *tag, on_sent, w);
+}
+
+SmbMsg *smb_receive(SmbWire *w, uint64_t tag)
+{
+    gpointer key, val;
+    if (!g_hash_table_lookup_extended(w->inflight, &tag, &key, &val))
+        return NULL;
+    g_hash_table_steal(w->inflight, &tag);
+    g_free(key);
+    return val;
+}

@@ -1,0 +1,89 @@
+/* smb: an SMB2-like protocol at message granularity, both sides.
+ *
+ * A message is a struct carried as one TDI record (the 4-byte framing of
+ * direct-hosted SMB); its size on the wire is the size the real message
+ * would have (MS-SMB2 2.2: a 64-byte header plus the command's fixed body,
+ * plus data), so bandwidth and loss act on it as on the real thing.  Every
+ * message sent is traced in `smb_messages`. */
+#ifndef RDRSIM_SMB_H
+#define RDRSIM_SMB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ntstatus.h"
+#include "oplock.h"
+#include "tdi.h"
+
+/* SMB2 command codes (MS-SMB2 2.2.1.2). */
+typedef enum {
+    SMB2_NEGOTIATE = 0x00, SMB2_SESSION_SETUP = 0x01, SMB2_LOGOFF = 0x02, SMB2_TREE_CONNECT = 0x03,
+    SMB2_TREE_DISCONNECT = 0x04, SMB2_CREATE = 0x05, SMB2_CLOSE = 0x06, SMB2_FLUSH = 0x07, SMB2_READ = 0x08,
+    SMB2_WRITE = 0x09, SMB2_LOCK = 0x0A, SMB2_IOCTL = 0x0B, SMB2_CANCEL = 0x0C, SMB2_ECHO = 0x0D,
+    SMB2_QUERY_DIRECTORY = 0x0E, SMB2_CHANGE_NOTIFY = 0x0F, SMB2_QUERY_INFO = 0x10, SMB2_SET_INFO = 0x11,
+    SMB2_OPLOCK_BREAK = 0x12, SMB2_N_COMMANDS
+} SmbCommand;
+
+#define SMB2_UNSOLICITED UINT64_MAX /* MessageId of a break notification (B1) */
+
+/* Create dispositions (MS-SMB2 2.2.13). */
+typedef enum {
+    DISP_SUPERSEDE = 0, DISP_OPEN = 1, DISP_CREATE = 2, DISP_OPEN_IF = 3, DISP_OVERWRITE = 4, DISP_OVERWRITE_IF = 5,
+} CreateDisposition;
+
+/* Access and share bits the model uses (MS-SMB2 2.2.13.1, 2.2.13). */
+#define ACCESS_READ_DATA   0x00000001u
+#define ACCESS_WRITE_DATA  0x00000002u
+#define ACCESS_APPEND_DATA 0x00000004u
+#define ACCESS_READ_ATTR   0x00000080u
+#define ACCESS_WRITE_ATTR  0x00000100u
+#define ACCESS_DELETE      0x00010000u
+#define ACCESS_READ_CTRL   0x00020000u
+#define ACCESS_SYNCHRONIZE 0x00100000u
+#define SHARE_READ   0x1u
+#define SHARE_WRITE  0x2u
+#define SHARE_DELETE 0x4u
+
+typedef struct {
+    SmbCommand cmd;
+    uint64_t msg_id;
+    bool response, async;
+    NTSTATUS status;
+    uint64_t session, tree, file; /* ids */
+    /* requests */
+    uint16_t dialect;             /* NEGOTIATE: highest offered; response: chosen */
+    uint16_t min_dialect;         /* NEGOTIATE: lowest offered */
+    char *user, *password, *share, *path, *new_path;
+    uint32_t access, share_access, disposition;
+    bool delete_on_close;
+    OplockLevel oplock;           /* CREATE: requested / granted; OPLOCK_BREAK: level */
+    uint64_t lease_key;
+    CacheState lease_state;       /* CREATE with a lease, lease break and ack */
+    bool lease_break_in_progress; /* CREATE response: SMB2_LEASE_FLAG_BREAK_IN_PROGRESS */
+    bool ack_required;            /* lease break notification */
+    uint64_t offset, length;      /* READ, WRITE, LOCK */
+    bool exclusive, unlock, fail_immediately; /* LOCK */
+    uint64_t version;             /* READ response: the write version of the first byte read */
+    uint32_t info_class;          /* QUERY_INFO / SET_INFO */
+} SmbMsg;
+
+const char *smb_command_name(SmbCommand c);
+/* Bytes of the message on the wire. */
+uint32_t smb_msg_bytes(const SmbMsg *m);
+
+SmbMsg *smb_msg_new(SmbCommand cmd);
+SmbMsg *smb_msg_copy(const SmbMsg *m);
+void smb_msg_free(SmbMsg *m);
+
+/* The messages in flight of a world: a record's tag names its message. */
+typedef struct SmbWire SmbWire;
+SmbWire *smb_wire_new(Trace *trace, Sim *sim);
+void smb_wire_free(SmbWire *w);
+
+/* Send `m` (ownership passes) over `ep` to `peer`, tracing it as sent by
+ * `node`.  Returns the TDI_SEND status. */
+NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, SmbMsg *m);
+/* The message a received record carries; the caller owns it. */
+SmbMsg *smb_receive(SmbWire *w, uint64_t tag);
+
+#endif

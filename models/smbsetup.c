@@ -1,0 +1,202 @@
+#include "smbsetup.h"
+
+#include <glib.h>
+#include <string.h>
+
+#include "server.h"
+#include "smbclient.h"
+
+struct SmbSetup {
+    SmbWire *wire;
+    GHashTable *servers; /* server decl id -> SmbServer* */
+    GHashTable *clients; /* smbclient decl id -> SmbClient* */
+    GPtrArray *order;    /* servers and clients in declaration order, for the trace */
+};
+
+static uint16_t dialect_of(const char *s)
+{
+    static const struct { const char *n; uint16_t d; } ds[] = {
+        { "2.0.2", 0x0202 }, { "2.1", 0x0210 }, { "3.0", 0x0300 }, { "3.0.2", 0x0302 }, { "3.1.1", 0x0311 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(ds); i++)
+        if (strcmp(s, ds[i].n) == 0)
+            return ds[i].d;
+    return 0;
+}
+
+static bool one_of(const char *v, const char *const *set)
+{
+    for (; *set; set++)
+        if (strcmp(v, *set) == 0)
+            return true;
+    return false;
+}
+
+static void need(Scenario *sc, const Decl *d, const char *key, const char *kind)
+{
+    const ParamValue *v = decl_param(d, key);
+    bool ok = strcmp(kind, "node") == 0 ? scenario_find_node(sc, v->s) != NULL
+                                        : scenario_find_decl(sc, kind, v->s) != NULL;
+    if (ok && strcmp(kind, "server") == 0)
+        ok = strcmp(scenario_find_decl(sc, "server", v->s)->spec->kind, "server") == 0;
+    if (!ok)
+        scenario_error(sc, v->line ? v->line : d->line, v->col ? v->col : d->col, "%s=%s: no %s '%s' is declared",
+                       key, v->s, kind, v->s);
+}
+
+static void value_in(Scenario *sc, const Action *a, const char *key, const char *const *set, const char *what)
+{
+    const ParamValue *v = action_param(a, key);
+    if (*v->s && !one_of(v->s, set))
+        scenario_error(sc, v->line ? v->line : a->line, v->col ? v->col : a->col, "%s=%s: expected %s", key, v->s,
+                       what);
+}
+
+void smbsetup_check(Scenario *sc)
+{
+    static const char *const dialects[] = { "2.0.2", "2.1", "3.0", "3.0.2", "3.1.1", NULL };
+    static const char *const policies[] = { "ack", "ack_none", "close", "ignore", "ack_always", NULL };
+    static const char *const disps[] = { "supersede", "open", "create", "open_if", "overwrite", "overwrite_if", NULL };
+    static const char *const oplocks[] = { "none", "level2", "level_ii", "exclusive", "batch", NULL };
+    static const char *const leases[] = { "R", "RH", "RW", "RWH", "H", "W", "HW", NULL };
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        const char *k = d->spec->kind;
+        if (strcmp(k, "share") == 0 || strcmp(k, "user") == 0)
+            need(sc, d, "server", "server");
+        else if (strcmp(k, "file") == 0)
+            need(sc, d, "share", "share");
+        else if (strcmp(k, "smbclient") == 0) {
+            need(sc, d, "node", "node");
+            need(sc, d, "server", "server");
+            const ParamValue *p = decl_param(d, "on_break");
+            if (!one_of(p->s, policies))
+                scenario_error(sc, p->line ? p->line : d->line, p->col ? p->col : d->col,
+                               "on_break=%s: expected ack, ack_none, close, ignore or ack_always", p->s);
+        } else if (strcmp(k, "server") == 0) {
+            for (int j = 0; j < 2; j++) {
+                const ParamValue *p = decl_param(d, j ? "max_dialect" : "min_dialect");
+                if (!dialect_of(p->s))
+                    scenario_error(sc, p->line ? p->line : d->line, p->col ? p->col : d->col,
+                                   "%s: expected 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1", p->text);
+            }
+        }
+    }
+    for (guint i = 0; i < sc->actions->len; i++) {
+        Action *a = g_ptr_array_index(sc->actions, i);
+        if (strcmp(a->spec->subject, "smbclient") != 0)
+            continue;
+        const char *v = a->spec->verb;
+        if (strcmp(v, "negotiate") == 0)
+            value_in(sc, a, "dialect", dialects, "2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1");
+        if (strcmp(v, "create") == 0) {
+            value_in(sc, a, "disposition", disps, "supersede, open, create, open_if, overwrite or overwrite_if");
+            value_in(sc, a, "oplock", oplocks, "none, level2, exclusive or batch");
+            value_in(sc, a, "lease", leases, "a lease state: R, RH, RW or RWH");
+        }
+    }
+}
+
+static void server_free_cb(gpointer p) { server_free(p); }
+static void client_free_cb(gpointer p) { smbclient_free(p); }
+
+SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
+{
+    SmbSetup *s = g_new0(SmbSetup, 1);
+    Sim *sim = net_sim(net);
+    Trace *trace = net_trace(net);
+    s->wire = smb_wire_new(trace, sim);
+    s->servers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, server_free_cb);
+    s->clients = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, client_free_cb);
+    s->order = g_ptr_array_new();
+    for (guint i = 0; i < sc->decls->len; i++) {
+        const Decl *d = g_ptr_array_index(sc->decls, i);
+        if (strcmp(d->spec->kind, "server") != 0)
+            continue;
+        ServerParams p = {
+            .min_dialect = dialect_of(decl_param(d, "min_dialect")->s),
+            .max_dialect = dialect_of(decl_param(d, "max_dialect")->s),
+            .multi_credentials = decl_param(d, "multi_credentials")->i,
+            .session_expiry = decl_param(d, "session_expiry")->i,
+            .break_timeout = decl_param(d, "break_timeout")->i,
+            .service = decl_param(d, "service")->dist,
+        };
+        SmbServer *srv = server_new(tdi, s->wire, sim, trace, net_find_node(net, d->id), &p, seed);
+        g_hash_table_insert(s->servers, d->id, srv);
+        g_ptr_array_add(s->order, (gpointer)d);
+    }
+    for (guint i = 0; i < sc->decls->len; i++) {
+        const Decl *d = g_ptr_array_index(sc->decls, i);
+        const char *k = d->spec->kind;
+        if (strcmp(k, "share") == 0) {
+            server_add_share(g_hash_table_lookup(s->servers, decl_param(d, "server")->s), d->id);
+        } else if (strcmp(k, "file") == 0) {
+            const Decl *sh = scenario_find_decl(sc, "share", decl_param(d, "share")->s);
+            const char *path = *decl_param(d, "path")->s ? decl_param(d, "path")->s : d->id;
+            server_add_file(g_hash_table_lookup(s->servers, decl_param(sh, "server")->s), sh->id, path,
+                            (uint64_t)decl_param(d, "size")->i);
+        } else if (strcmp(k, "user") == 0) {
+            char **ws = decl_param(d, "workstations")->list;
+            bool any = !ws || !*ws || !**ws; /* the default '' */
+            server_add_user(g_hash_table_lookup(s->servers, decl_param(d, "server")->s), d->id,
+                            decl_param(d, "password")->s, any ? NULL : ws);
+        } else if (strcmp(k, "smbclient") == 0) {
+            BreakPolicy pol = ON_BREAK_ACK;
+            smbclient_parse_policy(decl_param(d, "on_break")->s, &pol);
+            SmbClient *c = smbclient_new(tdi, s->wire, sim, trace, d->id, net_find_node(net, decl_param(d, "node")->s),
+                                         net_find_node(net, decl_param(d, "server")->s), pol);
+            g_hash_table_insert(s->clients, d->id, c);
+            g_ptr_array_add(s->order, (gpointer)d);
+        }
+    }
+    return s;
+}
+
+void smbsetup_free(SmbSetup *s)
+{
+    if (!s)
+        return;
+    g_hash_table_unref(s->clients);
+    g_hash_table_unref(s->servers);
+    g_ptr_array_unref(s->order);
+    smb_wire_free(s->wire);
+    g_free(s);
+}
+
+bool smbsetup_action(SmbSetup *s, const Action *a)
+{
+    const char *subj = a->spec->subject;
+    if (strcmp(subj, "smbclient") == 0) {
+        smbclient_action(g_hash_table_lookup(s->clients, a->target->id), a);
+        return true;
+    }
+    if (strcmp(subj, "server") == 0) {
+        SmbServer *srv = g_hash_table_lookup(s->servers, a->target->id);
+        if (strcmp(a->spec->verb, "restart") == 0)
+            server_restart(srv);
+        else
+            server_expire_sessions(srv);
+        return true;
+    }
+    if (strcmp(subj, "share") == 0) {
+        const char *server = decl_param(a->target, "server")->s;
+        server_delete_share(g_hash_table_lookup(s->servers, server), a->target->id);
+        return true;
+    }
+    return false;
+}
+
+/* In declaration order, not hash order: the trace must be deterministic.
+ * Clients first: their pending operations, then the servers' breaks. */
+void smbsetup_flush_trace(SmbSetup *s)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (guint i = 0; i < s->order->len; i++) {
+            const Decl *d = g_ptr_array_index(s->order, i);
+            bool client = strcmp(d->spec->kind, "smbclient") == 0;
+            if (pass == 0 && client)
+                smbclient_flush_trace(g_hash_table_lookup(s->clients, d->id));
+            else if (pass == 1 && !client)
+                server_flush_trace(g_hash_table_lookup(s->servers, d->id));
+        }
+}

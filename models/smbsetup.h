@@ -1,0 +1,22 @@
+/* smbsetup: the SMB part of a world: file servers with their shares,
+ * files and users, scripted SMB clients, and the timeline statements that
+ * act on them (smbclient verbs, server restart and session expiry, share
+ * deletion). */
+#ifndef RDRSIM_SMBSETUP_H
+#define RDRSIM_SMBSETUP_H
+
+#include "scenario.h"
+#include "tdi.h"
+
+typedef struct SmbSetup SmbSetup;
+
+/* Checks the grammar cannot make: what each declaration names exists. */
+void smbsetup_check(Scenario *sc);
+
+SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed);
+void smbsetup_free(SmbSetup *s);
+/* Run an SMB timeline statement; false when it is not one. */
+bool smbsetup_action(SmbSetup *s, const Action *a);
+void smbsetup_flush_trace(SmbSetup *s);
+
+#endif
