@@ -508,7 +508,7 @@ static void drop_owner(File *f, Owner *o)
     if (o->breaking) {
         /* The holder's close counts as its acknowledgement. */
         sim_cancel(s->sim, o->timer);
-        write_break_row(s, o, 0, sim_now(s->sim), OUT_CLOSED);
+        write_break_row(s, o, o->to, sim_now(s->sim), OUT_CLOSED);
     }
     g_ptr_array_remove(f->owners, o);
     g_free(o);

@@ -11,6 +11,7 @@ typedef struct {
     char *path;
     bool lease;
     uint64_t lease_key;
+    OplockLevel level; /* the oplock held: whether a break needs an acknowledgement */
 } Handle;
 
 /* A request sent, waiting for its final response. */
@@ -19,7 +20,7 @@ typedef struct {
     int handle; /* index + 1, 0: none */
     char *path;
     SimTime t0;
-    uint64_t bytes;
+    uint64_t bytes, offset;
 } Pending;
 
 struct SmbClient {
@@ -112,7 +113,7 @@ static void trace_op_row(SmbClient *c, const Pending *q, SimTime t_done, NTSTATU
 /* An operation that ends without a message (no handle, not connected). */
 static void fail_now(SmbClient *c, const char *op, int handle, const char *path, NTSTATUS st)
 {
-    Pending q = { (char *)op, handle, (char *)path, sim_now(c->sim), 0 };
+    Pending q = { (char *)op, handle, (char *)path, sim_now(c->sim), 0, 0 };
     trace_op_row(c, &q, sim_now(c->sim), st);
 }
 
@@ -155,6 +156,7 @@ static void request(SmbClient *c, SmbMsg *m, const char *op, int handle, const c
     q->path = g_strdup(path);
     q->t0 = sim_now(c->sim);
     q->bytes = bytes;
+    q->offset = m->offset;
     uint64_t *k = g_new(uint64_t, 1);
     *k = m->msg_id;
     g_hash_table_insert(c->pending, k, q);
@@ -385,7 +387,12 @@ static void on_break(SmbClient *c, const SmbMsg *brk)
     Handle *h = handle_by_file(c, brk->file);
     if (!h)
         return;
-    bool required = brk->oplock == OPLOCK_LEVEL_LEASE ? brk->ack_required : brk->oplock != OPLOCK_LEVEL_NONE;
+    /* B4: only a break from EXCLUSIVE or BATCH is acknowledged. */
+    bool required = brk->oplock == OPLOCK_LEVEL_LEASE
+                        ? brk->ack_required
+                        : h->level == OPLOCK_LEVEL_EXCLUSIVE || h->level == OPLOCK_LEVEL_BATCH;
+    if (brk->oplock != OPLOCK_LEVEL_LEASE)
+        h->level = brk->oplock;
     switch (c->policy) {
     case ON_BREAK_ACK:
         if (required)
@@ -430,12 +437,18 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
                     c->session = m->session;
                 else if (m->cmd == SMB2_TREE_CONNECT)
                     c->tree = m->tree;
-                else if (m->cmd == SMB2_CREATE && q->handle)
-                    ((Handle *)g_ptr_array_index(c->handles, q->handle - 1))->file = m->file;
+                else if (m->cmd == SMB2_CREATE && q->handle) {
+                    Handle *h = g_ptr_array_index(c->handles, q->handle - 1);
+                    h->file = m->file;
+                    h->level = m->oplock;
+                }
                 else if (m->cmd == SMB2_CLOSE && q->handle)
                     ((Handle *)g_ptr_array_index(c->handles, q->handle - 1))->file = 0;
-                if (m->cmd == SMB2_READ)
+                if (m->cmd == SMB2_READ) {
                     q->bytes = m->length;
+                    trace_read(c->trace, sim_now(c->sim), net_node_trace_id(c->node), q->handle,
+                               trace_name(c->trace, q->path), q->offset, m->length, m->version);
+                }
             }
             if (m->cmd == SMB2_CREATE && m->status == STATUS_SUCCESS) {
                 bool lease = m->oplock == OPLOCK_LEVEL_LEASE;

@@ -42,6 +42,8 @@ static const char schema_sql[] =
     "  bytes INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS callback(run_id INTEGER NOT NULL, node INTEGER, redirector INTEGER,\n"
     "  routine INTEGER, object INTEGER, t_ns INTEGER, t_done_ns INTEGER, pending INTEGER, status INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS read_(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, handle INTEGER,\n"
+    "  path INTEGER, offset INTEGER, bytes INTEGER, version INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS grant_(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, handle INTEGER,\n"
     "  path INTEGER, level INTEGER, break_in_progress INTEGER);\n"
     "CREATE VIEW IF NOT EXISTS metrics AS\n"
@@ -66,6 +68,9 @@ static const char schema_sql[] =
     "         d.t_done_ns, d.step_reached, s.name AS outcome\n"
     "  FROM disconnect d JOIN names n ON n.id = d.initiator JOIN names e ON e.id = d.endpoint\n"
     "       JOIN names m ON m.id = d.mode LEFT JOIN ntstatus s ON s.code = d.outcome;\n"
+    "CREATE VIEW IF NOT EXISTS reads AS\n"
+    "  SELECT r.run_id, r.t_ns, n.name AS node, r.handle, p.name AS path, r.offset, r.bytes, r.version\n"
+    "  FROM read_ r JOIN names n ON n.id = r.node JOIN names p ON p.id = r.path;\n"
     "CREATE VIEW IF NOT EXISTS oplock_grants AS\n"
     "  SELECT g.run_id, g.t_ns, n.name AS node, g.handle, p.name AS path, l.name AS level, g.break_in_progress\n"
     "  FROM grant_ g JOIN names n ON n.id = g.node JOIN names p ON p.id = g.path JOIN names l ON l.id = g.level;\n"
@@ -109,6 +114,7 @@ const TraceTableInfo trace_tables[] = {
     { "smb_message", { "node", "peer", "command", NULL } },
     { "callback", { "node", "redirector", "routine", "object", NULL } },
     { "grant_", { "node", "path", "level", NULL } },
+    { "read_", { "node", "path", NULL } },
     { NULL, { NULL } },
 };
 
@@ -128,7 +134,7 @@ static const char index_sql[] =
 
 enum {
     ST_NAME_INSERT, ST_NAME_SELECT, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET,
-    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_CALLBACK, ST_GRANT, ST_COUNT
+    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_CALLBACK, ST_GRANT, ST_READ, ST_COUNT
 };
 
 static const char *stmt_sql[ST_COUNT] = {
@@ -146,6 +152,7 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_SMB_MESSAGE] = "INSERT INTO main.smb_message VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     [ST_CALLBACK] = "INSERT INTO main.callback VALUES (?,?,?,?,?,?,?,?,?)",
     [ST_GRANT] = "INSERT INTO main.grant_ VALUES (?,?,?,?,?,?,?)",
+    [ST_READ] = "INSERT INTO main.read_ VALUES (?,?,?,?,?,?,?,?)",
 };
 
 struct Trace {
@@ -608,6 +615,15 @@ void trace_grant(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t p
         return;
     int64_t v[] = { t, node, handle, path, level, break_in_progress };
     insert_row(tr, ST_GRANT, v, 6, 0);
+}
+
+void trace_read(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t path, uint64_t offset, uint64_t bytes,
+                uint64_t version)
+{
+    if (!tr || tr->level < TRACE_OPS || tr->error)
+        return;
+    int64_t v[] = { t, node, handle, path, (int64_t)offset, (int64_t)bytes, (int64_t)version };
+    insert_row(tr, ST_READ, v, 7, 0);
 }
 
 bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime sim_end, uint64_t events,

@@ -106,6 +106,11 @@ void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t rout
 void trace_grant(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t path, uint32_t level,
                  bool break_in_progress);
 
+/* A read's result (`reads`): which write version its first byte came from
+ * (0: the file's initial contents). */
+void trace_read(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t path, uint64_t offset, uint64_t bytes,
+                uint64_t version);
+
 /* The run-keyed base tables and which of their columns hold name ids. */
 typedef struct {
     const char *table;
