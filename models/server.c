@@ -15,6 +15,7 @@ typedef struct {
     char *name;
     GHashTable *files; /* path -> File* */
     bool deleted;
+    GQueue notifies;   /* Waiter*: CHANGE_NOTIFY requests waiting for a change */
 } Share;
 
 typedef struct {
@@ -161,7 +162,21 @@ void server_add_share(SmbServer *s, const char *name)
     Share *sh = g_new0(Share, 1);
     sh->name = g_strdup(name);
     sh->files = g_hash_table_new(g_str_hash, g_str_equal);
+    g_queue_init(&sh->notifies);
     g_hash_table_insert(s->shares, sh->name, sh);
+}
+
+/* A change in a share's namespace completes its CHANGE_NOTIFY requests. */
+static void send_msg(Conn *c, SmbMsg *m);
+static SmbMsg *response_to(const SmbMsg *req, NTSTATUS st);
+static void share_changed(Share *sh)
+{
+    Waiter *w;
+    while ((w = g_queue_pop_head(&sh->notifies))) {
+        send_msg(w->conn, response_to(w->req, STATUS_SUCCESS));
+        smb_msg_free(w->req);
+        g_free(w);
+    }
 }
 
 static File *file_new(Share *sh, const char *path, uint64_t size)
@@ -213,6 +228,7 @@ static void share_free(gpointer p)
     while (g_hash_table_iter_next(&it, &k, &v))
         file_free(v);
     g_hash_table_unref(sh->files);
+    g_queue_clear_full(&sh->notifies, waiter_free);
     g_free(sh->name);
     g_free(sh);
 }
@@ -516,8 +532,10 @@ static void drop_owner(File *f, Owner *o)
 
 static void remove_file(File *f)
 {
-    g_hash_table_remove(f->share->files, f->path);
+    Share *sh = f->share;
+    g_hash_table_remove(sh->files, f->path);
     file_free(f);
+    share_changed(sh);
 }
 
 /* Close an open: its locks go, its oplock or lease reference goes, and a
@@ -603,6 +621,7 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
             }
     } else {
         f = file_new(t->share, req->path, 0);
+        share_changed(t->share);
     }
     if (is_overwrite(disp)) {
         f->size = 0;
@@ -897,6 +916,7 @@ static void do_set_info(Conn *c, const SmbMsg *req)
             g_free(f->path);
             f->path = g_strdup(req->new_path);
             g_hash_table_insert(f->share->files, f->path, f);
+            share_changed(f->share);
         }
     } else if (req->delete_on_close) { /* FileDispositionInformation */
         st = (op->access & ACCESS_DELETE) ? STATUS_SUCCESS : STATUS_ACCESS_DENIED;
@@ -972,8 +992,23 @@ static void serve(Conn *c, SmbMsg *req)
         reply(c, req, op ? STATUS_SUCCESS : st);
         break;
     }
+    case SMB2_CHANGE_NOTIFY: {
+        Tree *t = tree_of(s, req, &st);
+        if (!t) {
+            reply(c, req, st);
+            break;
+        }
+        /* It completes when the share's namespace changes. */
+        Waiter *w = g_new0(Waiter, 1);
+        w->conn = c;
+        w->req = req;
+        g_queue_push_tail(&t->share->notifies, w);
+        SmbMsg *r = response_to(req, STATUS_PENDING);
+        r->async = true;
+        send_msg(c, r);
+        return;
+    }
     case SMB2_QUERY_DIRECTORY:
-    case SMB2_CHANGE_NOTIFY:
     case SMB2_IOCTL: {
         Tree *t = tree_of(s, req, &st);
         reply(c, req, t ? STATUS_SUCCESS : st);

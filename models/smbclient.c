@@ -357,6 +357,10 @@ void smbclient_action(SmbClient *c, const Action *a)
         request(c, smb_msg_new(SMB2_ECHO), verb, 0, "", 0);
     } else if (strcmp(verb, "dir") == 0) {
         request(c, smb_msg_new(SMB2_QUERY_DIRECTORY), verb, 0, "", 0);
+    } else if (strcmp(verb, "notify") == 0) {
+        request(c, smb_msg_new(SMB2_CHANGE_NOTIFY), verb, 0, "", 0);
+    } else if (strcmp(verb, "ioctl") == 0) {
+        request(c, smb_msg_new(SMB2_IOCTL), verb, 0, "", 0);
     } else if (strcmp(verb, "create") == 0) {
         do_create(c, a);
     } else {

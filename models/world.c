@@ -201,6 +201,8 @@ static const ActionSpec actions[] = {
     { "smbclient", "tree_disconnect", 0, no_keys, "TREE_DISCONNECT" },
     { "smbclient", "echo", 0, no_keys, "ECHO" },
     { "smbclient", "dir", 0, no_keys, "QUERY_DIRECTORY" },
+    { "smbclient", "notify", 0, no_keys, "CHANGE_NOTIFY: completes when a file of the share is created, deleted or renamed" },
+    { "smbclient", "ioctl", 0, no_keys, "IOCTL" },
     { "smbclient", "create", 1, create_keys, "smbclient S create HANDLE path=...: CREATE" },
     { "smbclient", "read", 1, io_keys, "READ through a handle" },
     { "smbclient", "write", 1, io_keys, "WRITE through a handle" },
