@@ -361,8 +361,9 @@ static bool plot_sequence(Plot *p)
             p->err = g_strdup_printf("run %lld has no oplock break %lld", (long long)run, (long long)p->opt->brk);
             return false;
         }
-        w0 = sqlite3_column_double(b, 2) - 20e6;
-        w1 = sqlite3_column_double(b, 3) + 20e6;
+        /* the notification, the acknowledgement and what came with them */
+        w0 = sqlite3_column_double(b, 2) - 1e6;
+        w1 = sqlite3_column_double(b, 3) + 1e6;
         sqlite3_stmt *c = prepare(p, "SELECT conn FROM smb_messages WHERE run_id = ?2 AND node = ?3 AND peer = ?4 "
                                      "LIMIT 1");
         sqlite3_bind_int64(c, 2, run);
@@ -421,8 +422,11 @@ static bool plot_sequence(Plot *p)
         g_free(label);
     }
     sqlite3_finalize(st);
+    /* Where SMB messages ride the connection, their arrows stand for the
+     * TDI sends and receives that carry them. */
     st = prepare(p, "SELECT t_ns, t_done_ns, node = ?4, request, flags, status FROM tdi_requests WHERE run_id = ?2 "
-                    "AND conn = ?3 ORDER BY t_ns, rowid");
+                    "AND conn = ?3 AND (request NOT IN ('TDI_SEND', 'TDI_RECEIVE') OR NOT EXISTS (SELECT 1 FROM "
+                    "smb_messages m WHERE m.run_id = ?2 AND m.conn = ?3)) ORDER BY t_ns, rowid");
     if (st) {
         sqlite3_bind_int64(st, 2, run);
         sqlite3_bind_int64(st, 3, conn);
@@ -444,8 +448,8 @@ static bool plot_sequence(Plot *p)
         }
         sqlite3_finalize(st);
     }
-    st = prepare(p, "SELECT t_ns, node = ?4, command, is_response, status FROM smb_messages WHERE run_id = ?2 AND "
-                    "conn = ?3 ORDER BY t_ns, rowid");
+    st = prepare(p, "SELECT t_ns, node = ?4, command, CASE WHEN msg_id = -1 THEN 2 ELSE is_response END, status "
+                    "FROM smb_messages WHERE run_id = ?2 AND conn = ?3 ORDER BY t_ns, rowid");
     if (st) {
         sqlite3_bind_int64(st, 2, run);
         sqlite3_bind_int64(st, 3, conn);
@@ -455,9 +459,10 @@ static bool plot_sequence(Plot *p)
             if (t < w0 || t > w1)
                 continue;
             bool c = sqlite3_column_int(st, 1);
+            int kind = sqlite3_column_int(st, 3); /* 0 request, 1 response, 2 break notification */
             char *label = g_strdup_printf("SMB %s %s%s", sqlite3_column_text(st, 2),
-                                          sqlite3_column_int(st, 3) ? "response " : "request",
-                                          sqlite3_column_int(st, 3) ? (const char *)sqlite3_column_text(st, 4) : "");
+                                          kind == 2 ? "notification" : kind ? "response " : "request",
+                                          kind == 1 ? (const char *)sqlite3_column_text(st, 4) : "");
             add_arrow(arrows, t / 1e6, t / 1e6, c ? tdi_client : sapp, c ? ctp : stp, 5, label);
             g_free(label);
         }
