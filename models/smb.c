@@ -1,6 +1,7 @@
 #include "smb.h"
 
 #include <glib.h>
+#include <string.h>
 
 static const char *const names[SMB2_N_COMMANDS] = {
     "NEGOTIATE",     "SESSION_SETUP", "LOGOFF", "TREE_CONNECT",    "TREE_DISCONNECT", "CREATE",
@@ -10,6 +11,18 @@ static const char *const names[SMB2_N_COMMANDS] = {
 };
 
 const char *smb_command_name(SmbCommand c) { return c < SMB2_N_COMMANDS ? names[c] : "?"; }
+
+uint16_t smb_dialect(const char *name)
+{
+    static const struct {
+        const char *name;
+        uint16_t revision;
+    } ds[] = { { "2.0.2", 0x0202 }, { "2.1", 0x0210 }, { "3.0", 0x0300 }, { "3.0.2", 0x0302 }, { "3.1.1", 0x0311 } };
+    for (size_t i = 0; i < G_N_ELEMENTS(ds); i++)
+        if (strcmp(name, ds[i].name) == 0)
+            return ds[i].revision;
+    return 0;
+}
 
 /* Fixed body sizes (StructureSize of each request / response, MS-SMB2
  * 2.2.3-2.2.37), rounded to what real messages carry with their usual

@@ -68,6 +68,9 @@ typedef struct {
 } SmbMsg;
 
 const char *smb_command_name(SmbCommand c);
+/* A dialect written as in a scenario ("2.0.2", "2.1", "3.0", "3.0.2",
+ * "3.1.1") as its DialectRevision value; 0 for anything else. */
+uint16_t smb_dialect(const char *name);
 /* Bytes of the message on the wire. */
 uint32_t smb_msg_bytes(const SmbMsg *m);
 

@@ -236,17 +236,6 @@ static CacheState parse_lease(const char *s)
     return st;
 }
 
-static uint16_t parse_dialect(const char *s)
-{
-    static const struct { const char *n; uint16_t d; } ds[] = {
-        { "2.0.2", 0x0202 }, { "2.1", 0x0210 }, { "3.0", 0x0300 }, { "3.0.2", 0x0302 }, { "3.1.1", 0x0311 },
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(ds); i++)
-        if (strcmp(s, ds[i].n) == 0)
-            return ds[i].d;
-    return 0;
-}
-
 static const char *sval(const Action *a, const char *k) { return action_param(a, k)->s; }
 static int64_t ival(const Action *a, const char *k) { return action_param(a, k)->i; }
 
@@ -338,7 +327,7 @@ void smbclient_action(SmbClient *c, const Action *a)
     SmbMsg *m;
     if (strcmp(verb, "negotiate") == 0) {
         m = smb_msg_new(SMB2_NEGOTIATE);
-        m->dialect = parse_dialect(sval(a, "dialect"));
+        m->dialect = smb_dialect(sval(a, "dialect"));
         request(c, m, verb, 0, "", 0);
     } else if (strcmp(verb, "session") == 0) {
         m = smb_msg_new(SMB2_SESSION_SETUP);

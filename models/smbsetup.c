@@ -13,17 +13,6 @@ struct SmbSetup {
     GPtrArray *order;    /* servers and clients in declaration order, for the trace */
 };
 
-static uint16_t dialect_of(const char *s)
-{
-    static const struct { const char *n; uint16_t d; } ds[] = {
-        { "2.0.2", 0x0202 }, { "2.1", 0x0210 }, { "3.0", 0x0300 }, { "3.0.2", 0x0302 }, { "3.1.1", 0x0311 },
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(ds); i++)
-        if (strcmp(s, ds[i].n) == 0)
-            return ds[i].d;
-    return 0;
-}
-
 static bool one_of(const char *v, const char *const *set)
 {
     for (; *set; set++)
@@ -76,7 +65,7 @@ void smbsetup_check(Scenario *sc)
         } else if (strcmp(k, "server") == 0) {
             for (int j = 0; j < 2; j++) {
                 const ParamValue *p = decl_param(d, j ? "max_dialect" : "min_dialect");
-                if (!dialect_of(p->s))
+                if (!smb_dialect(p->s))
                     scenario_error(sc, p->line ? p->line : d->line, p->col ? p->col : d->col,
                                    "%s: expected 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1", p->text);
             }
@@ -114,8 +103,8 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
         if (strcmp(d->spec->kind, "server") != 0)
             continue;
         ServerParams p = {
-            .min_dialect = dialect_of(decl_param(d, "min_dialect")->s),
-            .max_dialect = dialect_of(decl_param(d, "max_dialect")->s),
+            .min_dialect = smb_dialect(decl_param(d, "min_dialect")->s),
+            .max_dialect = smb_dialect(decl_param(d, "max_dialect")->s),
             .multi_credentials = decl_param(d, "multi_credentials")->i,
             .session_expiry = decl_param(d, "session_expiry")->i,
             .break_timeout = decl_param(d, "break_timeout")->i,

@@ -31,14 +31,17 @@ static void runkey_free(gpointer p)
     g_free(k);
 }
 
-/* The value of key K in "K1=V1 K2=V2 ...", or NULL. */
-static const char *value_in(char **kv, const char *key)
+/* Whether KEY has the same value (or is absent) in every point. */
+static bool shared_by_all(GPtrArray *points, const char *key, const char *value)
 {
-    size_t n = strlen(key);
-    for (; *kv; kv++)
-        if (strncmp(*kv, key, n) == 0 && (*kv)[n] == '=')
-            return *kv + n + 1;
-    return NULL;
+    for (guint j = 0; j < points->len; j++) {
+        char *v = report_point_value(g_ptr_array_index(points, j), key);
+        bool same = g_strcmp0(v, value) == 0;
+        g_free(v);
+        if (!same)
+            return false;
+    }
+    return true;
 }
 
 /* A run's parameter point is made of the overrides that vary among the
@@ -47,7 +50,7 @@ static const char *value_in(char **kv, const char *key)
 static GPtrArray *load_runs(sqlite3 *db)
 {
     GPtrArray *runs = g_ptr_array_new_with_free_func(runkey_free);
-    GPtrArray *kvs = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+    GPtrArray *points = g_ptr_array_new_with_free_func(g_free);
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db, "SELECT run_id, seed, overrides FROM runs WHERE status = 'complete' ORDER BY run_id", -1,
                        &st, NULL);
@@ -55,28 +58,24 @@ static GPtrArray *load_runs(sqlite3 *db)
         RunKey *k = g_new0(RunKey, 1);
         k->id = sqlite3_column_int64(st, 0);
         k->seed = (uint64_t)sqlite3_column_int64(st, 1);
-        char *point = report_point_of((const char *)sqlite3_column_text(st, 2));
-        g_ptr_array_add(kvs, g_strsplit(point, " ", -1));
-        g_free(point);
+        g_ptr_array_add(points, report_point_of((const char *)sqlite3_column_text(st, 2)));
         g_ptr_array_add(runs, k);
     }
     sqlite3_finalize(st);
     for (guint i = 0; i < runs->len; i++) {
-        RunKey *k = g_ptr_array_index(runs, i);
-        char **mine = g_ptr_array_index(kvs, i);
+        char **kvs = g_strsplit(g_ptr_array_index(points, i), " ", -1);
         GString *p = g_string_new("");
-        for (char **kv = mine; *kv && **kv; kv++) {
-            char *key = g_strndup(*kv, (gsize)(strchr(*kv, '=') ? strchr(*kv, '=') - *kv : (long)strlen(*kv)));
-            bool varies = false;
-            for (guint j = 0; j < kvs->len && !varies; j++)
-                varies = g_strcmp0(value_in(g_ptr_array_index(kvs, j), key), value_in(mine, key)) != 0;
-            if (varies)
+        for (char **kv = kvs; *kv && **kv; kv++) {
+            char *eq = strchr(*kv, '=');
+            char *key = eq ? g_strndup(*kv, (gsize)(eq - *kv)) : g_strdup(*kv);
+            if (!shared_by_all(points, key, eq ? eq + 1 : NULL))
                 g_string_append_printf(p, "%s%s", p->len ? " " : "", *kv);
             g_free(key);
         }
-        k->point = g_string_free(p, FALSE);
+        g_strfreev(kvs);
+        ((RunKey *)g_ptr_array_index(runs, i))->point = g_string_free(p, FALSE);
     }
-    g_ptr_array_unref(kvs);
+    g_ptr_array_unref(points);
     return runs;
 }
 

@@ -578,19 +578,6 @@ static bool plot_sequence(Plot *p)
 
 /* ---- sweep: a metric against a swept parameter ---- */
 
-/* The value of `key` in a run's point, or NULL. */
-static char *point_value(const char *point, const char *key)
-{
-    char **kv = g_strsplit(point, " ", -1);
-    char *v = NULL;
-    size_t n = strlen(key);
-    for (char **p = kv; *p && !v; p++)
-        if (strncmp(*p, key, n) == 0 && (*p)[n] == '=')
-            v = g_strdup(*p + n + 1);
-    g_strfreev(kv);
-    return v;
-}
-
 /* The point without `key`: the other swept values, one line each. */
 static char *point_without(const char *point, const char *key)
 {
@@ -641,7 +628,7 @@ static bool plot_sweep(Plot *p)
             const char *eq = strchr(point, '=');
             key = g_strndup(point, (gsize)(eq - point)); /* default: the first swept key */
         }
-        char *v = key ? point_value(point, key) : NULL;
+        char *v = key ? report_point_value(point, key) : NULL;
         double x;
         if (v && units_parse_any(v, &x)) {
             percent = percent || g_str_has_suffix(v, "%");

@@ -167,6 +167,18 @@ char *report_point_of(const char *overrides)
     return g_string_free(s, FALSE);
 }
 
+char *report_point_value(const char *point, const char *key)
+{
+    char **kv = g_strsplit(point ? point : "", " ", -1);
+    char *v = NULL;
+    size_t n = strlen(key);
+    for (char **p = kv; *p && !v; p++)
+        if (strncmp(*p, key, n) == 0 && (*p)[n] == '=')
+            v = g_strdup(*p + n + 1);
+    g_strfreev(kv);
+    return v;
+}
+
 /* ---- queries ---- */
 
 typedef struct {

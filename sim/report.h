@@ -33,5 +33,7 @@ void table_free(Table *t);
 /* The part of a run's overrides that names its parameter point: every
  * override but the seed, in order ("" when none). */
 char *report_point_of(const char *overrides);
+/* The value of KEY in a point ("K1=V1 K2=V2"), or NULL. */
+char *report_point_value(const char *point, const char *key);
 
 #endif

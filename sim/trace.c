@@ -414,6 +414,21 @@ static void insert(Trace *tr, sqlite3_stmt *st)
     }
 }
 
+/* Bind a row of int64 values after run_id; negative times (flagged in
+ * `times`, a bit per column) become NULL. */
+static void insert_row(Trace *tr, int st_id, const int64_t *v, int n, uint32_t times)
+{
+    sqlite3_stmt *st = tr->st[st_id];
+    sqlite3_bind_int64(st, 1, tr->run_id);
+    for (int i = 0; i < n; i++) {
+        if ((times >> i & 1) && v[i] < 0)
+            sqlite3_bind_null(st, i + 2);
+        else
+            sqlite3_bind_int64(st, i + 2, v[i]);
+    }
+    insert(tr, st);
+}
+
 uint32_t trace_name(Trace *tr, const char *name)
 {
     if (!tr)
@@ -480,30 +495,8 @@ void trace_packet(Trace *tr, SimTime t, SimTime t_arrive, uint32_t link, uint32_
 {
     if (!tr || tr->level < TRACE_ALL || tr->error)
         return;
-    sqlite3_stmt *st = tr->st[ST_PACKET];
-    sqlite3_bind_int64(st, 1, tr->run_id);
-    sqlite3_bind_int64(st, 2, t);
-    if (t_arrive >= 0)
-        sqlite3_bind_int64(st, 3, t_arrive);
-    else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_int64(st, 4, link);
-    sqlite3_bind_int64(st, 5, src);
-    sqlite3_bind_int64(st, 6, dst);
-    sqlite3_bind_int64(st, 7, conn);
-    sqlite3_bind_int64(st, 8, bytes);
-    sqlite3_bind_int64(st, 9, kind);
-    sqlite3_bind_int64(st, 10, fate);
-    insert(tr, st);
-}
-
-/* Bind a time that may be unknown (< 0) as NULL. */
-static void bind_time(sqlite3_stmt *st, int col, SimTime t)
-{
-    if (t >= 0)
-        sqlite3_bind_int64(st, col, t);
-    else
-        sqlite3_bind_null(st, col);
+    int64_t v[] = { t, t_arrive, link, src, dst, conn, bytes, kind, fate };
+    insert_row(tr, ST_PACKET, v, 9, 1u << 1);
 }
 
 void trace_tdi_request(Trace *tr, uint32_t node, uint32_t endpoint, int64_t conn, uint32_t request, uint32_t flags,
@@ -511,31 +504,16 @@ void trace_tdi_request(Trace *tr, uint32_t node, uint32_t endpoint, int64_t conn
 {
     if (!tr || tr->level < TRACE_MESSAGES || tr->error)
         return;
-    sqlite3_stmt *st = tr->st[ST_TDI_REQUEST];
-    sqlite3_bind_int64(st, 1, tr->run_id);
-    sqlite3_bind_int64(st, 2, node);
-    sqlite3_bind_int64(st, 3, endpoint);
-    sqlite3_bind_int64(st, 4, conn);
-    sqlite3_bind_int64(st, 5, request);
-    sqlite3_bind_int64(st, 6, flags);
-    sqlite3_bind_int64(st, 7, t);
-    bind_time(st, 8, t_done);
-    sqlite3_bind_int64(st, 9, status);
-    insert(tr, st);
+    int64_t v[] = { node, endpoint, conn, request, flags, t, t_done, status };
+    insert_row(tr, ST_TDI_REQUEST, v, 8, 1u << 6);
 }
 
 void trace_tdi_state(Trace *tr, SimTime t, uint32_t node, uint32_t endpoint, int64_t conn, uint32_t state)
 {
     if (!tr || tr->level < TRACE_MESSAGES || tr->error)
         return;
-    sqlite3_stmt *st = tr->st[ST_TDI_STATE];
-    sqlite3_bind_int64(st, 1, tr->run_id);
-    sqlite3_bind_int64(st, 2, t);
-    sqlite3_bind_int64(st, 3, node);
-    sqlite3_bind_int64(st, 4, endpoint);
-    sqlite3_bind_int64(st, 5, conn);
-    sqlite3_bind_int64(st, 6, state);
-    insert(tr, st);
+    int64_t v[] = { t, node, endpoint, conn, state };
+    insert_row(tr, ST_TDI_STATE, v, 5, 0);
 }
 
 void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endpoint, uint32_t mode,
@@ -543,32 +521,8 @@ void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endp
 {
     if (!tr || tr->level < TRACE_OPS || tr->error)
         return;
-    sqlite3_stmt *st = tr->st[ST_DISCONNECT];
-    sqlite3_bind_int64(st, 1, tr->run_id);
-    sqlite3_bind_int64(st, 2, conn);
-    sqlite3_bind_int64(st, 3, initiator);
-    sqlite3_bind_int64(st, 4, endpoint);
-    sqlite3_bind_int64(st, 5, mode);
-    sqlite3_bind_int64(st, 6, t_start);
-    bind_time(st, 7, t_done);
-    sqlite3_bind_int64(st, 8, step_reached);
-    sqlite3_bind_int64(st, 9, outcome);
-    insert(tr, st);
-}
-
-/* Bind a row of int64 values after run_id; negative times (flagged in
- * `times`, a bit per column) become NULL. */
-static void insert_row(Trace *tr, int st_id, const int64_t *v, int n, uint32_t times)
-{
-    sqlite3_stmt *st = tr->st[st_id];
-    sqlite3_bind_int64(st, 1, tr->run_id);
-    for (int i = 0; i < n; i++) {
-        if ((times >> i & 1) && v[i] < 0)
-            sqlite3_bind_null(st, i + 2);
-        else
-            sqlite3_bind_int64(st, i + 2, v[i]);
-    }
-    insert(tr, st);
+    int64_t v[] = { conn, initiator, endpoint, mode, t_start, t_done, step_reached, outcome };
+    insert_row(tr, ST_DISCONNECT, v, 8, 1u << 5);
 }
 
 void trace_op(Trace *tr, uint32_t node, uint32_t op, int64_t handle, uint32_t path, SimTime t_start, SimTime t_done,

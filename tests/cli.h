@@ -82,6 +82,18 @@ static char *query(const char *db_path, const char *sql)
     return g_string_free(s, FALSE);
 }
 
+/* Every row of every query, one after the other: a dump to compare. */
+static inline char *dump_queries(const char *db, const char *const *sql, size_t n)
+{
+    GString *s = g_string_new("");
+    for (size_t i = 0; i < n; i++) {
+        char *part = query(db, sql[i]);
+        g_string_append_printf(s, "%s\n--\n", part);
+        g_free(part);
+    }
+    return g_string_free(s, FALSE);
+}
+
 #define ASSERT_QUERY(db, sql, want)                 \
     do {                                            \
         char *got_ = query(db, sql);                \

@@ -198,13 +198,7 @@ static char *dump_db(const char *db)
         "SELECT * FROM metric ORDER BY rowid", "SELECT * FROM packet ORDER BY rowid",
         "SELECT * FROM tdi_request ORDER BY rowid", "SELECT * FROM disconnect ORDER BY rowid",
     };
-    GString *s = g_string_new("");
-    for (size_t i = 0; i < G_N_ELEMENTS(sql); i++) {
-        char *part = query(db, sql[i]);
-        g_string_append_printf(s, "%s\n--\n", part);
-        g_free(part);
-    }
-    return g_string_free(s, FALSE);
+    return dump_queries(db, sql, G_N_ELEMENTS(sql));
 }
 
 static void test_sweep_and_merge(void)

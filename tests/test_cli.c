@@ -246,16 +246,7 @@ static const char *dump_sql[] = {
     "SELECT run_id, scenario_path, scenario_text, seed, overrides, sim_end_ns, events, status FROM runs",
 };
 
-static char *dump(const char *db)
-{
-    GString *s = g_string_new("");
-    for (size_t i = 0; i < G_N_ELEMENTS(dump_sql); i++) {
-        char *part = query(db, dump_sql[i]);
-        g_string_append_printf(s, "%s\n--\n", part);
-        g_free(part);
-    }
-    return g_string_free(s, FALSE);
-}
+static char *dump(const char *db) { return dump_queries(db, dump_sql, G_N_ELEMENTS(dump_sql)); }
 
 static void test_determinism(void)
 {
