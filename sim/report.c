@@ -294,7 +294,7 @@ static void section_statuses(Ctx *c)
                " SELECT 'operation' AS source, status FROM ops WHERE " RUNS
                " UNION ALL SELECT 'TDI request', status FROM tdi_requests WHERE " RUNS
                " UNION ALL SELECT 'MRx routine', status FROM callbacks WHERE " RUNS
-               " UNION ALL SELECT 'SMB response', status FROM smb_messages WHERE is_response AND " RUNS
+               " UNION ALL SELECT 'SMB response', status FROM smb_messages WHERE is_response AND NOT is_async AND msg_id != -1 AND " RUNS
                ") GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2");
     emit(c, t);
 }
