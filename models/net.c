@@ -33,6 +33,7 @@ struct NetNode {
     Net *net;
     char *name;
     uint32_t trace_id;
+    GHashTable *out; /* NetNode* to -> LinkDir* of the link towards it */
     NetReceive recv[NET_PROTO_COUNT];
     void *recv_ctx[NET_PROTO_COUNT];
 };
@@ -53,7 +54,6 @@ struct Net {
     GPtrArray *nodes;        /* NetNode* */
     GPtrArray *links;        /* NetLink* */
     GHashTable *node_by_name;
-    GHashTable *dir_by_pair; /* "from\1to" -> LinkDir* */
     Flight *free_flights;
     GPtrArray *flight_slabs;
     uint32_t fate_id[FATE_COUNT];
@@ -68,7 +68,6 @@ Net *net_new(Sim *sim, Trace *trace, uint64_t seed)
     net->nodes = g_ptr_array_new();
     net->links = g_ptr_array_new();
     net->node_by_name = g_hash_table_new(g_str_hash, g_str_equal);
-    net->dir_by_pair = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     net->flight_slabs = g_ptr_array_new_with_free_func(g_free);
     for (int i = 0; i < FATE_COUNT; i++)
         net->fate_id[i] = trace_name(trace, fate_names[i]);
@@ -82,6 +81,7 @@ void net_free(Net *net)
     for (guint i = 0; i < net->nodes->len; i++) {
         NetNode *n = g_ptr_array_index(net->nodes, i);
         g_free(n->name);
+        g_hash_table_unref(n->out);
         g_free(n);
     }
     for (guint i = 0; i < net->links->len; i++) {
@@ -92,7 +92,6 @@ void net_free(Net *net)
     g_ptr_array_unref(net->nodes);
     g_ptr_array_unref(net->links);
     g_hash_table_unref(net->node_by_name);
-    g_hash_table_unref(net->dir_by_pair);
     g_ptr_array_unref(net->flight_slabs);
     g_free(net);
 }
@@ -106,6 +105,7 @@ NetNode *net_add_node(Net *net, const char *name)
     n->net = net;
     n->name = g_strdup(name);
     n->trace_id = trace_name(net->trace, name);
+    n->out = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_ptr_array_add(net->nodes, n);
     g_hash_table_insert(net->node_by_name, n->name, n);
     return n;
@@ -120,11 +120,6 @@ void net_node_set_receiver(NetNode *node, int proto, NetReceive fn, void *ctx)
     g_assert(proto >= 0 && proto < NET_PROTO_COUNT);
     node->recv[proto] = fn;
     node->recv_ctx[proto] = ctx;
-}
-
-static char *pair_key(const NetNode *a, const NetNode *b)
-{
-    return g_strdup_printf("%s\1%s", a->name, b->name);
 }
 
 static void dir_init(Net *net, LinkDir *d, NetLink *link, NetNode *from, NetNode *to)
@@ -142,7 +137,7 @@ static void dir_init(Net *net, LinkDir *d, NetLink *link, NetNode *from, NetNode
     g_free(s2);
     g_free(s3);
     g_free(base);
-    g_hash_table_insert(net->dir_by_pair, pair_key(from, to), d);
+    g_hash_table_insert(from->out, to, d);
 }
 
 NetLink *net_add_link(Net *net, NetNode *a, NetNode *b, const LinkParams *p)
@@ -163,9 +158,8 @@ NetLink *net_add_link(Net *net, NetNode *a, NetNode *b, const LinkParams *p)
 
 NetLink *net_find_link(Net *net, const NetNode *a, const NetNode *b)
 {
-    char *k = pair_key(a, b);
-    LinkDir *d = g_hash_table_lookup(net->dir_by_pair, k);
-    g_free(k);
+    (void)net;
+    LinkDir *d = g_hash_table_lookup(a->out, b);
     return d ? d->link : NULL;
 }
 
@@ -266,9 +260,7 @@ static void launch(Net *net, LinkDir *d, const NetPacket *pkt, SimTime arrive, i
 
 bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt)
 {
-    char *k = pair_key(src, dst);
-    LinkDir *d = g_hash_table_lookup(net->dir_by_pair, k);
-    g_free(k);
+    LinkDir *d = g_hash_table_lookup(src->out, dst);
     if (!d)
         return false;
     const LinkParams *p = &d->link->p;
