@@ -297,7 +297,10 @@ static const Stream streams[] = {
     { "TDI request", "SELECT coalesce(t_done_ns, t_ns), node || ' ' || endpoint || ' ' || request || ' ' || flags || "
                      "' issued at ' || t_ns || ' -> ' || coalesce(status, '?') || coalesce(' at ' || t_done_ns, '') "
                      "FROM tdi_requests WHERE run_id = ? ORDER BY rowid" },
-    { "operation", "SELECT t_start_ns, node || ' ' || op || ' ' || path || ' from ' || t_start_ns || ' -> ' || "
+    { "SMB message", "SELECT t_ns, node || '->' || peer || ' ' || command || CASE WHEN is_response THEN "
+                     "' response ' ELSE ' request ' END || 'mid ' || msg_id || ' ' || coalesce(status, '?') || ' ' || "
+                     "bytes || ' B' FROM smb_messages WHERE run_id = ? ORDER BY rowid" },
+    { "operation", "SELECT coalesce(t_done_ns, t_start_ns), node || ' ' || op || ' ' || path || ' from ' || t_start_ns || ' -> ' || "
                    "coalesce(status, '?') || coalesce(' at ' || t_done_ns, '') FROM ops WHERE run_id = ? "
                    "ORDER BY rowid" },
 };
