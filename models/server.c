@@ -650,6 +650,7 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
     op->delete_on_close = req->delete_on_close;
     SmbMsg *r = response_to(req, STATUS_SUCCESS);
     r->file = op->id;
+    r->length = f->size; /* EndOfFile */
     Owner *own = lease ? owner_for(f, true, req->lease_key) : NULL;
     if (own) {
         /* Same key: the open joins the lease (B6: reports the state it had

@@ -3,15 +3,27 @@
 #include <glib.h>
 #include <string.h>
 
+#include "rdbss.h"
 #include "server.h"
 #include "smbclient.h"
+#include "smbrdr.h"
+#include "workload.h"
 
 struct SmbSetup {
     SmbWire *wire;
     GHashTable *servers; /* server decl id -> SmbServer* */
     GHashTable *clients; /* smbclient decl id -> SmbClient* */
     GPtrArray *order;    /* servers and clients in declaration order, for the trace */
+    GHashTable *rdbss;     /* client node id -> Rdbss* */
+    GHashTable *workloads; /* client node id -> Workload* */
+    GPtrArray *rdrs;       /* SmbRdr* */
+    GPtrArray *client_order; /* client Decl* with redirectors, in declaration order */
 };
+
+typedef struct {
+    SmbSetup *s;
+    const char *node;
+} RdrLookup;
 
 static bool one_of(const char *v, const char *const *set)
 {
@@ -41,8 +53,52 @@ static void value_in(Scenario *sc, const Action *a, const char *key, const char 
                        what);
 }
 
+static const char *const info_whats[] = {
+    "query_file", "set_eof", "rename", "delete", "query_dir", "notify", "ioctl", "fsctl", "query_ea", "set_ea",
+    "query_sd", "set_sd", "query_quota", "set_quota", "query_volume", "set_volume", NULL,
+};
+
+static bool has_redirectors(const Decl *d)
+{
+    if (strcmp(d->spec->kind, "client") != 0)
+        return false;
+    char **l = decl_param(d, "redirectors")->list;
+    return l && *l && **l;
+}
+
 void smbsetup_check(Scenario *sc)
 {
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        if (has_redirectors(d))
+            for (char **l = decl_param(d, "redirectors")->list; *l; l++)
+                if (!scenario_find_decl(sc, "redirector", *l)) {
+                    const ParamValue *p = decl_param(d, "redirectors");
+                    scenario_error(sc, p->line ? p->line : d->line, p->col ? p->col : d->col,
+                                   "redirectors: no redirector '%s' is declared", *l);
+                }
+        if (strcmp(d->spec->kind, "redirector") == 0)
+            for (char **l = decl_param(d, "null")->list; l && *l; l++)
+                if (**l && mrx_by_name(*l) == MRX_N_ROUTINES) {
+                    const ParamValue *p = decl_param(d, "null");
+                    scenario_error(sc, p->line ? p->line : d->line, p->col ? p->col : d->col,
+                                   "null: '%s' is not a MINIRDR_DISPATCH routine", *l);
+                }
+    }
+    for (guint i = 0; i < sc->actions->len; i++) {
+        Action *a = g_ptr_array_index(sc->actions, i);
+        if (strcmp(a->spec->subject, "node") != 0 || !a->spec->verb || !workload_is_verb(a->spec->verb))
+            continue;
+        if (!has_redirectors(a->target))
+            scenario_error(sc, a->line, a->col, "%s runs no redirector (declare it with redirectors=...)",
+                           a->target->id);
+        if (strcmp(a->spec->verb, "info") == 0)
+            value_in(sc, a, "what", info_whats, "query_file, set_eof, rename, delete, query_dir, notify, ioctl, "
+                                                "fsctl, query_ea, set_ea, query_sd, set_sd, query_quota, "
+                                                "set_quota, query_volume or set_volume");
+        if (strcmp(a->spec->verb, "stop") == 0 && !scenario_find_decl(sc, "redirector", a->args[0]))
+            scenario_error(sc, a->line, a->arg_cols[0], "no redirector '%s' is declared", a->args[0]);
+    }
     static const char *const dialects[] = { "2.0.2", "2.1", "3.0", "3.0.2", "3.1.1", NULL };
     static const char *const policies[] = { "ack", "ack_none", "close", "ignore", "ack_always", NULL };
     static const char *const disps[] = { "supersede", "open", "create", "open_if", "overwrite", "overwrite_if", NULL };
@@ -88,6 +144,44 @@ void smbsetup_check(Scenario *sc)
 
 static void server_free_cb(gpointer p) { server_free(p); }
 static void client_free_cb(gpointer p) { smbclient_free(p); }
+
+static void on_started(void *ctx, NTSTATUS st, uint64_t info, Fobx *fobx)
+{
+    (void)ctx;
+    (void)st;
+    (void)info;
+    (void)fobx;
+}
+
+typedef struct {
+    SmbRdr *rdr;
+    Rdbss *rdbss;
+    const char *node, *name;
+} RdrEntry;
+
+/* Every client's redirectors start when the run does (their service sends
+ * the start request), in provider order. */
+static void start_redirectors(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    SmbSetup *s = ctx;
+    for (guint i = 0; i < s->rdrs->len; i++) {
+        RdrEntry *e = g_ptr_array_index(s->rdrs, i);
+        rdbss_start(e->rdbss, smbrdr_minirdr(e->rdr), on_started, NULL);
+    }
+}
+
+static MiniRdr *find_rdr(void *ctx, const char *name)
+{
+    RdrLookup *l = ctx;
+    for (guint i = 0; i < l->s->rdrs->len; i++) {
+        RdrEntry *e = g_ptr_array_index(l->s->rdrs, i);
+        if (strcmp(e->node, l->node) == 0 && strcmp(e->name, name) == 0)
+            return smbrdr_minirdr(e->rdr);
+    }
+    return NULL;
+}
 
 SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
 {
@@ -138,6 +232,38 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
             g_ptr_array_add(s->order, (gpointer)d);
         }
     }
+    s->rdbss = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)rdbss_free);
+    s->workloads = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)workload_free);
+    s->rdrs = g_ptr_array_new_with_free_func(g_free);
+    s->client_order = g_ptr_array_new();
+    for (guint i = 0; i < sc->decls->len; i++) {
+        const Decl *d = g_ptr_array_index(sc->decls, i);
+        if (!has_redirectors(d))
+            continue;
+        NetNode *node = net_find_node(net, d->id);
+        Rdbss *r = rdbss_new(sim, trace, node);
+        g_hash_table_insert(s->rdbss, d->id, r);
+        g_hash_table_insert(s->workloads, d->id, workload_new(r, trace, sim, d->id));
+        g_ptr_array_add(s->client_order, (gpointer)d);
+        for (char **l = decl_param(d, "redirectors")->list; *l; l++) {
+            const Decl *rd = scenario_find_decl(sc, "redirector", *l);
+            char **nulls = decl_param(rd, "null")->list;
+            SmbRdrParams p = {
+                .request_timeout = decl_param(rd, "timeout")->i,
+                .connection_ids = decl_param(rd, "connection_ids")->i,
+                .scavenger_timeout = (uint32_t)(decl_param(rd, "scavenger")->i / SIM_SEC),
+                .null_routines = nulls && *nulls && **nulls ? nulls : NULL,
+            };
+            RdrEntry *e = g_new0(RdrEntry, 1);
+            e->rdr = smbrdr_new(r, tdi, s->wire, net, rd->id, &p, decl_param(rd, "delayed_close")->i);
+            e->rdbss = r;
+            e->node = d->id;
+            e->name = rd->id;
+            g_ptr_array_add(s->rdrs, e);
+        }
+    }
+    if (s->rdrs->len)
+        sim_at(sim, 0, start_redirectors, s, 0);
     return s;
 }
 
@@ -146,6 +272,12 @@ void smbsetup_free(SmbSetup *s)
     if (!s)
         return;
     g_hash_table_unref(s->clients);
+    g_hash_table_unref(s->workloads);
+    for (guint i = 0; i < s->rdrs->len; i++)
+        smbrdr_free(((RdrEntry *)g_ptr_array_index(s->rdrs, i))->rdr);
+    g_ptr_array_unref(s->rdrs);
+    g_hash_table_unref(s->rdbss);
+    g_ptr_array_unref(s->client_order);
     g_hash_table_unref(s->servers);
     g_ptr_array_unref(s->order);
     smb_wire_free(s->wire);
@@ -155,6 +287,10 @@ void smbsetup_free(SmbSetup *s)
 bool smbsetup_action(SmbSetup *s, const Action *a)
 {
     const char *subj = a->spec->subject;
+    if (strcmp(subj, "node") == 0 && a->spec->verb && workload_is_verb(a->spec->verb)) {
+        RdrLookup l = { s, a->target->id };
+        return workload_action(g_hash_table_lookup(s->workloads, a->target->id), a, find_rdr, &l);
+    }
     if (strcmp(subj, "smbclient") == 0) {
         smbclient_action(g_hash_table_lookup(s->clients, a->target->id), a);
         return true;
@@ -179,6 +315,12 @@ bool smbsetup_action(SmbSetup *s, const Action *a)
  * Clients first: their pending operations, then the servers' breaks. */
 void smbsetup_flush_trace(SmbSetup *s)
 {
+    for (guint i = 0; i < s->client_order->len; i++) {
+        const Decl *d = g_ptr_array_index(s->client_order, i);
+        workload_flush_trace(g_hash_table_lookup(s->workloads, d->id));
+        if (!rdbss_check_teardown(g_hash_table_lookup(s->rdbss, d->id)))
+            break;
+    }
     for (int pass = 0; pass < 2; pass++)
         for (guint i = 0; i < s->order->len; i++) {
             const Decl *d = g_ptr_array_index(s->order, i);

@@ -28,6 +28,23 @@ static const ParamSpec node_keys[] = {
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
+/* A client node: its transport, and the redirectors its RDBSS runs, in
+ * provider order (models/rdbss.h). */
+static const ParamSpec client_keys[] = {
+    TRANSPORT_KEYS
+    { "redirectors", PT_LIST, 0, "''", "redirectors it runs, in provider order (e.g. smb,dav)", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
+static const ParamSpec redirector_keys[] = {
+    { "null", PT_LIST, 0, "''", "MINIRDR_DISPATCH routines it leaves NULL (e.g. MRxGetConnectionId)", NO_BOUNDS },
+    { "timeout", PT_TIME, 0, "30s", "a request unanswered this long fails with STATUS_IO_TIMEOUT; 0: never", 0, 1e18 },
+    { "delayed_close", PT_BOOL, 0, "yes", "keep a SRV_OPEN open after its last close (RDBSS delayed close)", NO_BOUNDS },
+    { "connection_ids", PT_BOOL, 0, "yes", "MRxGetConnectionId separates users into their own V_NET_ROOTs", NO_BOUNDS },
+    { "scavenger", PT_TIME, 0, "10s", "ScavengerTimeout: delayed closes and unused connections finalize after it", 1e9, 1e15 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
 /* A server node: its transport, and the file server on it (models/server.h). */
 static const ParamSpec server_keys[] = {
     TRANSPORT_KEYS
@@ -96,7 +113,7 @@ static const ParamSpec link_keys[] = {
 
 static const DeclSpec decls[] = {
     { "node", 1, true, false, node_keys, "a network node" },
-    { "client", 1, true, false, node_keys, "a client machine" },
+    { "client", 1, true, false, client_keys, "a client machine and its RDBSS" },
     { "server", 1, true, false, server_keys, "a server machine and its file server" },
     { "link", 2, false, false, link_keys, "a full-duplex link between two nodes" },
     { "endpoint", 1, false, false, endpoint_keys, "a TDI connection endpoint of a raw transport client" },
@@ -104,6 +121,7 @@ static const DeclSpec decls[] = {
     { "file", 1, false, false, file_keys, "a file on a share" },
     { "user", 1, false, false, user_keys, "a user a server knows" },
     { "smbclient", 1, false, false, smbclient_keys, "a scripted SMB client on a client node" },
+    { "redirector", 1, false, false, redirector_keys, "a network mini-redirector (SMB) clients can run" },
     { NULL, 0, false, false, NULL, NULL },
 };
 
@@ -193,7 +211,45 @@ static const ParamSpec ack_keys[] = {
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
+static const ParamSpec use_keys[] = {
+    { "user", PT_STRING, 0, "''", "user name", NO_BOUNDS },
+    { "password", PT_STRING, 0, "''", "password", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec unuse_keys[] = {
+    { "force", PT_BOOL, 0, "no", "delete even with open files (they are orphaned)", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec open_keys[] = {
+    { "access", PT_STRING, 0, "rw", "letters: r read, w write, d delete, a attributes only", NO_BOUNDS },
+    { "share", PT_STRING, 0, "rwd", "share mode letters: r, w, d ('' for none)", NO_BOUNDS },
+    { "disposition", PT_STRING, 0, "open_if", "supersede, open, create, open_if, overwrite, overwrite_if", NO_BOUNDS },
+    { "oplock", PT_STRING, 0, "batch", "oplock asked of the server: none, level2, exclusive, batch", NO_BOUNDS },
+    { "delete_on_close", PT_BOOL, 0, "no", "delete the file with its last handle", NO_BOUNDS },
+    { "user", PT_STRING, 0, "''", "credentials of a UNC open (default: the drive's)", NO_BOUNDS },
+    { "password", PT_STRING, 0, "''", "password", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec info_keys[] = {
+    { "what", PT_STRING, 0, NULL, "query_file, set_eof, rename, delete, query_dir, notify, ioctl, fsctl, query_ea, "
+                                  "set_ea, query_sd, set_sd, query_quota, set_quota, query_volume, set_volume", NO_BOUNDS },
+    { "length", PT_SIZE, 0, "0", "set_eof: the new size", 0, 1e15 },
+    { "to", PT_STRING, 0, "''", "rename: the new name", NO_BOUNDS },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
 static const ActionSpec actions[] = {
+    { "node", "use", 2, use_keys, "NODE use X: \\\\srv\\share: map a drive (net use)" },
+    { "node", "unuse", 1, unuse_keys, "NODE unuse X:: delete the connection (net use X: /delete)" },
+    { "node", "open", 2, open_keys, "NODE open H PATH: open a file (UNC or drive path) as handle H" },
+    { "node", "read", 1, io_keys, "read through handle H" },
+    { "node", "write", 1, io_keys, "write through handle H" },
+    { "node", "lock", 1, lock_keys, "lock a byte range through handle H" },
+    { "node", "unlock", 1, lock_keys, "unlock a byte range" },
+    { "node", "flush", 1, no_keys, "flush handle H" },
+    { "node", "info", 1, info_keys, "query or set information through handle H" },
+    { "node", "close", 1, no_keys, "close handle H (cleanup and close)" },
+    { "node", "stop", 1, no_keys, "NODE stop REDIRECTOR: stop a redirector (MRxStop)" },
     { "smbclient", "negotiate", 0, negotiate_keys, "connect (TDI) and NEGOTIATE" },
     { "smbclient", "session", 0, session_keys, "SESSION_SETUP" },
     { "smbclient", "logoff", 0, no_keys, "LOGOFF" },

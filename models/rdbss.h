@@ -1,0 +1,240 @@
+/* rdbss: the Redirected Drive Buffering SubSystem of one client node, and
+ * the six structures it keeps for its mini-redirectors (SRV_CALL,
+ * NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN, FOBX), reference-counted with their
+ * conditions and two-phase finalization (../shared/reference/STRUCTURES.md),
+ * calling the mini-redirectors' MINIRDR_DISPATCH routines in the orders
+ * SEQUENCES.md gives (a) to (h).
+ *
+ * Every mini-redirector has its own net-name table (its own "copy of
+ * RDBSS", seed 003); names are resolved by asking the redirectors in
+ * provider order, the first that connects to the server winning.
+ *
+ * The IRPs an application sends (create, read, write, ..., cleanup and
+ * close) are the functions at the end; each completes exactly once through
+ * its RxIrpDone.  Every routine call is traced in `callbacks`.
+ *
+ * Choices where the sources disagree are made in one place each and named
+ * in the README ("RDBSS: choices"). */
+#ifndef RDRSIM_RDBSS_H
+#define RDRSIM_RDBSS_H
+
+#include <glib.h>
+
+#include "engine.h"
+#include "minirdr.h"
+#include "net.h"
+#include "oplock.h"
+#include "trace.h"
+
+typedef struct Rdbss Rdbss;
+typedef struct MiniRdr MiniRdr;
+typedef struct SrvCall SrvCall;
+typedef struct NetRoot NetRoot;
+typedef struct VNetRoot VNetRoot;
+typedef struct Fcb Fcb;
+typedef struct SrvOpen SrvOpen;
+typedef struct Fobx Fobx;
+
+/* RX_BLOCK_CONDITION (mrx.h). */
+typedef enum { COND_UNINITIALIZED, COND_IN_TRANSITION, COND_CLOSING, COND_GOOD, COND_BAD, COND_CLOSED } RxCondition;
+
+/* FCB buffering state bits (fcb.h). */
+#define FCB_STATE_LOCK_BUFFERING_ENABLED 0x00200000u
+#define FCB_STATE_READCACHING_ENABLED    0x02000000u
+#define FCB_STATE_WRITECACHING_ENABLED   0x08000000u
+#define FCB_STATE_HANDLECACHING          0x00400000u /* the COLLAPSING bit: keep handles (delayed close) */
+
+/* The RX_CONTEXT: what a routine is asked to do, and its results. */
+struct RxContext {
+    Rdbss *rdbss;
+    MiniRdr *rdr;
+    MrxId routine;
+    SimTime t0;
+    SrvCall *srv_call;
+    NetRoot *net_root;
+    VNetRoot *vnet_root;
+    Fcb *fcb;
+    SrvOpen *srv_open;  /* pRelevantSrvOpen (NULL for the first collapse probe) */
+    Fobx *fobx;
+    /* connection construction */
+    char *server, *share, *subpath;  /* "\srv", "share", the rest */
+    const char *user, *password;
+    uint64_t connection_id;
+    NTSTATUS net_root_status, vnet_root_status;
+    bool force;
+    /* create */
+    char *path;                      /* relative to the share */
+    uint32_t access, share_access, disposition;
+    bool delete_on_close;
+    OplockLevel oplock;              /* requested; set by MRxCreate to the level granted */
+    /* low I/O and information */
+    LowIoOp op;
+    uint64_t offset, length;
+    bool exclusive;
+    GArray *lock_list;               /* BufferedLock: locks pushed at a buffering change */
+    uint32_t info_class;             /* set/query info: 0 basic, 1 end of file, 2 rename, 3 disposition */
+    char *new_name;
+    /* buffering change */
+    OplockLevel mrx_context;         /* the level the server breaks to */
+    uint32_t new_state;              /* MRxComputeNewBufferingState's answer */
+    /* results */
+    NTSTATUS status;
+    uint64_t information;
+    /* where RDBSS goes on when the routine completes */
+    void (*k)(RxContext *rx);
+    void *k_ctx;
+    uint64_t k_arg;
+    bool done;
+};
+
+typedef struct {
+    uint64_t offset, length;
+    bool exclusive;
+} BufferedLock;
+
+struct SrvCall {
+    char *name;          /* "\srv" */
+    uint64_t connection_id;
+    RxCondition condition;
+    NTSTATUS status;
+    void *context;       /* the mini-redirector's */
+    MiniRdr *rdr;
+    int refs, close_delayed;
+    GPtrArray *waiters;  /* RxContext* parked while it is in transition */
+    bool upper_done, finalized;
+    GPtrArray *opens;    /* SrvOpen* keyed by the server: break lookups */
+    int opens_in_flight;
+    GPtrArray *parked_breaks;
+};
+
+struct NetRoot {
+    char *name;          /* "\srv\share" */
+    SrvCall *srv_call;
+    RxCondition condition;
+    void *context;
+    GHashTable *fcbs;    /* path -> Fcb* */
+    GPtrArray *vnet_roots;
+    int refs;
+    bool upper_done, finalized;
+};
+
+struct VNetRoot {
+    char *name;          /* the canonical name: "\srv\share" or "\;X:\srv\share\sub" */
+    NetRoot *net_root;
+    char *user, *password;
+    uint64_t connection_id;
+    RxCondition condition;
+    NTSTATUS status;
+    void *context;
+    int refs;
+    bool extra_ref;      /* the "add connection" reference of a mapped drive */
+    bool upper_done, finalized;
+};
+
+struct Fcb {
+    char *path;
+    NetRoot *net_root;
+    VNetRoot *vnet_root;
+    uint32_t state;      /* buffering bits */
+    uint32_t uncleans, opens;
+    GPtrArray *srv_opens;
+    uint64_t size, valid_data_length;
+    bool delete_on_close, truncate_on_close, modified, orphaned;
+    GArray *cached;      /* CacheExtent: data held in the client cache */
+    GArray *locks;       /* BufferedLock held locally under lock buffering */
+    int refs;
+    bool finalized;
+    void *context;
+};
+
+struct SrvOpen {
+    Fcb *fcb;
+    VNetRoot *vnet_root;
+    RxCondition condition;
+    uint32_t access, share_access;
+    uint32_t flags;      /* SRVOPEN_FLAG_* */
+    uint32_t buffering_flags;
+    uint64_t key;        /* the server's file id */
+    OplockLevel level;
+    int open_count;
+    GPtrArray *fobxs;
+    void *context;
+    int refs;
+    bool finalized;
+};
+
+#define SRVOPEN_FLAG_CLOSED                 0x4
+#define SRVOPEN_FLAG_CLOSE_DELAYED          0x8
+#define SRVOPEN_FLAG_COLLAPSING_DISABLED    0x80
+#define SRVOPEN_FLAG_ORPHANED               0x400
+
+struct Fobx {
+    SrvOpen *srv_open;
+    Fcb *fcb;
+    bool cleaned_up, closed, scavenge_pending;
+    uint64_t id;
+    int refs;
+    bool finalized;
+};
+
+/* ---- set-up ---- */
+
+Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node);
+void rdbss_free(Rdbss *r);
+/* RxRegisterMinirdr: no routine is called.  Registration order is the
+ * provider order.  `ctx` is the redirector's own state. */
+MiniRdr *rdbss_register(Rdbss *r, const char *name, const MINIRDR_DISPATCH *d, void *ctx, SimTime request_timeout,
+                        bool delayed_close);
+void *rdbss_rdr_context(const MiniRdr *m);
+const char *rdbss_rdr_name(const MiniRdr *m);
+Rdbss *rdbss_of_context(const RxContext *rx);
+NetNode *rdbss_node(const Rdbss *r);
+Sim *rdbss_sim(const Rdbss *r);
+SimTime rdbss_request_timeout(const MiniRdr *m);
+
+/* ---- what the mini-redirector calls ---- */
+
+/* A routine that returned STATUS_PENDING is done (RxLowIoCompletion and the
+ * creation callbacks of MRxCreateSrvCall / MRxCreateVNetRoot). */
+void rx_complete(RxContext *rx, NTSTATUS status);
+/* RxCreateNetFobx, from MRxCreate / MRxCollapseOpen. */
+Fobx *rx_create_fobx(RxContext *rx);
+/* RxIndicateChangeOfBufferingState: the server broke the oplock of the
+ * open with this key; `level` is what it breaks to. */
+void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level);
+/* The connection to the server is gone: every request waiting on it fails. */
+void rx_srv_call_lost(SrvCall *sc, NTSTATUS status);
+
+/* ---- IRPs from applications ---- */
+
+typedef void (*RxIrpDone)(void *ctx, NTSTATUS status, uint64_t information, Fobx *fobx);
+
+void rdbss_start(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx);
+void rdbss_stop(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx);
+/* net use: drive "X:" (or NULL for a deviceless connection) to "\\srv\share[\sub]". */
+void rdbss_use(Rdbss *r, const char *drive, const char *unc, const char *user, const char *password, RxIrpDone done,
+               void *ctx);
+void rdbss_unuse(Rdbss *r, const char *drive_or_unc, bool force, RxIrpDone done, void *ctx);
+/* path: "\\srv\share\a.doc" or "X:\a.doc". */
+void rdbss_create(Rdbss *r, const char *path, uint32_t access, uint32_t share, uint32_t disposition,
+                  OplockLevel oplock, bool delete_on_close, const char *user, const char *password, RxIrpDone done,
+                  void *ctx);
+void rdbss_read(Rdbss *r, Fobx *f, uint64_t offset, uint64_t length, RxIrpDone done, void *ctx);
+void rdbss_write(Rdbss *r, Fobx *f, uint64_t offset, uint64_t length, RxIrpDone done, void *ctx);
+void rdbss_lock(Rdbss *r, Fobx *f, uint64_t offset, uint64_t length, bool exclusive, RxIrpDone done, void *ctx);
+void rdbss_unlock(Rdbss *r, Fobx *f, uint64_t offset, uint64_t length, RxIrpDone done, void *ctx);
+void rdbss_flush(Rdbss *r, Fobx *f, RxIrpDone done, void *ctx);
+/* Information: which routine by `what`: query_file, set_eof (length),
+ * rename (new_name), delete, query_dir, notify, ioctl, fsctl, query_ea,
+ * set_ea, query_sd, set_sd, query_quota, set_quota, query_volume,
+ * set_volume. */
+void rdbss_info(Rdbss *r, Fobx *f, const char *what, uint64_t length, const char *new_name, RxIrpDone done,
+                void *ctx);
+/* IRP_MJ_CLEANUP then IRP_MJ_CLOSE. */
+void rdbss_close(Rdbss *r, Fobx *f, RxIrpDone done, void *ctx);
+
+/* Write every RDBSS-level problem found (invariants) to the run: false
+ * when one failed.  Called at the end of the run. */
+bool rdbss_check_teardown(Rdbss *r);
+
+#endif

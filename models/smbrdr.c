@@ -1,0 +1,608 @@
+#include "smbrdr.h"
+
+#include <string.h>
+
+struct SmbRdr {
+    Rdbss *rdbss;
+    Tdi *tdi;
+    SmbWire *wire;
+    Net *net;
+    Sim *sim;
+    MiniRdr *m;
+    SmbRdrParams p;
+    GPtrArray *conns;
+    int endpoints;
+};
+
+/* The connection of a SRV_CALL. */
+typedef struct {
+    SmbRdr *rdr;
+    SrvCall *sc;
+    TdiEndpoint *ep;
+    NetNode *server;
+    bool up, lost;
+    uint64_t next_mid;
+    GHashTable *pending;  /* msg id -> Req* */
+    GHashTable *sessions; /* user -> session id */
+} Conn;
+
+typedef struct {
+    uint64_t session, tree;
+} Tree;
+
+typedef enum { K_NEGOTIATE, K_SESSION, K_TREE, K_CREATE, K_SIMPLE, K_IO, K_COUNTDOWN } ReqKind;
+
+typedef struct {
+    Conn *c;
+    RxContext *rx;
+    ReqKind kind;
+    uint64_t mid;
+    SimEventId timer;
+} Req;
+
+static SmbRdr *rdr_of(RxContext *rx) { return rdbss_rdr_context(rx->rdr); }
+static Conn *conn_of(RxContext *rx) { return rx->srv_call ? rx->srv_call->context : NULL; }
+
+static uint32_t buffering_for(OplockLevel level)
+{
+    switch (level) {
+    case OPLOCK_LEVEL_BATCH:
+        return FCB_STATE_READCACHING_ENABLED | FCB_STATE_WRITECACHING_ENABLED | FCB_STATE_LOCK_BUFFERING_ENABLED |
+               FCB_STATE_HANDLECACHING;
+    case OPLOCK_LEVEL_EXCLUSIVE:
+        return FCB_STATE_READCACHING_ENABLED | FCB_STATE_WRITECACHING_ENABLED | FCB_STATE_LOCK_BUFFERING_ENABLED;
+    case OPLOCK_LEVEL_II:
+        return FCB_STATE_READCACHING_ENABLED;
+    default:
+        return 0;
+    }
+}
+
+/* ---- requests ---- */
+
+static void on_timeout(Sim *sim, void *ctx, uint64_t arg);
+
+static void finish_req(Req *q, NTSTATUS st);
+
+/* Send a request; its response (or time-out) comes back to finish. */
+static void send_req(Conn *c, SmbMsg *m, RxContext *rx, ReqKind kind)
+{
+    m->msg_id = c->next_mid++;
+    if (c->lost || !c->up) {
+        uint64_t mid = m->msg_id;
+        smb_msg_free(m);
+        if (rx) {
+            Req q = { c, rx, kind, mid, SIM_NO_EVENT };
+            finish_req(&q, STATUS_CONNECTION_DISCONNECTED);
+        }
+        return;
+    }
+    if (rx) {
+        Req *q = g_new0(Req, 1);
+        q->c = c;
+        q->rx = rx;
+        q->kind = kind;
+        q->mid = m->msg_id;
+        if (c->rdr->p.request_timeout > 0)
+            q->timer = sim_after(c->rdr->sim, c->rdr->p.request_timeout, on_timeout, q, 0);
+        uint64_t *k = g_new(uint64_t, 1);
+        *k = q->mid;
+        g_hash_table_insert(c->pending, k, q);
+    }
+    smb_send(c->rdr->wire, c->ep, rdbss_node(c->rdr->rdbss), c->server, m);
+}
+
+static SmbMsg *request(SmbCommand cmd, RxContext *rx)
+{
+    SmbMsg *m = smb_msg_new(cmd);
+    Tree *t = rx->vnet_root ? rx->vnet_root->context : NULL;
+    if (!t && rx->srv_open && rx->srv_open->vnet_root)
+        t = rx->srv_open->vnet_root->context;
+    if (t) {
+        m->session = t->session;
+        m->tree = t->tree;
+    }
+    if (rx->srv_open)
+        m->file = rx->srv_open->key;
+    return m;
+}
+
+/* A request whose routine ends with its answer. */
+static NTSTATUS call(RxContext *rx, SmbMsg *m, ReqKind kind)
+{
+    Conn *c = conn_of(rx);
+    if (!c) {
+        smb_msg_free(m);
+        return STATUS_INVALID_CONNECTION;
+    }
+    send_req(c, m, rx, kind);
+    return STATUS_PENDING;
+}
+
+static void send_tree_connect(Conn *c, RxContext *rx, uint64_t session)
+{
+    SmbMsg *m = smb_msg_new(SMB2_TREE_CONNECT);
+    m->session = session;
+    m->share = g_strdup(rx->share);
+    Tree *t = rx->vnet_root->context;
+    t->session = session;
+    send_req(c, m, rx, K_TREE);
+}
+
+static void on_response(Req *q, const SmbMsg *m)
+{
+    RxContext *rx = q->rx;
+    Conn *c = q->c;
+    NTSTATUS st = m->status;
+    switch (q->kind) {
+    case K_SESSION:
+        if (st == STATUS_SUCCESS) {
+            g_hash_table_insert(c->sessions, g_strdup(rx->user ? rx->user : ""), GSIZE_TO_POINTER(m->session));
+            send_tree_connect(c, rx, m->session);
+            return;
+        }
+        rx->vnet_root_status = st;
+        rx_complete(rx, STATUS_SUCCESS);
+        return;
+    case K_TREE:
+        if (st == STATUS_SUCCESS)
+            ((Tree *)rx->vnet_root->context)->tree = m->tree;
+        else
+            rx->net_root_status = rx->vnet_root_status = st;
+        rx_complete(rx, STATUS_SUCCESS);
+        return;
+    case K_CREATE:
+        if (st == STATUS_SUCCESS) {
+            SrvOpen *so = rx->srv_open;
+            so->key = m->file;
+            so->level = m->oplock;
+            so->buffering_flags = buffering_for(m->oplock);
+            rx->oplock = m->oplock;
+            if (rx->fcb->opens == 0) /* RxFinishFcbInitialization: the sizes */
+                rx->fcb->size = rx->fcb->valid_data_length = m->length;
+            rx_create_fobx(rx);
+        }
+        rx_complete(rx, st);
+        return;
+    case K_IO:
+        rx->information = st == STATUS_SUCCESS ? m->length : 0;
+        rx_complete(rx, st);
+        return;
+    default:
+        rx_complete(rx, st);
+        return;
+    }
+}
+
+static void finish_req(Req *q, NTSTATUS st)
+{
+    RxContext *rx = q->rx;
+    if (q->kind == K_SESSION || q->kind == K_TREE) {
+        rx->net_root_status = rx->vnet_root_status = st;
+        rx_complete(rx, STATUS_SUCCESS);
+        return;
+    }
+    if (q->kind == K_COUNTDOWN) {
+        /* UNLOCK_MULTIPLE: one answer per lock; rx->information counts them down */
+        if (--rx->information == 0)
+            rx_complete(rx, st);
+        return;
+    }
+    rx_complete(rx, st);
+}
+
+static void on_timeout(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    Req *q = ctx;
+    Conn *c = q->c;
+    q->timer = SIM_NO_EVENT;
+    g_hash_table_remove(c->pending, &q->mid);
+    Req copy = *q;
+    g_free(q);
+    finish_req(&copy, STATUS_IO_TIMEOUT);
+}
+
+/* ---- the connection ---- */
+
+static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
+{
+    (void)ep;
+    (void)bytes;
+    Conn *c = ctx;
+    SmbMsg *m = smb_receive(c->rdr->wire, tag);
+    if (!m)
+        return;
+    if (m->cmd == SMB2_OPLOCK_BREAK && m->msg_id == SMB2_UNSOLICITED) {
+        /* the key is the server's file id (RxIndicateChangeOfBufferingState) */
+        OplockLevel to = m->oplock == OPLOCK_LEVEL_LEASE ? oplock_state_level(m->lease_state) : m->oplock;
+        rx_indicate_buffering_change(c->sc, m->file, to);
+    } else if (!m->async) {
+        uint64_t mid = m->msg_id;
+        Req *q = g_hash_table_lookup(c->pending, &mid);
+        if (q) {
+            sim_cancel(c->rdr->sim, q->timer);
+            g_hash_table_remove(c->pending, &mid);
+            if (q->kind == K_COUNTDOWN)
+                finish_req(q, m->status);
+            else
+                on_response(q, m);
+            g_free(q);
+        }
+    }
+    smb_msg_free(m);
+}
+
+/* Every request still waiting fails; RDBSS learns that the SRV_CALL is gone. */
+static void conn_lost(Conn *c, NTSTATUS st)
+{
+    if (c->lost)
+        return;
+    c->lost = true;
+    c->up = false;
+    GPtrArray *qs = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, c->pending);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_ptr_array_add(qs, v);
+    g_hash_table_remove_all(c->pending);
+    /* in message-id order: the trace must not depend on hash order */
+    for (guint i = 0; i < qs->len; i++)
+        for (guint j = i + 1; j < qs->len; j++)
+            if (((Req *)g_ptr_array_index(qs, j))->mid < ((Req *)g_ptr_array_index(qs, i))->mid) {
+                gpointer t = g_ptr_array_index(qs, i);
+                g_ptr_array_index(qs, i) = g_ptr_array_index(qs, j);
+                g_ptr_array_index(qs, j) = t;
+            }
+    for (guint i = 0; i < qs->len; i++) {
+        Req *q = g_ptr_array_index(qs, i);
+        sim_cancel(c->rdr->sim, q->timer);
+        finish_req(q, st);
+        g_free(q);
+    }
+    g_ptr_array_unref(qs);
+    if (c->sc)
+        rx_srv_call_lost(c->sc, st);
+}
+
+static void on_disconnect(void *ctx, TdiEndpoint *ep, uint32_t flags, const TdiConnInfo *info)
+{
+    (void)info;
+    Conn *c = ctx;
+    if (flags & TDI_DISCONNECT_RELEASE)
+        tdi_disconnect(ep, TDI_DISCONNECT_RELEASE, NULL, NULL, NULL, NULL);
+    conn_lost(c, STATUS_CONNECTION_DISCONNECTED);
+}
+
+static void on_connected(void *ctx, TdiEndpoint *ep, const TdiIo *io)
+{
+    (void)ep;
+    RxContext *rx = ctx;
+    Conn *c = conn_of(rx);
+    if (io->status != STATUS_SUCCESS) {
+        c->lost = true;
+        rx_complete(rx, io->status); /* REMOTE_NOT_LISTENING, NETWORK_UNREACHABLE, IO_TIMEOUT... */
+        return;
+    }
+    c->up = true;
+    SmbMsg *m = smb_msg_new(SMB2_NEGOTIATE);
+    m->dialect = 0x0311;
+    send_req(c, m, rx, K_NEGOTIATE);
+}
+
+static void complete_later(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    rx_complete(ctx, (NTSTATUS)arg);
+}
+
+/* ---- the routines ---- */
+
+static NTSTATUS ok(RxContext *rx)
+{
+    (void)rx;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS dev_fcb_control(RxContext *rx)
+{
+    if (rx->information == 1) {
+        /* from a user process: post to the RDBSS system process (g.4) */
+        rx->information = 0;
+        sim_after(rdr_of(rx)->sim, 0, complete_later, rx, STATUS_PENDING);
+        return STATUS_PENDING;
+    }
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS create_srv_call(RxContext *rx)
+{
+    SmbRdr *s = rdr_of(rx);
+    SrvCall *sc = rx->srv_call;
+    NetNode *server = net_find_node(s->net, sc->name + 1);
+    if (!server) {
+        sim_after(s->sim, 0, complete_later, rx, STATUS_BAD_NETWORK_PATH);
+        return STATUS_PENDING;
+    }
+    Conn *c = g_new0(Conn, 1);
+    c->rdr = s;
+    c->sc = sc;
+    c->server = server;
+    c->next_mid = 1;
+    c->pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL); /* Req* owned here */
+    c->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    char *name = g_strdup_printf("%s:%s%d", net_node_name(rdbss_node(s->rdbss)), rdbss_rdr_name(s->m), ++s->endpoints);
+    c->ep = tdi_endpoint_open(s->tdi, rdbss_node(s->rdbss), 0, name);
+    g_free(name);
+    TdiHandlers h = { on_receive, on_disconnect, c };
+    tdi_endpoint_set_handlers(c->ep, &h);
+    g_ptr_array_add(s->conns, c);
+    sc->context = c;
+    tdi_connect(c->ep, server, 445, NULL, on_connected, rx);
+    return STATUS_PENDING;
+}
+
+static NTSTATUS finalize_srv_call(RxContext *rx)
+{
+    Conn *c = conn_of(rx);
+    /* nothing else uses the server connection: a controlled disconnect */
+    if (c && c->up && !c->lost) {
+        c->up = false;
+        tdi_disconnect(c->ep, TDI_DISCONNECT_RELEASE, NULL, NULL, NULL, NULL);
+    }
+    if (c)
+        c->sc = NULL;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS create_vnet_root(RxContext *rx)
+{
+    Conn *c = conn_of(rx);
+    rx->vnet_root->context = g_new0(Tree, 1);
+    gpointer session;
+    if (g_hash_table_lookup_extended(c->sessions, rx->user ? rx->user : "", NULL, &session)) {
+        send_tree_connect(c, rx, GPOINTER_TO_SIZE(session));
+        return STATUS_PENDING;
+    }
+    SmbMsg *m = smb_msg_new(SMB2_SESSION_SETUP);
+    m->user = g_strdup(rx->user ? rx->user : "");
+    m->password = g_strdup(rx->password ? rx->password : "");
+    send_req(c, m, rx, K_SESSION);
+    return STATUS_PENDING;
+}
+
+static NTSTATUS finalize_vnet_root(RxContext *rx)
+{
+    Conn *c = conn_of(rx);
+    Tree *t = rx->vnet_root->context;
+    if (c && t && t->tree) {
+        SmbMsg *m = smb_msg_new(SMB2_TREE_DISCONNECT);
+        m->session = t->session;
+        m->tree = t->tree;
+        send_req(c, m, NULL, K_SIMPLE);
+    }
+    g_free(t);
+    rx->vnet_root->context = NULL;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS get_connection_id(RxContext *rx)
+{
+    /* distinct credentials, distinct V_NET_ROOTs over one SRV_CALL */
+    rx->connection_id = rx->user ? g_str_hash(rx->user) : 0;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS mrx_create(RxContext *rx)
+{
+    SmbMsg *m = request(SMB2_CREATE, rx);
+    m->file = 0;
+    m->path = g_strdup(rx->path);
+    m->access = rx->access;
+    m->share_access = rx->share_access;
+    m->disposition = rx->disposition;
+    m->delete_on_close = rx->delete_on_close;
+    m->oplock = rx->oplock;
+    return call(rx, m, K_CREATE);
+}
+
+static NTSTATUS collapse_open(RxContext *rx)
+{
+    rx_create_fobx(rx);
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS close_srv_open(RxContext *rx) { return call(rx, request(SMB2_CLOSE, rx), K_SIMPLE); }
+static NTSTATUS flush(RxContext *rx) { return call(rx, request(SMB2_FLUSH, rx), K_SIMPLE); }
+static NTSTATUS query_file(RxContext *rx) { return call(rx, request(SMB2_QUERY_INFO, rx), K_SIMPLE); }
+static NTSTATUS query_dir(RxContext *rx) { return call(rx, request(SMB2_QUERY_DIRECTORY, rx), K_SIMPLE); }
+
+static NTSTATUS set_file(RxContext *rx)
+{
+    SmbMsg *m = request(SMB2_SET_INFO, rx);
+    if (rx->info_class == 2)
+        m->new_path = g_strdup(rx->new_name);
+    else if (rx->info_class == 3)
+        m->delete_on_close = true;
+    else
+        m->length = rx->length;
+    return call(rx, m, K_SIMPLE);
+}
+
+static NTSTATUS is_lock_realizable(RxContext *rx)
+{
+    return rx->length == 0 ? STATUS_NOT_SUPPORTED : STATUS_SUCCESS; /* zero-length locks (NFSv4.1 too) */
+}
+
+static NTSTATUS compute_new_buffering(RxContext *rx)
+{
+    rx->new_state = buffering_for(rx->mrx_context);
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS complete_buffering_change(RxContext *rx)
+{
+    Conn *c = conn_of(rx);
+    SrvOpen *so = rx->srv_open;
+    /* the cached locks first (LockList), then the acknowledgement */
+    for (guint i = 0; c && rx->lock_list && i < rx->lock_list->len; i++) {
+        BufferedLock *l = &g_array_index(rx->lock_list, BufferedLock, i);
+        SmbMsg *m = request(SMB2_LOCK, rx);
+        m->offset = l->offset;
+        m->length = l->length;
+        m->exclusive = l->exclusive;
+        send_req(c, m, NULL, K_SIMPLE);
+    }
+    bool needs_ack = so->level == OPLOCK_LEVEL_BATCH || so->level == OPLOCK_LEVEL_EXCLUSIVE;
+    if (c && needs_ack) {
+        SmbMsg *m = request(SMB2_OPLOCK_BREAK, rx);
+        m->oplock = rx->mrx_context;
+        send_req(c, m, NULL, K_SIMPLE);
+    }
+    so->level = rx->mrx_context;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS lowio_rw(RxContext *rx)
+{
+    SmbMsg *m = request(rx->routine == MRX_LOWIO(LOWIO_OP_READ) ? SMB2_READ : SMB2_WRITE, rx);
+    m->offset = rx->offset;
+    m->length = rx->length;
+    return call(rx, m, K_IO);
+}
+
+static NTSTATUS lowio_lock(RxContext *rx)
+{
+    SmbMsg *m = request(SMB2_LOCK, rx);
+    m->offset = rx->offset;
+    m->length = rx->length;
+    m->exclusive = rx->routine == MRX_LOWIO(LOWIO_OP_EXCLUSIVELOCK);
+    m->unlock = rx->routine == MRX_LOWIO(LOWIO_OP_UNLOCK);
+    m->fail_immediately = true;
+    return call(rx, m, K_SIMPLE);
+}
+
+static NTSTATUS lowio_unlock_multiple(RxContext *rx)
+{
+    Conn *c = conn_of(rx);
+    guint n = rx->lock_list ? rx->lock_list->len : 0;
+    if (!c || n == 0)
+        return STATUS_SUCCESS;
+    rx->information = n;
+    for (guint i = 0; i < n; i++) {
+        BufferedLock *l = &g_array_index(rx->lock_list, BufferedLock, i);
+        SmbMsg *m = request(SMB2_LOCK, rx);
+        m->offset = l->offset;
+        m->length = l->length;
+        m->unlock = true;
+        send_req(c, m, rx, K_COUNTDOWN);
+    }
+    return STATUS_PENDING;
+}
+
+static NTSTATUS lowio_ioctl(RxContext *rx) { return call(rx, request(SMB2_IOCTL, rx), K_SIMPLE); }
+static NTSTATUS lowio_notify(RxContext *rx) { return call(rx, request(SMB2_CHANGE_NOTIFY, rx), K_SIMPLE); }
+
+void smbrdr_dispatch(MINIRDR_DISPATCH *d)
+{
+    memset(d, 0, sizeof *d);
+    d->MRxStart = ok;
+    d->MRxStop = ok;
+    d->MRxCreate = mrx_create;
+    d->MRxCollapseOpen = collapse_open;
+    d->MRxShouldTryToCollapseThisOpen = ok;
+    d->MRxFlush = flush;
+    d->MRxZeroExtend = ok;
+    d->MRxTruncate = ok;
+    d->MRxCleanupFobx = ok;
+    d->MRxCloseSrvOpen = close_srv_open;
+    d->MRxDeallocateForFcb = ok;
+    d->MRxDeallocateForFobx = ok;
+    d->MRxIsLockRealizable = is_lock_realizable;
+    d->MRxForceClosed = ok;
+    d->MRxAreFilesAliased = ok;
+    d->MRxQueryDirectory = query_dir;
+    d->MRxQueryFileInfo = query_file;
+    d->MRxSetFileInfo = set_file;
+    d->MRxSetFileInfoAtCleanup = ok;
+    d->MRxQueryEaInfo = ok;
+    d->MRxSetEaInfo = ok;
+    d->MRxQuerySdInfo = ok;
+    d->MRxSetSdInfo = ok;
+    d->MRxQueryQuotaInfo = ok;
+    d->MRxSetQuotaInfo = ok;
+    d->MRxQueryVolumeInfo = ok;
+    d->MRxSetVolumeInfo = ok;
+    d->MRxIsValidDirectory = ok;
+    d->MRxComputeNewBufferingState = compute_new_buffering;
+    d->MRxExtendForCache = ok;
+    d->MRxExtendForNonCache = ok;
+    d->MRxCompleteBufferingStateChangeRequest = complete_buffering_change;
+    d->MRxCreateVNetRoot = create_vnet_root;
+    d->MRxFinalizeVNetRoot = finalize_vnet_root;
+    d->MRxFinalizeNetRoot = ok;
+    d->MRxExtractNetRootName = ok;
+    d->MRxCreateSrvCall = create_srv_call;
+    d->MRxSrvCallWinnerNotify = ok;
+    d->MRxFinalizeSrvCall = finalize_srv_call;
+    d->MRxDevFcbXXXControlFile = dev_fcb_control;
+    d->MRxPreparseName = ok;
+    d->MRxGetConnectionId = get_connection_id;
+    d->MRxLowIOSubmit[LOWIO_OP_READ] = lowio_rw;
+    d->MRxLowIOSubmit[LOWIO_OP_WRITE] = lowio_rw;
+    d->MRxLowIOSubmit[LOWIO_OP_SHAREDLOCK] = lowio_lock;
+    d->MRxLowIOSubmit[LOWIO_OP_EXCLUSIVELOCK] = lowio_lock;
+    d->MRxLowIOSubmit[LOWIO_OP_UNLOCK] = lowio_lock;
+    d->MRxLowIOSubmit[LOWIO_OP_UNLOCK_MULTIPLE] = lowio_unlock_multiple;
+    d->MRxLowIOSubmit[LOWIO_OP_FSCTL] = lowio_ioctl;
+    d->MRxLowIOSubmit[LOWIO_OP_IOCTL] = lowio_ioctl;
+    d->MRxLowIOSubmit[LOWIO_OP_NOTIFY_CHANGE_DIRECTORY] = lowio_notify;
+}
+
+SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name, const SmbRdrParams *p,
+                   bool delayed_close)
+{
+    SmbRdr *s = g_new0(SmbRdr, 1);
+    s->rdbss = r;
+    s->tdi = tdi;
+    s->wire = wire;
+    s->net = net;
+    s->sim = rdbss_sim(r);
+    s->p = *p;
+    s->conns = g_ptr_array_new();
+    MINIRDR_DISPATCH d;
+    smbrdr_dispatch(&d);
+    if (!p->connection_ids)
+        d.MRxGetConnectionId = NULL;
+    d.ScavengerTimeout = p->scavenger_timeout;
+    for (char **n = p->null_routines; n && *n; n++) {
+        MrxId id = mrx_by_name(*n);
+        if (id < MRX_N_ROUTINES)
+            mrx_set(&d, id, NULL);
+    }
+    s->m = rdbss_register(r, name, &d, s, p->request_timeout, delayed_close);
+    return s;
+}
+
+MiniRdr *smbrdr_minirdr(SmbRdr *s) { return s->m; }
+
+void smbrdr_free(SmbRdr *s)
+{
+    if (!s)
+        return;
+    for (guint i = 0; i < s->conns->len; i++) {
+        Conn *c = g_ptr_array_index(s->conns, i);
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, c->pending);
+        while (g_hash_table_iter_next(&it, &k, &v))
+            g_free(v);
+        g_hash_table_unref(c->pending);
+        g_hash_table_unref(c->sessions);
+        g_free(c);
+    }
+    g_ptr_array_unref(s->conns);
+    g_free(s);
+}
