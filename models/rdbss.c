@@ -496,15 +496,17 @@ static void on_scavenger(Sim *sim, void *ctx, uint64_t arg)
             if (g_ptr_array_index(m->rdbss->fobxs_all, j) == o && ((Fobx *)o)->scavenge_pending)
                 end_delayed_close(o, NULL, NULL);
     }
+    /* The scavenger holds the name-table lock exclusively: what its
+     * finalizations dereference to the threshold goes at once, too. */
     for (guint i = 0; i < items->len; i++) {
         void *o = g_ptr_array_index(items, i);
         if (g_ptr_array_find(m->vnet_roots, o, NULL) && ((VNetRoot *)o)->refs == 1)
-            finalize_vnet_root(o, false);
+            finalize_vnet_root(o, true);
     }
     for (guint i = 0; i < items->len; i++) {
         void *o = g_ptr_array_index(items, i);
         if (g_ptr_array_find(m->net_roots, o, NULL) && ((NetRoot *)o)->refs == 1)
-            finalize_net_root(o, false);
+            finalize_net_root(o, true);
     }
     for (guint i = 0; i < items->len; i++) {
         void *o = g_ptr_array_index(items, i);
@@ -647,11 +649,13 @@ static bool split_unc(const char *unc, char **server, char **share, char **rest)
     return ok;
 }
 
-static SrvCall *find_srv_call(MiniRdr *m, const char *name, uint64_t id)
+/* One SRV_CALL per server for all users: the connection id separates
+ * V_NET_ROOTs, not server connections. */
+static SrvCall *find_srv_call(MiniRdr *m, const char *name)
 {
     for (guint i = 0; i < m->srv_calls->len; i++) {
         SrvCall *sc = g_ptr_array_index(m->srv_calls, i);
-        if (strcmp(sc->name, name) == 0 && sc->connection_id == id)
+        if (strcmp(sc->name, name) == 0)
             return sc;
     }
     return NULL;
@@ -667,13 +671,15 @@ static NetRoot *find_net_root(MiniRdr *m, SrvCall *sc, const char *name)
     return NULL;
 }
 
-/* A V_NET_ROOT of the NET_ROOT with these credentials (4.3: compared with
- * each V_NET_ROOT of the NET_ROOT) and this connection id. */
-static VNetRoot *find_vnet_root(NetRoot *nr, const char *user, const char *password, uint64_t id)
+/* The V_NET_ROOT of the NET_ROOT with this connection id, compared byte
+ * for byte (STRUCTURES.md 4.2).  The credentials travel in the id: a
+ * redirector without MRxGetConnectionId (id 0 for everyone) gets one
+ * V_NET_ROOT per share, whose credentials then serve every user. */
+static VNetRoot *find_vnet_root(NetRoot *nr, uint64_t id)
 {
     for (guint i = 0; i < nr->vnet_roots->len; i++) {
         VNetRoot *v = g_ptr_array_index(nr->vnet_roots, i);
-        if (v->connection_id == id && g_strcmp0(v->user, user) == 0 && g_strcmp0(v->password, password) == 0)
+        if (v->connection_id == id && !v->finalized)
             return v;
     }
     return NULL;
@@ -799,11 +805,10 @@ static void net_root_named(RxContext *rx)
 static void construct(RxContext *rx)
 {
     MiniRdr *m = rx->rdr;
-    SrvCall *sc = find_srv_call(m, rx->server, rx->connection_id);
+    SrvCall *sc = find_srv_call(m, rx->server);
     if (!sc) {
         sc = g_new0(SrvCall, 1);
         sc->name = g_strdup(rx->server);
-        sc->connection_id = rx->connection_id;
         sc->condition = COND_IN_TRANSITION;
         sc->status = STATUS_BAD_NETWORK_PATH; /* pre-set in the callback context */
         sc->rdr = m;
@@ -832,7 +837,7 @@ static void construct(RxContext *rx)
     char *name = g_strdup_printf("%s\\%s", sc->name, rx->share);
     NetRoot *nr = find_net_root(m, sc, name);
     g_free(name);
-    VNetRoot *v = nr ? find_vnet_root(nr, rx->user, rx->password, rx->connection_id) : NULL;
+    VNetRoot *v = nr ? find_vnet_root(nr, rx->connection_id) : NULL;
     if (v && v->condition == COND_IN_TRANSITION) {
         g_ptr_array_add(sc->waiters, rx);
         return;
@@ -1665,6 +1670,13 @@ static void close_final(void *ctx)
     irp_done((Op *)rx, STATUS_SUCCESS, 0);
 }
 
+static void closed_then_fobx(void *ctx)
+{
+    RxContext *rx = ctx;
+    fobx_deref(rx->fobx);
+    close_final(rx);
+}
+
 /* IRP_MJ_CLOSE (d.2, d.3). */
 static void close_step(RxContext *rx)
 {
@@ -1691,15 +1703,10 @@ static void close_step(RxContext *rx)
     }
     if (so->open_count == 0 && !(so->flags & SRVOPEN_FLAG_CLOSED) && !f->orphaned) {
         /* d.2: MRxCloseSrvOpen, then the FOBX, MRxForceClosed, the FCB */
-        so->refs++;
-        close_srv_open(so, NULL, NULL);
-        fobx_deref(x);
-        so->refs--;
-        if (so->refs == 0 && !so->finalized)
-            finalize_srv_open(so);
-    } else {
-        fobx_deref(x);
+        close_srv_open(so, closed_then_fobx, rx);
+        return;
     }
+    fobx_deref(x);
     close_final(rx);
 }
 
@@ -1813,6 +1820,9 @@ static void change_done(RxContext *rx)
     side_free(rx);
 }
 
+/* After the server close that replaced an acknowledgement, the waiting FOBX goes. */
+static void break_closed(void *ctx) { fobx_deref(ctx); }
+
 static void change_flushed(void *ctx)
 {
     RxContext *rx = ctx;
@@ -1833,13 +1843,8 @@ static void change_flushed(void *ctx)
         side_free(rx);
         if (x && x->scavenge_pending) {
             g_ptr_array_remove(rdr_of_fcb(f)->scavenge, x);
-            so->refs++;
-            close_srv_open(so, NULL, NULL);
             x->scavenge_pending = false;
-            fobx_deref(x);
-            so->refs--;
-            if (so->refs == 0 && !so->finalized)
-                finalize_srv_open(so);
+            close_srv_open(so, break_closed, x);
         }
         return;
     }

@@ -94,7 +94,6 @@ typedef struct {
 
 struct SrvCall {
     char *name;          /* "\srv" */
-    uint64_t connection_id;
     RxCondition condition;
     NTSTATUS status;
     void *context;       /* the mini-redirector's */

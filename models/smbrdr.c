@@ -340,7 +340,7 @@ static NTSTATUS create_srv_call(RxContext *rx)
     tdi_endpoint_set_handlers(c->ep, &h);
     g_ptr_array_add(s->conns, c);
     sc->context = c;
-    tdi_connect(c->ep, server, 445, NULL, on_connected, rx);
+    tdi_connect(c->ep, server, s->p.port, NULL, on_connected, rx);
     return STATUS_PENDING;
 }
 

@@ -19,6 +19,7 @@ typedef struct {
     bool connection_ids;      /* MRxGetConnectionId keys V_NET_ROOTs by user */
     uint32_t scavenger_timeout; /* seconds */
     char **null_routines;     /* routine names left NULL (NULL-terminated, may be NULL) */
+    uint16_t port;            /* the server port it connects to */
 } SmbRdrParams;
 
 /* Build the redirector and register it with RDBSS (RxRegisterMinirdr). */

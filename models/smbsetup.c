@@ -253,6 +253,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
                 .connection_ids = decl_param(rd, "connection_ids")->i,
                 .scavenger_timeout = (uint32_t)(decl_param(rd, "scavenger")->i / SIM_SEC),
                 .null_routines = nulls && *nulls && **nulls ? nulls : NULL,
+                .port = (uint16_t)decl_param(rd, "port")->i,
             };
             RdrEntry *e = g_new0(RdrEntry, 1);
             e->rdr = smbrdr_new(r, tdi, s->wire, net, rd->id, &p, decl_param(rd, "delayed_close")->i);
