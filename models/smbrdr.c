@@ -11,6 +11,7 @@ struct SmbRdr {
     MiniRdr *m;
     SmbRdrParams p;
     GPtrArray *conns;
+    GPtrArray *trees; /* Tree*, owned here: a V_NET_ROOT alive at the end of a run still has one */
     int endpoints;
 };
 
@@ -360,7 +361,9 @@ static NTSTATUS finalize_srv_call(RxContext *rx)
 static NTSTATUS create_vnet_root(RxContext *rx)
 {
     Conn *c = conn_of(rx);
-    rx->vnet_root->context = g_new0(Tree, 1);
+    Tree *t = g_new0(Tree, 1);
+    g_ptr_array_add(rdr_of(rx)->trees, t);
+    rx->vnet_root->context = t;
     gpointer session;
     if (g_hash_table_lookup_extended(c->sessions, rx->user ? rx->user : "", NULL, &session)) {
         send_tree_connect(c, rx, GPOINTER_TO_SIZE(session));
@@ -383,7 +386,8 @@ static NTSTATUS finalize_vnet_root(RxContext *rx)
         m->tree = t->tree;
         send_req(c, m, NULL, K_SIMPLE);
     }
-    g_free(t);
+    if (t)
+        g_ptr_array_remove_fast(rdr_of(rx)->trees, t); /* frees it */
     rx->vnet_root->context = NULL;
     return STATUS_SUCCESS;
 }
@@ -572,6 +576,7 @@ SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name
     s->sim = rdbss_sim(r);
     s->p = *p;
     s->conns = g_ptr_array_new();
+    s->trees = g_ptr_array_new_with_free_func(g_free);
     MINIRDR_DISPATCH d;
     smbrdr_dispatch(&d);
     if (!p->connection_ids)
@@ -604,5 +609,6 @@ void smbrdr_free(SmbRdr *s)
         g_free(c);
     }
     g_ptr_array_unref(s->conns);
+    g_ptr_array_unref(s->trees);
     g_free(s);
 }
