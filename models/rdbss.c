@@ -679,7 +679,7 @@ static VNetRoot *find_vnet_root(NetRoot *nr, uint64_t id)
 {
     for (guint i = 0; i < nr->vnet_roots->len; i++) {
         VNetRoot *v = g_ptr_array_index(nr->vnet_roots, i);
-        if (v->connection_id == id && !v->finalized)
+        if (v->connection_id == id && !v->finalized && !v->upper_done)
             return v;
     }
     return NULL;
@@ -716,6 +716,10 @@ static void srv_call_created(RxContext *rx)
         sc->status = rx->status;
         side_free(rx);
         wake_waiters(sc);
+        /* The failed construction is dereferenced: a Bad SRV_CALL answers
+         * with its status until the scavenger finalizes it; the next
+         * attempt after that connects anew. */
+        scavenge_later(sc->rdr, sc);
         return;
     }
     /* MRxSrvCallWinnerNotify after every successful SRV_CALL creation (seed 003). */
@@ -743,6 +747,8 @@ static void vnet_root_created(RxContext *rx)
         v->condition = COND_BAD;
     }
     v->status = st != STATUS_SUCCESS ? st : nst;
+    if (v->condition == COND_BAD)
+        scavenge_later(rx->rdr, v); /* as a Bad SRV_CALL: finalized by the scavenger */
     wake_waiters(nr->srv_call);
     construct(rx); /* finds the V_NET_ROOT now, Good or Bad */
 }
@@ -1706,6 +1712,18 @@ static void close_step(RxContext *rx)
         close_srv_open(so, closed_then_fobx, rx);
         return;
     }
+    if (so->open_count == 0 && !(so->flags & SRVOPEN_FLAG_CLOSED)) {
+        /* An orphaned SRV_OPEN is not closed on the server (its tree goes
+         * with the V_NET_ROOT); its creation reference goes with the last
+         * handle (ReactOS RxCloseAssociatedSrvOpen skips orphaned FCBs). */
+        so->flags |= SRVOPEN_FLAG_CLOSED;
+        so->refs++;
+        fobx_deref(x);
+        so->refs--;
+        so_deref(so);
+        close_final(rx);
+        return;
+    }
     fobx_deref(x);
     close_final(rx);
 }
@@ -1910,6 +1928,7 @@ typedef struct {
     bool force;
 } Unuse;
 
+/* Whether a SRV_OPEN made through this V_NET_ROOT still has handles. */
 static bool vnr_has_open_files(VNetRoot *v)
 {
     GHashTableIter it;
@@ -1917,10 +1936,40 @@ static bool vnr_has_open_files(VNetRoot *v)
     g_hash_table_iter_init(&it, v->net_root->fcbs);
     while (g_hash_table_iter_next(&it, &k, &val)) {
         Fcb *f = val;
-        if (f->uncleans > 0 || f->opens > 0)
-            return true;
+        for (guint i = 0; i < f->srv_opens->len; i++) {
+            SrvOpen *so = g_ptr_array_index(f->srv_opens, i);
+            if (so->vnet_root == v && so->open_count > 0)
+                return true;
+        }
     }
     return false;
+}
+
+/* e.3: forced finalization orphans the FCBs still open through the
+ * V_NET_ROOT.  They leave the FCB table (a later open of the name builds a
+ * new FCB) and accept only cleanup and close. */
+static void orphan_open_files(VNetRoot *v)
+{
+    GPtrArray *orphans = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer k, val;
+    g_hash_table_iter_init(&it, v->net_root->fcbs);
+    while (g_hash_table_iter_next(&it, &k, &val)) {
+        Fcb *f = val;
+        for (guint i = 0; i < f->srv_opens->len; i++)
+            if (((SrvOpen *)g_ptr_array_index(f->srv_opens, i))->vnet_root == v) {
+                g_ptr_array_add(orphans, f);
+                break;
+            }
+    }
+    for (guint i = 0; i < orphans->len; i++) {
+        Fcb *f = g_ptr_array_index(orphans, i);
+        f->orphaned = true;
+        for (guint j = 0; j < f->srv_opens->len; j++)
+            ((SrvOpen *)g_ptr_array_index(f->srv_opens, j))->flags |= SRVOPEN_FLAG_ORPHANED;
+        g_hash_table_remove(v->net_root->fcbs, f->path);
+    }
+    g_ptr_array_unref(orphans);
 }
 
 static void unuse_finish(void *ctx);
@@ -1952,12 +2001,12 @@ static void unuse_finish(void *ctx)
         return;
     }
     if (u->force) {
-        /* e.3: open files are orphaned; only cleanup and close reach them */
-        GHashTableIter it;
-        gpointer k, val;
-        g_hash_table_iter_init(&it, v->net_root->fcbs);
-        while (g_hash_table_iter_next(&it, &k, &val))
-            ((Fcb *)val)->orphaned = true;
+        /* RxFinalizeVNetRoot(force): its upper finalization now (the
+         * files orphaned, the name gone from lookups); MRxFinalizeVNetRoot
+         * when the orphaned handles have closed and only the name table's
+         * reference is left (SEQUENCES.md e.2 step 3, e.3). */
+        orphan_open_files(v);
+        v->upper_done = true;
     }
     GHashTableIter it;
     gpointer k, val;
