@@ -289,7 +289,7 @@ static void on_connected(void *ctx, TdiEndpoint *ep, const TdiIo *io)
     }
     c->up = true;
     SmbMsg *m = smb_msg_new(SMB2_NEGOTIATE);
-    m->dialect = 0x0311;
+    m->dialect = c->rdr->p.dialect;
     send_req(c, m, rx, K_NEGOTIATE);
 }
 

@@ -20,6 +20,7 @@ typedef struct {
     uint32_t scavenger_timeout; /* seconds */
     char **null_routines;     /* routine names left NULL (NULL-terminated, may be NULL) */
     uint16_t port;            /* the server port it connects to */
+    uint16_t dialect;         /* the newest dialect NEGOTIATE offers */
 } SmbRdrParams;
 
 /* Build the redirector and register it with RDBSS (RxRegisterMinirdr). */

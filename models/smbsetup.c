@@ -118,9 +118,10 @@ void smbsetup_check(Scenario *sc)
             if (!one_of(p->s, policies))
                 scenario_error(sc, p->line ? p->line : d->line, p->col ? p->col : d->col,
                                "on_break=%s: expected ack, ack_none, close, ignore or ack_always", p->s);
-        } else if (strcmp(k, "server") == 0) {
-            for (int j = 0; j < 2; j++) {
-                const ParamValue *p = decl_param(d, j ? "max_dialect" : "min_dialect");
+        } else if (strcmp(k, "server") == 0 || strcmp(k, "redirector") == 0) {
+            bool srv = k[0] == 's';
+            for (int j = 0; j < (srv ? 2 : 1); j++) {
+                const ParamValue *p = decl_param(d, !srv ? "dialect" : j ? "max_dialect" : "min_dialect");
                 if (!smb_dialect(p->s))
                     scenario_error(sc, p->line ? p->line : d->line, p->col ? p->col : d->col,
                                    "%s: expected 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1", p->text);
@@ -254,6 +255,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
                 .scavenger_timeout = (uint32_t)(decl_param(rd, "scavenger")->i / SIM_SEC),
                 .null_routines = nulls && *nulls && **nulls ? nulls : NULL,
                 .port = (uint16_t)decl_param(rd, "port")->i,
+                .dialect = smb_dialect(decl_param(rd, "dialect")->s),
             };
             RdrEntry *e = g_new0(RdrEntry, 1);
             e->rdr = smbrdr_new(r, tdi, s->wire, net, rd->id, &p, decl_param(rd, "delayed_close")->i);

@@ -43,6 +43,7 @@ static const ParamSpec redirector_keys[] = {
     { "connection_ids", PT_BOOL, 0, "yes", "MRxGetConnectionId separates users into their own V_NET_ROOTs", NO_BOUNDS },
     { "scavenger", PT_TIME, 0, "10s", "ScavengerTimeout: delayed closes and unused connections finalize after it", 1e9, 1e15 },
     { "port", PT_INT, 0, "445", "the server port its connections go to", 1, 65535 },
+    { "dialect", PT_STRING, 0, "3.1.1", "the newest dialect its NEGOTIATE offers", NO_BOUNDS },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
