@@ -34,7 +34,7 @@ struct Rdbss {
     Trace *trace;
     NetNode *node;
     GPtrArray *rdrs; /* provider order */
-    GHashTable *drives; /* "X:" -> VNetRoot* */
+    GHashTable *drives; /* "X:" -> Drive* */
     GPtrArray *ops;     /* Op* not yet finished */
     uint64_t next_id;
     uint32_t obj_names[8];
@@ -42,6 +42,26 @@ struct Rdbss {
     GPtrArray *srv_opens_all, *vnr_all, *nr_all, *sc_all;
     bool failed;
 };
+
+/* A mapped drive: its V_NET_ROOT and the directory under the share it
+ * names ("" for the share itself). */
+typedef struct {
+    VNetRoot *v;
+    char *subpath;
+} Drive;
+
+static void drive_free(gpointer p)
+{
+    Drive *d = p;
+    g_free(d->subpath);
+    g_free(d);
+}
+
+static VNetRoot *drive_vnet_root(Rdbss *r, const char *name)
+{
+    Drive *d = g_hash_table_lookup(r->drives, name);
+    return d ? d->v : NULL;
+}
 
 /* An IRP being processed: its RX_CONTEXT and where its completion goes. */
 typedef struct {
@@ -525,7 +545,7 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node)
     r->trace = trace;
     r->node = node;
     r->rdrs = g_ptr_array_new();
-    r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
     r->ops = g_ptr_array_new();
     r->fcbs_all = g_ptr_array_new();
     r->fobxs_all = g_ptr_array_new();
@@ -895,8 +915,12 @@ static void use_done(RxContext *rx)
         v->refs++;
     }
     const char *drive = (const char *)(uintptr_t)rx->k_arg;
-    if (drive)
-        g_hash_table_insert(rx->rdbss->drives, g_strdup(drive), v);
+    if (drive) {
+        Drive *d = g_new0(Drive, 1);
+        d->v = v;
+        d->subpath = g_strdup(rx->subpath);
+        g_hash_table_insert(rx->rdbss->drives, g_strdup(drive), d);
+    }
     if (*rx->subpath) {
         rx->path = g_strdup(rx->subpath);
         rx_call(rx, ID_MRxIsValidDirectory, irp_done_rx);
@@ -976,6 +1000,7 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
     f->srv_opens = g_ptr_array_new();
     f->cached = g_array_new(FALSE, FALSE, sizeof(CacheExtent));
     f->locks = g_array_new(FALSE, FALSE, sizeof(BufferedLock));
+    f->server_locks = g_array_new(FALSE, FALSE, sizeof(BufferedLock));
     f->refs = 1; /* the FCB table's */
     f->state = FCB_STATE_HANDLECACHING;
     nr->refs++;
@@ -1211,7 +1236,8 @@ void rdbss_create(Rdbss *r, const char *path, uint32_t access, uint32_t share, u
     }
     if (g_ascii_isalpha(path[0]) && path[1] == ':') {
         char drive[3] = { (char)g_ascii_toupper(path[0]), ':', 0 };
-        VNetRoot *v = g_hash_table_lookup(r->drives, drive);
+        Drive *d = g_hash_table_lookup(r->drives, drive);
+        VNetRoot *v = d ? d->v : NULL;
         if (!v || v->finalized) {
             irp_done(o, STATUS_OBJECT_PATH_NOT_FOUND, 0);
             return;
@@ -1224,7 +1250,7 @@ void rdbss_create(Rdbss *r, const char *path, uint32_t access, uint32_t share, u
         const char *rest = path + 2;
         while (*rest == '\\')
             rest++;
-        rx->path = g_strdup(rest);
+        rx->path = *d->subpath ? g_strdup_printf("%s\\%s", d->subpath, rest) : g_strdup(rest);
         rx->user = v->user;
         rx->password = v->password;
     } else {
@@ -1311,6 +1337,19 @@ static bool cache_covers(Fcb *f, uint64_t start, uint64_t end)
 }
 
 static void cache_purge(Fcb *f) { g_array_set_size(f->cached, 0); }
+
+/* A file cut to `size` loses what its cache held past the new end, dirty
+ * or not: written later, it would extend the file again. */
+static void cache_trim(Fcb *f, uint64_t size)
+{
+    for (guint i = f->cached->len; i-- > 0;) {
+        CacheExtent *e = &g_array_index(f->cached, CacheExtent, i);
+        if (e->start >= size)
+            g_array_remove_index(f->cached, i);
+        else if (e->end > size)
+            e->end = size;
+    }
+}
 
 /* Write the dirty cached ranges to the server as paging writes
  * (MRxLowIOSubmit[WRITE]), then call `then`. */
@@ -1492,6 +1531,46 @@ void rdbss_write(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, RxIrpDone 
         rx_call(rx, MRX_LOWIO(LOWIO_OP_WRITE), write_done);
 }
 
+static void lock_granted(RxContext *rx)
+{
+    if (rx->status == STATUS_SUCCESS) {
+        BufferedLock l = { rx->offset, rx->length, rx->exclusive, rx->fobx->id };
+        g_array_append_val(rx->fcb->server_locks, l);
+    }
+    irp_done_rx(rx);
+}
+
+/* Remove the lock of handle `fobx` on exactly this range; false if none. */
+static bool lock_remove(GArray *locks, uint64_t fobx, uint64_t offset, uint64_t length)
+{
+    for (guint i = 0; i < locks->len; i++) {
+        BufferedLock *l = &g_array_index(locks, BufferedLock, i);
+        if (l->fobx == fobx && l->offset == offset && l->length == length) {
+            g_array_remove_index(locks, i);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Take the locks of handle `fobx` out of `locks`; NULL when it has none. */
+static GArray *locks_take(GArray *locks, uint64_t fobx)
+{
+    GArray *out = NULL;
+    for (guint i = 0; i < locks->len;) {
+        BufferedLock *l = &g_array_index(locks, BufferedLock, i);
+        if (l->fobx != fobx) {
+            i++;
+            continue;
+        }
+        if (!out)
+            out = g_array_new(FALSE, FALSE, sizeof(BufferedLock));
+        g_array_append_val(out, *l);
+        g_array_remove_index(locks, i);
+    }
+    return out;
+}
+
 static void lock_realizable(RxContext *rx)
 {
     if (rx->status != STATUS_SUCCESS && rx->status != STATUS_NOT_IMPLEMENTED) {
@@ -1499,16 +1578,16 @@ static void lock_realizable(RxContext *rx)
         return;
     }
     Fcb *f = rx->fcb;
+    BufferedLock l = { rx->offset, rx->length, rx->exclusive, rx->fobx->id };
     if (f->state & FCB_STATE_LOCK_BUFFERING_ENABLED) {
         /* kept locally; pushed to the server when buffering is revoked (c.3) */
-        BufferedLock l = { rx->offset, rx->length, rx->exclusive };
         g_array_append_val(f->locks, l);
         irp_done((Op *)rx, STATUS_SUCCESS, 0);
         return;
     }
     LowIoOp op = rx->exclusive ? LOWIO_OP_EXCLUSIVELOCK : LOWIO_OP_SHAREDLOCK;
     rx->op = op;
-    rx_call(rx, MRX_LOWIO(op), irp_done_rx);
+    rx_call(rx, MRX_LOWIO(op), lock_granted);
 }
 
 void rdbss_lock(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, bool exclusive, RxIrpDone done, void *ctx)
@@ -1525,6 +1604,13 @@ void rdbss_lock(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, bool exclus
     rx_call(&o->rx, ID_MRxIsLockRealizable, lock_realizable);
 }
 
+static void unlocked(RxContext *rx)
+{
+    if (rx->status == STATUS_SUCCESS)
+        lock_remove(rx->fcb->server_locks, rx->fobx->id, rx->offset, rx->length);
+    irp_done_rx(rx);
+}
+
 void rdbss_unlock(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, RxIrpDone done, void *ctx)
 {
     Op *o = io_op(r, x, done, ctx);
@@ -1534,18 +1620,14 @@ void rdbss_unlock(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, RxIrpDone
         return;
     }
     Fcb *f = x->fcb;
-    for (guint i = 0; i < f->locks->len; i++) {
-        BufferedLock *l = &g_array_index(f->locks, BufferedLock, i);
-        if (l->offset == offset && l->length == length) {
-            g_array_remove_index(f->locks, i);
-            irp_done(o, STATUS_SUCCESS, 0);
-            return;
-        }
+    if (lock_remove(f->locks, x->id, offset, length)) {
+        irp_done(o, STATUS_SUCCESS, 0); /* a buffered lock: the server never saw it */
+        return;
     }
     o->rx.op = LOWIO_OP_UNLOCK;
     o->rx.offset = offset;
     o->rx.length = length;
-    rx_call(&o->rx, MRX_LOWIO(LOWIO_OP_UNLOCK), irp_done_rx);
+    rx_call(&o->rx, MRX_LOWIO(LOWIO_OP_UNLOCK), unlocked);
 }
 
 static void flushed_then_mrx(void *ctx)
@@ -1572,8 +1654,10 @@ static void set_done(RxContext *rx)
     Fcb *f = rx->fcb;
     if (rx->status == STATUS_SUCCESS) {
         if (rx->info_class == 1) {
-            if (rx->length < f->size)
+            if (rx->length < f->size) {
                 f->truncate_on_close = true; /* shrunk: truncate at the last cleanup */
+                cache_trim(f, rx->length);
+            }
             f->size = rx->length;
             f->valid_data_length = MIN(f->valid_data_length, f->size);
             f->modified = true;
@@ -1811,10 +1895,12 @@ void rdbss_close(Rdbss *r, Fobx *x, RxIrpDone done, void *ctx)
         rx_call(rx, ID_MRxCleanupFobx, cleanup_done);
         return;
     }
-    if (f->locks->len) {
-        /* the handle's remaining locks go in one UNLOCK_MULTIPLE (d.1 step 5) */
-        rx->lock_list = g_array_copy(f->locks);
-        g_array_set_size(f->locks, 0);
+    GArray *local = locks_take(f->locks, x->id);
+    if (local)
+        g_array_unref(local); /* buffered locks end here: the server never had them */
+    rx->lock_list = locks_take(f->server_locks, x->id);
+    if (rx->lock_list) {
+        /* the handle's locks on the server go in one UNLOCK_MULTIPLE (d.1 step 5) */
         rx->op = LOWIO_OP_UNLOCK_MULTIPLE;
         rx_call(rx, MRX_LOWIO(LOWIO_OP_UNLOCK_MULTIPLE), cleanup_unlocked);
         return;
@@ -1835,6 +1921,8 @@ static void change_done(RxContext *rx)
     Fcb *f = so->fcb;
     f->state = (f->state & ~0x0fe00000u) | rx->new_state;
     so->buffering_flags = rx->new_state;
+    if (rx->lock_list) /* the LockList went to the server with the acknowledgement */
+        g_array_append_vals(f->server_locks, rx->lock_list->data, rx->lock_list->len);
     side_free(rx);
 }
 
@@ -2012,7 +2100,7 @@ static void unuse_finish(void *ctx)
     gpointer k, val;
     g_hash_table_iter_init(&it, o->rx.rdbss->drives);
     while (g_hash_table_iter_next(&it, &k, &val))
-        if (val == v)
+        if (((Drive *)val)->v == v)
             g_hash_table_iter_remove(&it);
     g_free(u);
     if (v->extra_ref) {
@@ -2041,7 +2129,7 @@ static void unuse_step1(RxContext *rx)
 
 void rdbss_unuse(Rdbss *r, const char *name, bool force, RxIrpDone done, void *ctx)
 {
-    VNetRoot *v = g_hash_table_lookup(r->drives, name);
+    VNetRoot *v = drive_vnet_root(r, name);
     if (!v) {
         char *server = NULL, *share = NULL, *rest = NULL;
         if (split_unc(name, &server, &share, &rest)) {
@@ -2096,6 +2184,7 @@ void rdbss_free(Rdbss *r)
         g_ptr_array_unref(f->srv_opens);
         g_array_unref(f->cached);
         g_array_unref(f->locks);
+        g_array_unref(f->server_locks);
         g_free(f->path);
         g_free(f);
     }

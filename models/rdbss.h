@@ -87,9 +87,11 @@ struct RxContext {
     bool done;
 };
 
+/* A byte-range lock RDBSS keeps for a handle. */
 typedef struct {
     uint64_t offset, length;
     bool exclusive;
+    uint64_t fobx;       /* the handle's Fobx id: cleanup releases only its own */
 } BufferedLock;
 
 struct SrvCall {
@@ -140,7 +142,8 @@ struct Fcb {
     uint64_t size, valid_data_length;
     bool delete_on_close, truncate_on_close, modified, orphaned;
     GArray *cached;      /* CacheExtent: data held in the client cache */
-    GArray *locks;       /* BufferedLock held locally under lock buffering */
+    GArray *locks;       /* BufferedLock held locally under lock buffering, unknown to the server */
+    GArray *server_locks; /* BufferedLock the server granted (or was handed at a buffering change) */
     int refs;
     bool finalized;
     void *context;

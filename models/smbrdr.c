@@ -31,7 +31,9 @@ typedef struct {
     uint64_t session, tree;
 } Tree;
 
-typedef enum { K_NEGOTIATE, K_SESSION, K_TREE, K_CREATE, K_SIMPLE, K_IO, K_COUNTDOWN } ReqKind;
+/* K_WAIT: a request that waits for an event (CHANGE_NOTIFY), to which the
+ * request time-out does not apply. */
+typedef enum { K_NEGOTIATE, K_SESSION, K_TREE, K_CREATE, K_SIMPLE, K_WAIT, K_IO, K_COUNTDOWN } ReqKind;
 
 typedef struct {
     Conn *c;
@@ -84,7 +86,7 @@ static void send_req(Conn *c, SmbMsg *m, RxContext *rx, ReqKind kind)
         q->rx = rx;
         q->kind = kind;
         q->mid = m->msg_id;
-        if (c->rdr->p.request_timeout > 0)
+        if (c->rdr->p.request_timeout > 0 && kind != K_WAIT)
             q->timer = sim_after(c->rdr->sim, c->rdr->p.request_timeout, on_timeout, q, 0);
         uint64_t *k = g_new(uint64_t, 1);
         *k = q->mid;
@@ -507,7 +509,7 @@ static NTSTATUS lowio_unlock_multiple(RxContext *rx)
 }
 
 static NTSTATUS lowio_ioctl(RxContext *rx) { return call(rx, request(SMB2_IOCTL, rx), K_SIMPLE); }
-static NTSTATUS lowio_notify(RxContext *rx) { return call(rx, request(SMB2_CHANGE_NOTIFY, rx), K_SIMPLE); }
+static NTSTATUS lowio_notify(RxContext *rx) { return call(rx, request(SMB2_CHANGE_NOTIFY, rx), K_WAIT); }
 
 void smbrdr_dispatch(MINIRDR_DISPATCH *d)
 {
