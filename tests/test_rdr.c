@@ -1,0 +1,150 @@
+/* The client side as a whole: the shape of the MINIRDR_DISPATCH table, the
+ * routines the SMB mini-redirector fills in, which routines the bundled
+ * scenarios reach (every one RDBSS uses, none it never calls), and a
+ * redirector declared with optional routines NULL. */
+#include "cli.h"
+#include "minirdr.h"
+#include "smbrdr.h"
+
+static const char *top(void)
+{
+    const char *t = g_getenv("RDRSIM_TOP");
+    return t ? t : ".";
+}
+
+/* CALLBACKS.md section 1: 61 callable entries, RDBSS calls 51 of them. */
+static void test_table_shape(void)
+{
+    g_assert_cmpint(MRX_N_ROUTINES, ==, 61);
+    int never = 0;
+    for (int i = 0; i < MRX_N_ROUTINES; i++) {
+        never += mrx_never_called((MrxId)i);
+        g_assert_cmpint(mrx_by_name(mrx_name((MrxId)i)), ==, i);
+    }
+    g_assert_cmpint(MRX_N_ROUTINES - never, ==, 51);
+    g_assert_cmpstr(mrx_name(MRX_LOWIO(LOWIO_OP_READ)), ==, "MRxLowIOSubmit[LOWIO_OP_READ]");
+    g_assert_true(mrx_async(ID_MRxCreateSrvCall) && mrx_async(ID_MRxCreateVNetRoot));
+    g_assert_true(mrx_async(MRX_LOWIO(LOWIO_OP_WRITE)));
+    g_assert_false(mrx_async(ID_MRxCreate) || mrx_async(ID_MRxCloseSrvOpen));
+}
+
+/* The SMB redirector implements every routine RDBSS uses and leaves the
+ * others NULL. */
+static void test_smb_dispatch(void)
+{
+    MINIRDR_DISPATCH d;
+    smbrdr_dispatch(&d);
+    for (int i = 0; i < MRX_N_ROUTINES; i++) {
+        MrxId id = (MrxId)i;
+        if (mrx_never_called(id))
+            g_assert_null(mrx_get(&d, id));
+        else if (!mrx_get(&d, id))
+            g_error("the SMB redirector leaves %s NULL", mrx_name(id));
+    }
+}
+
+/* Every bundled scenario into one DB; then the routines called across
+ * them: each one RDBSS uses at least once, none of those it never calls. */
+static void test_scenarios_cover_the_table(void)
+{
+    char *sdir = g_build_filename(top(), "scenarios", NULL);
+    GDir *d = g_dir_open(sdir, 0, NULL);
+    g_assert_nonnull(d);
+    char *db = path_in("all.db");
+    int runs = 0;
+    for (const char *n; (n = g_dir_read_name(d));) {
+        if (!g_str_has_suffix(n, ".rsim"))
+            continue;
+        char *p = g_build_filename(sdir, n, NULL);
+        char *err = NULL;
+        int rc = rdrsim(NULL, &err, "run", "-q", "-o", db, p, NULL);
+        if (rc != 0)
+            g_error("%s: exit %d: %s", n, rc, err);
+        g_free(err);
+        g_free(p);
+        runs++;
+    }
+    g_dir_close(d);
+    g_assert_cmpint(runs, >=, 10);
+    char *called = query(db, "SELECT DISTINCT routine FROM callbacks ORDER BY 1");
+    char **names = g_strsplit(called, "\n", -1);
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    for (char **n = names; *n; n++)
+        g_hash_table_add(seen, *n);
+    GString *missing = g_string_new(""), *wrong = g_string_new("");
+    for (int i = 0; i < MRX_N_ROUTINES; i++) {
+        const char *name = mrx_name((MrxId)i);
+        bool was = g_hash_table_contains(seen, name);
+        if (mrx_never_called((MrxId)i) && was)
+            g_string_append_printf(wrong, " %s", name);
+        else if (!mrx_never_called((MrxId)i) && !was)
+            g_string_append_printf(missing, " %s", name);
+    }
+    if (missing->len)
+        g_error("no scenario calls:%s", missing->str);
+    if (wrong->len)
+        g_error("a scenario calls what RDBSS never calls:%s", wrong->str);
+    g_assert_cmpuint(g_hash_table_size(seen), ==, 51);
+    g_string_free(missing, TRUE);
+    g_string_free(wrong, TRUE);
+    g_hash_table_unref(seen);
+    g_strfreev(names);
+    g_free(called);
+    g_free(db);
+    g_free(sdir);
+}
+
+/* A redirector without MRxGetConnectionId and MRxIsLockRealizable: RDBSS
+ * calls neither, every user shares one V_NET_ROOT (session 0), and locks go
+ * straight to the low I/O routine. */
+static void test_null_routines(void)
+{
+    char *s = write_scenario("nulls.rsim",
+                             "scenario nulls stop=10s\n"
+                             "client c1 redirectors=dav\n"
+                             "server srv\n"
+                             "link c1 srv latency=1ms\n"
+                             "share public server=srv\n"
+                             "file a share=public path=a.doc\n"
+                             "user alice server=srv password=p\n"
+                             "user bob server=srv password=q\n"
+                             "redirector dav null=MRxGetConnectionId,MRxIsLockRealizable\n"
+                             "at 1s c1 open h1 \\\\srv\\public\\a.doc user=alice password=p oplock=none\n"
+                             "at 2s c1 open h2 \\\\srv\\public\\a.doc user=bob password=q oplock=none\n"
+                             "at 3s c1 lock h1 offset=0 length=1\n");
+    char *db = path_in("nulls.db");
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", db, s, NULL), ==, 0);
+    ASSERT_QUERY(db,
+                 "SELECT count(*) FROM callbacks WHERE routine IN ('MRxGetConnectionId', 'MRxIsLockRealizable')",
+                 "0");
+    ASSERT_QUERY(db, "SELECT count(*) FROM callbacks WHERE routine = 'MRxCreateVNetRoot'", "1");
+    ASSERT_QUERY(db, "SELECT group_concat(status) FROM ops", "STATUS_SUCCESS,STATUS_SUCCESS,STATUS_SUCCESS");
+    ASSERT_QUERY(db,
+                 "SELECT group_concat(routine, ' ') FROM (SELECT routine FROM callbacks WHERE t_ns = 3000000000 "
+                 "ORDER BY rowid)",
+                 "MRxLowIOSubmit[LOWIO_OP_EXCLUSIVELOCK]");
+    /* an unknown routine name is an error at its column */
+    char *bad = write_scenario("badnull.rsim", "client c1 redirectors=x\nredirector x null=MRxNoSuchThing\n");
+    char *err = NULL;
+    g_assert_cmpint(rdrsim(NULL, &err, "check", bad, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "badnull.rsim:2:"));
+    g_assert_nonnull(strstr(err, "MRxNoSuchThing"));
+    g_free(err);
+    g_free(bad);
+    g_free(db);
+    g_free(s);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    dir = g_dir_make_tmp("rdrsim-rdr-XXXXXX", NULL);
+    g_test_add_func("/rdr/table-shape", test_table_shape);
+    g_test_add_func("/rdr/smb-dispatch", test_smb_dispatch);
+    g_test_add_func("/rdr/scenarios-cover-the-table", test_scenarios_cover_the_table);
+    g_test_add_func("/rdr/null-routines", test_null_routines);
+    int rc = g_test_run();
+    remove_tree(dir);
+    g_free(dir);
+    return rc;
+}
