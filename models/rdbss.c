@@ -2163,7 +2163,59 @@ void rdbss_unuse(Rdbss *r, const char *name, bool force, RxIrpDone done, void *c
 
 /* ---- the end ---- */
 
-bool rdbss_check_teardown(Rdbss *r) { return !r->failed; }
+/* The end-of-run audit of every structure ever made: finalized exactly
+ * once (the flags catch a second time as it happens) and then holding no
+ * reference; or not finalized and still referenced by something that
+ * will finalize it: a handle, a child structure, or the scavenger for one
+ * at its threshold.  A structure nobody holds that was never finalized is
+ * a leak of the model. */
+static bool audit_refs(Rdbss *r, const char *what, const char *name, bool finalized, int refs, bool held)
+{
+    char *msg = NULL;
+    if (refs < 0)
+        msg = g_strdup_printf("%s %s ends with %d references", what, name, refs);
+    else if (finalized && refs != 0)
+        msg = g_strdup_printf("%s %s was finalized with %d references left", what, name, refs);
+    else if (!finalized && !held)
+        msg = g_strdup_printf("%s %s has nothing left that holds it but was never finalized", what, name);
+    if (msg)
+        fail(r, "RDBSS teardown: %s", msg);
+    g_free(msg);
+    return msg == NULL;
+}
+
+static bool scavenger_holds(SrvCall *sc, void *obj) { return g_ptr_array_find(sc->rdr->scavenge, obj, NULL); }
+
+bool rdbss_check_teardown(Rdbss *r)
+{
+    for (guint i = 0; i < r->fobxs_all->len && !r->failed; i++) {
+        Fobx *x = g_ptr_array_index(r->fobxs_all, i);
+        audit_refs(r, "FOBX of", x->fcb->path, x->finalized, x->refs, x->refs > 0);
+    }
+    for (guint i = 0; i < r->srv_opens_all->len && !r->failed; i++) {
+        SrvOpen *so = g_ptr_array_index(r->srv_opens_all, i);
+        audit_refs(r, "SRV_OPEN of", so->fcb->path, so->finalized, so->refs, so->refs > 0);
+    }
+    for (guint i = 0; i < r->fcbs_all->len && !r->failed; i++) {
+        Fcb *f = g_ptr_array_index(r->fcbs_all, i);
+        bool held = f->refs > 1 || f->opens > 0 || f->uncleans > 0;
+        audit_refs(r, "FCB", f->path, f->finalized, f->refs, held);
+    }
+    for (guint i = 0; i < r->vnr_all->len && !r->failed; i++) {
+        VNetRoot *v = g_ptr_array_index(r->vnr_all, i);
+        SrvCall *sc = v->net_root->srv_call;
+        audit_refs(r, "V_NET_ROOT", v->name, v->finalized, v->refs, v->refs > 1 || scavenger_holds(sc, v));
+    }
+    for (guint i = 0; i < r->nr_all->len && !r->failed; i++) {
+        NetRoot *nr = g_ptr_array_index(r->nr_all, i);
+        audit_refs(r, "NET_ROOT", nr->name, nr->finalized, nr->refs, nr->refs > 1 || scavenger_holds(nr->srv_call, nr));
+    }
+    for (guint i = 0; i < r->sc_all->len && !r->failed; i++) {
+        SrvCall *sc = g_ptr_array_index(r->sc_all, i);
+        audit_refs(r, "SRV_CALL", sc->name, sc->finalized, sc->refs, sc->refs > 1 || scavenger_holds(sc, sc));
+    }
+    return !r->failed;
+}
 
 void rdbss_free(Rdbss *r)
 {

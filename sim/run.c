@@ -227,6 +227,11 @@ int run_scenario(const RunOptions *opt)
     double wall = (double)(g_get_monotonic_time() - t0) / 1e6;
 
     world_write_metrics(world, tr);
+    if (sim_failure(sim) && strcmp(o.status, "complete") == 0) {
+        /* an invariant checked at the end of the run (the models' audits) */
+        o.status = "failed";
+        o.message = g_strdup(sim_failure(sim));
+    }
     trace_metric(tr, "sim.events", (double)sim_events_run(sim));
     trace_metric(tr, "sim.end_ns", (double)o.sim_end);
     bool written = trace_end_run(tr, o.status, o.message, o.sim_end, sim_events_run(sim), &err);
