@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ntstatus.h"
+#include "ranges.h"
 
 /* RDBSS's scavenger time limit when the mini-redirector gives none
  * (scavengr.h: 10 s). */
@@ -13,7 +14,7 @@
 /* MaximumNumberOfCloseDelayedFiles (NFSv4.1's value). */
 #define MAX_CLOSE_DELAYED 1023
 
-typedef enum { RDR_STARTABLE, RDR_STARTED, RDR_STOP_IN_PROGRESS } RdrState;
+typedef enum { RDR_STARTABLE, RDR_START_IN_PROGRESS, RDR_STARTED, RDR_STOP_IN_PROGRESS } RdrState;
 
 struct MiniRdr {
     Rdbss *rdbss;
@@ -40,6 +41,8 @@ struct Rdbss {
     uint32_t obj_names[8];
     GPtrArray *fcbs_all, *fobxs_all; /* every FCB and FOBX made, freed at the end */
     GPtrArray *srv_opens_all, *vnr_all, *nr_all, *sc_all;
+    Coherence *coh; /* NULL: nobody judges the data */
+    GArray *on_started; /* Waiting: run when no start is in progress */
     bool failed;
 };
 
@@ -63,6 +66,11 @@ static VNetRoot *drive_vnet_root(Rdbss *r, const char *name)
     return d ? d->v : NULL;
 }
 
+typedef struct {
+    void (*fn)(void *ctx);
+    void *ctx;
+} Waiting;
+
 /* An IRP being processed: its RX_CONTEXT and where its completion goes. */
 typedef struct {
     RxContext rx;
@@ -70,13 +78,11 @@ typedef struct {
     void *ctx;
     bool completed;
     Fobx *result;
+    GArray *expect;  /* a read: what the oracle said it must not be older than */
+    uint64_t epoch;
     int waiting; /* sub-requests (flush writes) still out */
 } Op;
 
-typedef struct {
-    uint64_t start, end;
-    bool dirty;
-} CacheExtent;
 
 static void fail(Rdbss *r, const char *fmt, const char *a)
 {
@@ -198,6 +204,10 @@ static void op_free(Op *o)
     g_free(o->rx.new_name);
     if (o->rx.lock_list)
         g_array_unref(o->rx.lock_list);
+    if (o->rx.stamps)
+        g_array_unref(o->rx.stamps);
+    if (o->expect)
+        g_array_unref(o->expect);
     g_free(o);
 }
 
@@ -545,6 +555,7 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node)
     r->trace = trace;
     r->node = node;
     r->rdrs = g_ptr_array_new();
+    r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
     r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
     r->ops = g_ptr_array_new();
     r->fcbs_all = g_ptr_array_new();
@@ -578,6 +589,26 @@ MiniRdr *rdbss_register(Rdbss *r, const char *name, const MINIRDR_DISPATCH *d, v
 }
 
 void *rdbss_rdr_context(const MiniRdr *m) { return m->ctx; }
+
+void rdbss_set_coherence(Rdbss *r, Coherence *coh) { r->coh = coh; }
+
+static void starts_ended(Rdbss *r);
+
+bool rdbss_starting(const Rdbss *r)
+{
+    for (guint i = 0; i < r->rdrs->len; i++)
+        if (((MiniRdr *)g_ptr_array_index(r->rdrs, i))->state == RDR_START_IN_PROGRESS)
+            return true;
+    return false;
+}
+
+void rdbss_when_started(Rdbss *r, void (*fn)(void *ctx), void *ctx)
+{
+    Waiting w = { fn, ctx };
+    g_array_append_val(r->on_started, w);
+    starts_ended(r);
+}
+
 const char *rdbss_rdr_name(const MiniRdr *m) { return m->name; }
 Rdbss *rdbss_of_context(const RxContext *rx) { return rx->rdbss; }
 NetNode *rdbss_node(const Rdbss *r) { return r->node; }
@@ -588,17 +619,32 @@ SimTime rdbss_request_timeout(const MiniRdr *m) { return m->request_timeout; }
  * user-mode service, is posted to the system process (the first call
  * answers STATUS_PENDING: post me), runs again, and RxStartMinirdr calls
  * MRxStart. */
-static void start_step3(RxContext *rx)
+/* When the last start in progress has ended, what waited for it runs. */
+static void starts_ended(Rdbss *r)
 {
-    if (rx->status == STATUS_SUCCESS)
-        rx->rdr->state = RDR_STARTED;
-    irp_done_rx(rx);
+    if (rdbss_starting(r) || !r->on_started->len)
+        return;
+    GArray *w = r->on_started;
+    r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
+    for (guint i = 0; i < w->len; i++)
+        g_array_index(w, Waiting, i).fn(g_array_index(w, Waiting, i).ctx);
+    g_array_unref(w);
 }
+
+static void start_done(RxContext *rx)
+{
+    Rdbss *r = rx->rdbss;
+    rx->rdr->state = rx->status == STATUS_SUCCESS ? RDR_STARTED : RDR_STARTABLE;
+    irp_done_rx(rx);
+    starts_ended(r);
+}
+
+static void start_step3(RxContext *rx) { start_done(rx); }
 
 static void start_step2(RxContext *rx)
 {
     if (rx->status != STATUS_SUCCESS && rx->status != STATUS_NOT_IMPLEMENTED) {
-        irp_done_rx(rx);
+        start_done(rx);
         return;
     }
     rx_call(rx, ID_MRxStart, start_step3);
@@ -614,6 +660,7 @@ void rdbss_start(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx)
         return;
     }
     o->rx.information = 1; /* the first pass comes from a user process */
+    m->state = RDR_START_IN_PROGRESS;
     rx_call(&o->rx, ID_MRxDevFcbXXXControlFile, start_step1);
 }
 
@@ -998,7 +1045,8 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
     f->net_root = nr;
     f->vnet_root = v;
     f->srv_opens = g_ptr_array_new();
-    f->cached = g_array_new(FALSE, FALSE, sizeof(CacheExtent));
+    f->cached = ranges_new();
+    f->lost = ranges_new();
     f->locks = g_array_new(FALSE, FALSE, sizeof(BufferedLock));
     f->server_locks = g_array_new(FALSE, FALSE, sizeof(BufferedLock));
     f->refs = 1; /* the FCB table's */
@@ -1105,7 +1153,7 @@ static void opened(RxContext *rx)
         uint64_t *b = g_ptr_array_index(sc->parked_breaks, i);
         if (b[0] == so->key) {
             g_ptr_array_remove_index(sc->parked_breaks, i);
-            rx_indicate_buffering_change(sc, b[0], (OplockLevel)b[1]);
+            rx_indicate_buffering_change(sc, b[0], (OplockLevel)b[1], (SimTime)b[2]);
             g_free(b);
         } else {
             i++;
@@ -1296,59 +1344,42 @@ static Op *io_op(Rdbss *r, Fobx *x, RxIrpDone done, void *ctx)
 
 /* ---- the client cache ---- */
 
-static void cache_add(Fcb *f, uint64_t start, uint64_t end, bool dirty)
+/* The client cache: Range with the stamp of the bytes and aux 1 when
+ * dirty (written by an application, not yet by the lazy writer). */
+static void cache_put(Fcb *f, uint64_t start, uint64_t end, bool dirty, uint64_t stamp)
 {
-    if (end <= start)
-        return;
-    GArray *out = g_array_new(FALSE, FALSE, sizeof(CacheExtent));
-    for (guint i = 0; i < f->cached->len; i++) {
-        CacheExtent e = g_array_index(f->cached, CacheExtent, i);
-        if (e.end <= start || e.start >= end) {
-            g_array_append_val(out, e);
-            continue;
-        }
-        if (e.start < start) {
-            CacheExtent l = { e.start, start, e.dirty };
-            g_array_append_val(out, l);
-        }
-        if (e.end > end) {
-            CacheExtent rr = { end, e.end, e.dirty };
-            g_array_append_val(out, rr);
-        }
-    }
-    CacheExtent n = { start, end, dirty };
-    guint i = 0;
-    while (i < out->len && g_array_index(out, CacheExtent, i).start < start)
-        i++;
-    g_array_insert_val(out, i, n);
-    g_array_unref(f->cached);
-    f->cached = out;
-}
-
-static bool cache_covers(Fcb *f, uint64_t start, uint64_t end)
-{
-    uint64_t at = start;
-    for (guint i = 0; i < f->cached->len && at < end; i++) {
-        CacheExtent e = g_array_index(f->cached, CacheExtent, i);
-        if (e.start <= at && e.end > at)
-            at = e.end;
-    }
-    return at >= end;
+    Range n = { start, end, stamp, dirty };
+    ranges_put(f->cached, n);
 }
 
 static void cache_purge(Fcb *f) { g_array_set_size(f->cached, 0); }
 
-/* A file cut to `size` loses what its cache held past the new end, dirty
- * or not: written later, it would extend the file again. */
-static void cache_trim(Fcb *f, uint64_t size)
+/* "\srv\share\path": the coherence oracle's name of the file. */
+static char *fcb_key(const Fcb *f) { return g_strdup_printf("%s\\%s", f->net_root->name, f->path); }
+
+/* Dirty data that will never reach the server (a failed paging write, an
+ * orphaned file): kept until an application of the file can be told. */
+static void lose_dirty(Fcb *f, uint64_t start, uint64_t end)
 {
-    for (guint i = f->cached->len; i-- > 0;) {
-        CacheExtent *e = &g_array_index(f->cached, CacheExtent, i);
-        if (e->start >= size)
-            g_array_remove_index(f->cached, i);
-        else if (e->end > size)
-            e->end = size;
+    Range n = { start, end, 0, 0 };
+    ranges_put(f->lost, n);
+}
+
+/* Lost data not yet reported: the IRP that reports it completes with
+ * STATUS_LOST_WRITEBEHIND_DATA, and the oracle no longer expects it. */
+static NTSTATUS take_lost(Fcb *f, NTSTATUS st)
+{
+    if (!f->lost->len)
+        return st;
+    Coherence *coh = rdr_of_fcb(f)->rdbss->coh;
+    char *k = coh ? fcb_key(f) : NULL;
+    for (guint i = 0; coh && i < f->lost->len; i++) {
+        const Range *r = &g_array_index(f->lost, Range, i);
+        coh_lost(coh, k, r->start, r->end);
     }
+    g_free(k);
+    g_array_set_size(f->lost, 0);
+    return st == STATUS_SUCCESS ? STATUS_LOST_WRITEBEHIND_DATA : st;
 }
 
 /* Write the dirty cached ranges to the server as paging writes
@@ -1364,6 +1395,8 @@ typedef struct {
 static void flush_write_done(RxContext *rx)
 {
     Flush *fl = rx->k_ctx;
+    if (rx->status != STATUS_SUCCESS)
+        lose_dirty(fl->f, rx->offset, rx->offset + rx->length);
     side_free(rx);
     if (--fl->left == 0) {
         void (*then)(void *) = fl->then;
@@ -1383,10 +1416,10 @@ static void flush_dirty(Fcb *f, Fobx *x, void (*then)(void *), void *ctx)
     fl->ctx = ctx;
     fl->left = 1;
     for (guint i = 0; x && !x->finalized && i < f->cached->len; i++) {
-        CacheExtent *e = &g_array_index(f->cached, CacheExtent, i);
-        if (!e->dirty)
+        Range *e = &g_array_index(f->cached, Range, i);
+        if (!e->aux)
             continue;
-        e->dirty = false;
+        e->aux = 0;
         RxContext *rx = side_rx(rdr_of_fcb(f));
         rx->fcb = f;
         rx->fobx = x;
@@ -1395,6 +1428,7 @@ static void flush_dirty(Fcb *f, Fobx *x, void (*then)(void *), void *ctx)
         rx->op = LOWIO_OP_WRITE;
         rx->offset = e->start;
         rx->length = e->end - e->start;
+        rx->stamp = e->stamp;
         rx->k_ctx = fl;
         fl->left++;
         rx_call(rx, MRX_LOWIO(LOWIO_OP_WRITE), flush_write_done);
@@ -1409,7 +1443,7 @@ static void flush_dirty(Fcb *f, Fobx *x, void (*then)(void *), void *ctx)
 static bool has_dirty(Fcb *f)
 {
     for (guint i = 0; i < f->cached->len; i++)
-        if (g_array_index(f->cached, CacheExtent, i).dirty)
+        if (g_array_index(f->cached, Range, i).aux)
             return true;
     return false;
 }
@@ -1447,11 +1481,41 @@ static void write_behind(Fcb *f)
 
 /* ---- read, write, locks (c) ---- */
 
+/* The oracle judges what a read returned: the bytes from the cache as a
+ * cache read (a break may be on its way), the rest as the server's. */
+static void judge_read(Op *o, GArray *from_cache, GArray *from_server)
+{
+    Rdbss *r = o->rx.rdbss;
+    char *k = fcb_key(o->rx.fcb);
+    const char *node = net_node_name(r->node);
+    coh_count_read(r->coh);
+    if (from_cache && from_cache->len)
+        coh_judge_read(r->coh, node, k, o->expect, o->epoch, from_cache, o->rx.t0, true);
+    if (from_server && from_server->len)
+        coh_judge_read(r->coh, node, k, o->expect, o->epoch, from_server, o->rx.t0, false);
+    g_free(k);
+}
+
 static void read_done(RxContext *rx)
 {
+    Op *o = (Op *)rx;
     Fcb *f = rx->fcb;
-    if (rx->status == STATUS_SUCCESS && (f->state & FCB_STATE_READCACHING_ENABLED))
-        cache_add(f, rx->offset, rx->offset + rx->information, false);
+    if (rx->status == STATUS_SUCCESS) {
+        uint64_t end = rx->offset + rx->information;
+        /* the cache manager serves what it holds (the application's own
+         * dirty data among it) and fills in the rest from the server */
+        GArray *cached = ranges_slice(f->cached, rx->offset, end);
+        GArray *fetched = rx->stamps ? ranges_slice(rx->stamps, rx->offset, end) : ranges_new();
+        for (guint i = 0; i < cached->len; i++)
+            ranges_cut(fetched, g_array_index(cached, Range, i).start, g_array_index(cached, Range, i).end);
+        if (f->state & FCB_STATE_READCACHING_ENABLED)
+            for (guint i = 0; i < fetched->len; i++)
+                ranges_fill(f->cached, g_array_index(fetched, Range, i));
+        if (rx->rdbss->coh && o->expect)
+            judge_read(o, cached, fetched);
+        g_array_unref(cached);
+        g_array_unref(fetched);
+    }
     irp_done_rx(rx);
 }
 
@@ -1468,20 +1532,44 @@ void rdbss_read(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, RxIrpDone d
     rx->op = LOWIO_OP_READ;
     rx->offset = offset;
     rx->length = length;
+    rx->t0 = sim_now(r->sim);
+    if (r->coh) {
+        char *k = fcb_key(f);
+        o->expect = coh_expect(r->coh, k, offset, offset + length, &o->epoch);
+        g_free(k);
+    }
     /* c.1: a cached read is served from the cache, no mini-redirector call. */
-    if ((f->state & FCB_STATE_READCACHING_ENABLED) && cache_covers(f, offset, offset + length)) {
-        irp_done(o, STATUS_SUCCESS, length);
+    uint64_t end = MIN(offset + length, MAX(f->size, offset));
+    if ((f->state & FCB_STATE_READCACHING_ENABLED) && end > offset && ranges_cover(f->cached, offset, end)) {
+        if (r->coh) {
+            GArray *got = ranges_slice(f->cached, offset, end);
+            judge_read(o, got, NULL);
+            g_array_unref(got);
+        }
+        irp_done(o, STATUS_SUCCESS, end - offset);
         return;
     }
     rx_call(rx, MRX_LOWIO(LOWIO_OP_READ), read_done);
 }
 
+/* A write acknowledged to its application. */
+static void write_acked(RxContext *rx, uint64_t bytes)
+{
+    Coherence *coh = rx->rdbss->coh;
+    if (!coh || !bytes)
+        return;
+    char *k = fcb_key(rx->fcb);
+    coh_acked(coh, k, rx->offset, rx->offset + bytes, rx->stamp);
+    g_free(k);
+}
+
 static void write_cached(RxContext *rx)
 {
     Fcb *f = rx->fcb;
-    cache_add(f, rx->offset, rx->offset + rx->length, true);
+    cache_put(f, rx->offset, rx->offset + rx->length, true, rx->stamp);
     f->modified = true;
     write_behind(f);
+    write_acked(rx, rx->length);
     irp_done((Op *)rx, STATUS_SUCCESS, rx->length);
 }
 
@@ -1490,7 +1578,8 @@ static void write_done(RxContext *rx)
     if (rx->status == STATUS_SUCCESS) {
         rx->fcb->modified = true;
         if (rx->fcb->state & FCB_STATE_READCACHING_ENABLED)
-            cache_add(rx->fcb, rx->offset, rx->offset + rx->length, false);
+            cache_put(rx->fcb, rx->offset, rx->offset + rx->length, false, rx->stamp);
+        write_acked(rx, rx->information);
     }
     irp_done_rx(rx);
 }
@@ -1519,6 +1608,7 @@ void rdbss_write(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, RxIrpDone 
     rx->op = LOWIO_OP_WRITE;
     rx->offset = offset;
     rx->length = length;
+    rx->stamp = r->coh ? coh_stamp(r->coh) : 0;
     bool cached = f->state & FCB_STATE_WRITECACHING_ENABLED;
     if (offset + length > f->size) {
         /* c.2: extending writes first ask the mini-redirector */
@@ -1630,10 +1720,12 @@ void rdbss_unlock(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, RxIrpDone
     rx_call(&o->rx, MRX_LOWIO(LOWIO_OP_UNLOCK), unlocked);
 }
 
+static void flush_reported(RxContext *rx) { irp_done((Op *)rx, take_lost(rx->fcb, rx->status), 0); }
+
 static void flushed_then_mrx(void *ctx)
 {
     RxContext *rx = ctx;
-    rx_call(rx, ID_MRxFlush, irp_done_rx);
+    rx_call(rx, ID_MRxFlush, flush_reported);
 }
 
 void rdbss_flush(Rdbss *r, Fobx *x, RxIrpDone done, void *ctx)
@@ -1656,7 +1748,12 @@ static void set_done(RxContext *rx)
         if (rx->info_class == 1) {
             if (rx->length < f->size) {
                 f->truncate_on_close = true; /* shrunk: truncate at the last cleanup */
-                cache_trim(f, rx->length);
+                ranges_trim(f->cached, rx->length);
+                if (rx->rdbss->coh) { /* the application cut its own data: not a loss */
+                    char *k = fcb_key(f);
+                    coh_truncate(rx->rdbss->coh, k, rx->length);
+                    g_free(k);
+                }
             }
             f->size = rx->length;
             f->valid_data_length = MIN(f->valid_data_length, f->size);
@@ -1757,7 +1854,7 @@ static void close_step(RxContext *rx);
 static void close_final(void *ctx)
 {
     RxContext *rx = ctx;
-    irp_done((Op *)rx, STATUS_SUCCESS, 0);
+    irp_done((Op *)rx, take_lost(rx->fcb, STATUS_SUCCESS), 0);
 }
 
 static void closed_then_fobx(void *ctx)
@@ -1971,7 +2068,7 @@ static void new_state_computed(RxContext *rx)
     change_flushed(rx);
 }
 
-void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level)
+void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level, SimTime sent)
 {
     SrvOpen *so = NULL;
     for (guint i = 0; i < sc->opens->len; i++) {
@@ -1983,12 +2080,19 @@ void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level)
         /* D3: a break can overtake the open that granted it: park it while
          * opens are in flight, else drop it. */
         if (sc->opens_in_flight > 0) {
-            uint64_t *b = g_new(uint64_t, 2);
+            uint64_t *b = g_new(uint64_t, 3);
             b[0] = key;
             b[1] = level;
+            b[2] = (uint64_t)sent;
             g_ptr_array_add(sc->parked_breaks, b);
         }
         return;
+    }
+    Rdbss *r = sc->rdr->rdbss;
+    if (r->coh) {
+        char *k = fcb_key(so->fcb);
+        coh_break_arrived(r->coh, net_node_name(r->node), k, sent);
+        g_free(k);
     }
     RxContext *rx = side_rx(sc->rdr);
     rx->srv_call = sc;
@@ -2053,6 +2157,12 @@ static void orphan_open_files(VNetRoot *v)
     for (guint i = 0; i < orphans->len; i++) {
         Fcb *f = g_ptr_array_index(orphans, i);
         f->orphaned = true;
+        for (guint j = 0; j < f->cached->len; j++) { /* its dirty data can no longer be written */
+            const Range *e = &g_array_index(f->cached, Range, j);
+            if (e->aux)
+                lose_dirty(f, e->start, e->end);
+        }
+        cache_purge(f);
         for (guint j = 0; j < f->srv_opens->len; j++)
             ((SrvOpen *)g_ptr_array_index(f->srv_opens, j))->flags |= SRVOPEN_FLAG_ORPHANED;
         g_hash_table_remove(v->net_root->fcbs, f->path);
@@ -2217,6 +2327,18 @@ bool rdbss_check_teardown(Rdbss *r)
     return !r->failed;
 }
 
+void rdbss_dirty_stamps(Rdbss *r, const char *file, GArray *out)
+{
+    for (guint i = 0; i < r->fcbs_all->len; i++) {
+        Fcb *f = g_ptr_array_index(r->fcbs_all, i);
+        char *k = f->finalized ? NULL : fcb_key(f);
+        for (guint j = 0; k && strcmp(k, file) == 0 && j < f->cached->len; j++)
+            if (g_array_index(f->cached, Range, j).aux)
+                g_array_append_val(out, g_array_index(f->cached, Range, j));
+        g_free(k);
+    }
+}
+
 void rdbss_free(Rdbss *r)
 {
     if (!r)
@@ -2235,6 +2357,7 @@ void rdbss_free(Rdbss *r)
         Fcb *f = g_ptr_array_index(r->fcbs_all, i);
         g_ptr_array_unref(f->srv_opens);
         g_array_unref(f->cached);
+        g_array_unref(f->lost);
         g_array_unref(f->locks);
         g_array_unref(f->server_locks);
         g_free(f->path);
@@ -2273,6 +2396,7 @@ void rdbss_free(Rdbss *r)
     }
     g_ptr_array_unref(r->rdrs);
     g_hash_table_unref(r->drives);
+    g_array_unref(r->on_started);
     g_ptr_array_unref(r->fcbs_all);
     g_ptr_array_unref(r->fobxs_all);
     g_ptr_array_unref(r->srv_opens_all);

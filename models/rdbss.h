@@ -23,6 +23,7 @@
 #include "engine.h"
 #include "minirdr.h"
 #include "net.h"
+#include "coherence.h"
 #include "oplock.h"
 #include "trace.h"
 
@@ -77,6 +78,9 @@ struct RxContext {
     /* buffering change */
     OplockLevel mrx_context;         /* the level the server breaks to */
     uint32_t new_state;              /* MRxComputeNewBufferingState's answer */
+    /* the coherence oracle's view of the data (models/coherence.h) */
+    uint64_t stamp;                  /* WRITE: the application write the data comes from */
+    GArray *stamps;                  /* READ: Range of the stamps of the bytes returned */
     /* results */
     NTSTATUS status;
     uint64_t information;
@@ -141,7 +145,8 @@ struct Fcb {
     GPtrArray *srv_opens;
     uint64_t size, valid_data_length;
     bool delete_on_close, truncate_on_close, modified, orphaned;
-    GArray *cached;      /* CacheExtent: data held in the client cache */
+    GArray *cached;      /* Range: data held in the client cache (aux 1: dirty) */
+    GArray *lost;        /* Range: dirty data that never reached the server, not yet reported */
     GArray *locks;       /* BufferedLock held locally under lock buffering, unknown to the server */
     GArray *server_locks; /* BufferedLock the server granted (or was handed at a buffering change) */
     int refs;
@@ -182,6 +187,11 @@ struct Fobx {
 /* ---- set-up ---- */
 
 Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node);
+/* The oracle this client's applications' writes and reads report to. */
+void rdbss_set_coherence(Rdbss *r, Coherence *coh);
+/* This client's dirty cached ranges of a file ("\srv\share\path"),
+ * appended to `out` (Range): at the end of a run they are not lost. */
+void rdbss_dirty_stamps(Rdbss *r, const char *file, GArray *out);
 void rdbss_free(Rdbss *r);
 /* RxRegisterMinirdr: no routine is called.  Registration order is the
  * provider order.  `ctx` is the redirector's own state. */
@@ -202,8 +212,9 @@ void rx_complete(RxContext *rx, NTSTATUS status);
 /* RxCreateNetFobx, from MRxCreate / MRxCollapseOpen. */
 Fobx *rx_create_fobx(RxContext *rx);
 /* RxIndicateChangeOfBufferingState: the server broke the oplock of the
- * open with this key; `level` is what it breaks to. */
-void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level);
+ * open with this key; `level` is what it breaks to; `sent` when the server
+ * sent the break (for the coherence oracle only). */
+void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level, SimTime sent);
 /* The connection to the server is gone: every request waiting on it fails. */
 void rx_srv_call_lost(SrvCall *sc, NTSTATUS status);
 
@@ -212,6 +223,10 @@ void rx_srv_call_lost(SrvCall *sc, NTSTATUS status);
 typedef void (*RxIrpDone)(void *ctx, NTSTATUS status, uint64_t information, Fobx *fobx);
 
 void rdbss_start(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx);
+/* Whether a redirector's start is in progress (the machine is booting). */
+bool rdbss_starting(const Rdbss *r);
+/* Run fn once no start is in progress (at once if none is). */
+void rdbss_when_started(Rdbss *r, void (*fn)(void *ctx), void *ctx);
 void rdbss_stop(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx);
 /* net use: drive "X:" (or NULL for a deviceless connection) to "\\srv\share[\sub]". */
 void rdbss_use(Rdbss *r, const char *drive, const char *unc, const char *user, const char *password, RxIrpDone done,

@@ -13,6 +13,7 @@ typedef struct File File;
 
 typedef struct {
     char *name;
+    SmbServer *srv;
     GHashTable *files; /* path -> File* */
     bool deleted;
     GQueue notifies;   /* Waiter*: CHANGE_NOTIFY requests waiting for a change */
@@ -68,10 +69,6 @@ typedef struct {
 } Open;
 
 typedef struct {
-    uint64_t start, len, version;
-} Extent;
-
-typedef struct {
     Open *open;
     uint64_t start, len;
     bool exclusive;
@@ -88,7 +85,7 @@ struct File {
     char *path;
     Share *share;
     uint64_t size, next_version;
-    GArray *extents;    /* Extent, sorted, disjoint */
+    GArray *extents;    /* Range: stamp for the coherence oracle, aux the server's own write version */
     GPtrArray *opens;   /* Open* */
     GPtrArray *owners;  /* Owner* */
     GPtrArray *locks;   /* Lock* */
@@ -120,6 +117,7 @@ struct SmbServer {
     int endpoints;
     GHashTable *jobs; /* requests waiting for their service time */
     uint32_t n_server, n_trigger[4], n_outcome[4];
+    Coherence *coh;
 };
 
 enum { OUT_ACKED, OUT_CLOSED, OUT_TIMEOUT, OUT_NONE_NEEDED };
@@ -157,10 +155,20 @@ SmbServer *server_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, NetNode *
 
 NetNode *server_node(const SmbServer *s) { return s->node; }
 
+void server_set_coherence(SmbServer *s, Coherence *coh) { s->coh = coh; }
+
+GArray *server_file_stamps(SmbServer *s, const char *share, const char *path, uint64_t start, uint64_t end)
+{
+    Share *sh = g_hash_table_lookup(s->shares, share);
+    File *f = sh && !sh->deleted ? g_hash_table_lookup(sh->files, path) : NULL;
+    return f ? ranges_slice(f->extents, start, end) : NULL;
+}
+
 void server_add_share(SmbServer *s, const char *name)
 {
     Share *sh = g_new0(Share, 1);
     sh->name = g_strdup(name);
+    sh->srv = s;
     sh->files = g_hash_table_new(g_str_hash, g_str_equal);
     g_queue_init(&sh->notifies);
     g_hash_table_insert(s->shares, sh->name, sh);
@@ -179,17 +187,32 @@ static void share_changed(Share *sh)
     }
 }
 
+/* "\srv\share\path", the oracle's name of a file. */
+static char *file_key(const File *f)
+{
+    return g_strdup_printf("\\%s\\%s\\%s", net_node_name(f->share->srv->node), f->share->name, f->path);
+}
+
+/* The oracle hears of a change the server makes to a file itself. */
+static void coh_file_truncated(File *f, uint64_t size)
+{
+    ranges_trim(f->extents, size);
+    if (!f->share->srv->coh)
+        return;
+    char *k = file_key(f);
+    coh_truncate(f->share->srv->coh, k, size);
+    g_free(k);
+}
+
 static File *file_new(Share *sh, const char *path, uint64_t size)
 {
     File *f = g_new0(File, 1);
     f->path = g_strdup(path);
     f->share = sh;
     f->size = size;
-    f->extents = g_array_new(FALSE, FALSE, sizeof(Extent));
-    if (size) {
-        Extent e = { 0, size, 0 }; /* version 0: the initial contents */
-        g_array_append_val(f->extents, e);
-    }
+    f->extents = ranges_new();
+    Range e = { 0, size, 0, 0 }; /* stamp and version 0: the initial contents */
+    ranges_put(f->extents, e);
     f->next_version = 1;
     f->opens = g_ptr_array_new();
     f->owners = g_ptr_array_new();
@@ -533,6 +556,11 @@ static void drop_owner(File *f, Owner *o)
 static void remove_file(File *f)
 {
     Share *sh = f->share;
+    if (sh->srv->coh) {
+        char *k = file_key(f);
+        coh_remove(sh->srv->coh, k);
+        g_free(k);
+    }
     g_hash_table_remove(sh->files, f->path);
     file_free(f);
     share_changed(sh);
@@ -625,7 +653,7 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
     }
     if (is_overwrite(disp)) {
         f->size = 0;
-        g_array_set_size(f->extents, 0);
+        coh_file_truncated(f, 0);
     }
     /* The grant (R4, R5). */
     bool others = false, plain = false, hlease = false;
@@ -714,41 +742,25 @@ static bool io_blocked(File *f, Open *op, uint64_t off, uint64_t len, bool write
     return false;
 }
 
-static void write_extent(File *f, uint64_t off, uint64_t len, uint64_t version)
+/* A write applied; a client that gave no stamp (it caches nothing) is
+ * acknowledged here, as the response leaves. */
+static void write_extent(File *f, uint64_t off, uint64_t len, uint64_t version, uint64_t stamp)
 {
-    GArray *out = g_array_new(FALSE, FALSE, sizeof(Extent));
-    for (guint i = 0; i < f->extents->len; i++) {
-        Extent e = g_array_index(f->extents, Extent, i);
-        if (!overlaps(e.start, e.len, off, len)) {
-            g_array_append_val(out, e);
-            continue;
-        }
-        if (e.start < off) {
-            Extent l = { e.start, off - e.start, e.version };
-            g_array_append_val(out, l);
-        }
-        if (e.start + e.len > off + len) {
-            Extent r = { off + len, e.start + e.len - (off + len), e.version };
-            g_array_append_val(out, r);
-        }
+    Coherence *coh = f->share->srv->coh;
+    if (!stamp && coh) {
+        char *k = file_key(f);
+        stamp = coh_stamp(coh);
+        coh_acked(coh, k, off, off + len, stamp);
+        g_free(k);
     }
-    Extent n = { off, len, version };
-    guint i = 0;
-    while (i < out->len && g_array_index(out, Extent, i).start < off)
-        i++;
-    g_array_insert_val(out, i, n);
-    g_array_unref(f->extents);
-    f->extents = out;
+    Range n = { off, off + len, stamp, version };
+    ranges_put(f->extents, n);
 }
 
 static uint64_t version_at(File *f, uint64_t off)
 {
-    for (guint i = 0; i < f->extents->len; i++) {
-        Extent e = g_array_index(f->extents, Extent, i);
-        if (off >= e.start && off < e.start + e.len)
-            return e.version;
-    }
-    return 0;
+    const Range *e = ranges_at(f->extents, off);
+    return e ? e->aux : 0;
 }
 
 /* READ, WRITE and LOCK, answered (true) or waiting for breaks (false), as
@@ -786,6 +798,7 @@ static bool try_io(Conn *c, SmbMsg *req, Waiter *w)
             r = response_to(req, STATUS_SUCCESS);
             r->length = MIN(req->length, f->size - req->offset);
             r->version = version_at(f, req->offset);
+            r->stamps = ranges_slice(f->extents, req->offset, req->offset + r->length);
         }
     } else if (req->cmd == SMB2_WRITE) {
         if (!(op->access & (ACCESS_WRITE_DATA | ACCESS_APPEND_DATA)))
@@ -794,7 +807,7 @@ static bool try_io(Conn *c, SmbMsg *req, Waiter *w)
             st = STATUS_FILE_LOCK_CONFLICT;
         else {
             uint64_t v = f->next_version++;
-            write_extent(f, req->offset, req->length, v);
+            write_extent(f, req->offset, req->length, v, req->stamp);
             f->size = MAX(f->size, req->offset + req->length);
             r = response_to(req, STATUS_SUCCESS);
             r->length = req->length;
@@ -913,9 +926,16 @@ static void do_set_info(Conn *c, const SmbMsg *req)
             }
         }
         if (st == STATUS_SUCCESS) {
+            char *from = file_key(f);
             g_hash_table_steal(f->share->files, f->path);
             g_free(f->path);
             f->path = g_strdup(req->new_path);
+            if (s->coh) {
+                char *to = file_key(f);
+                coh_rename(s->coh, from, to);
+                g_free(to);
+            }
+            g_free(from);
             g_hash_table_insert(f->share->files, f->path, f);
             share_changed(f->share);
         }
@@ -925,6 +945,8 @@ static void do_set_info(Conn *c, const SmbMsg *req)
             op->delete_on_close = true;
     } else { /* end of file */
         st = STATUS_SUCCESS;
+        if (req->length < f->size)
+            coh_file_truncated(f, req->length);
         f->size = req->length;
     }
     reply(c, req, st);

@@ -12,6 +12,7 @@
 #define RDRSIM_SERVER_H
 
 #include "dist.h"
+#include "coherence.h"
 #include "smb.h"
 
 typedef struct SmbServer SmbServer;
@@ -38,6 +39,14 @@ void server_add_user(SmbServer *s, const char *user, const char *password, char 
 void server_restart(SmbServer *s);          /* every connection, session and open lost; files kept */
 void server_delete_share(SmbServer *s, const char *share);
 void server_expire_sessions(SmbServer *s);
+
+/* The coherence oracle (models/coherence.h) the server reports its own
+ * changes of files to: truncation, deletion, rename, and the writes of
+ * clients that give no stamp, acknowledged as they are applied. */
+void server_set_coherence(SmbServer *s, Coherence *coh);
+/* The stamps of a file's contents over [start, end) (Range, owned by the
+ * caller), or NULL when the share or the file is gone. */
+GArray *server_file_stamps(SmbServer *s, const char *share, const char *path, uint64_t start, uint64_t end);
 
 /* Write the breaks still outstanding at the end of the run. */
 void server_flush_trace(SmbServer *s);

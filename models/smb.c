@@ -75,6 +75,7 @@ SmbMsg *smb_msg_copy(const SmbMsg *m)
     c->share = g_strdup(m->share);
     c->path = g_strdup(m->path);
     c->new_path = g_strdup(m->new_path);
+    c->stamps = m->stamps ? g_array_copy(m->stamps) : NULL;
     return c;
 }
 
@@ -87,6 +88,8 @@ void smb_msg_free(SmbMsg *m)
     g_free(m->share);
     g_free(m->path);
     g_free(m->new_path);
+    if (m->stamps)
+        g_array_unref(m->stamps);
     g_free(m);
 }
 
@@ -135,6 +138,7 @@ NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, Smb
     trace_smb_message(w->trace, sim_now(w->sim), net_node_trace_id(node), net_node_trace_id(peer),
                       tdi_endpoint_conn(ep), m->msg_id, w->cmd_names[m->cmd], m->response, m->async, m->status,
                       bytes);
+    m->t_sent = sim_now(w->sim);
     uint64_t *tag = g_new(uint64_t, 1);
     *tag = w->next_tag++;
     g_hash_table_insert(w->inflight, tag, m);

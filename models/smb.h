@@ -8,10 +8,12 @@
 #ifndef RDRSIM_SMB_H
 #define RDRSIM_SMB_H
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "ntstatus.h"
+#include "ranges.h"
 #include "oplock.h"
 #include "tdi.h"
 
@@ -64,6 +66,11 @@ typedef struct {
     uint64_t offset, length;      /* READ, WRITE, LOCK */
     bool exclusive, unlock, fail_immediately; /* LOCK */
     uint64_t version;             /* READ response: the write version of the first byte read */
+    /* The coherence oracle's view (models/coherence.h); not on the wire,
+     * no bytes of their own. */
+    uint64_t stamp;               /* WRITE: the application write the data comes from (0: none given) */
+    GArray *stamps;               /* READ response: Range of the stamps of the bytes returned */
+    int64_t t_sent;               /* when it was sent */
     uint32_t info_class;          /* QUERY_INFO / SET_INFO */
 } SmbMsg;
 

@@ -169,6 +169,11 @@ static void on_response(Req *q, const SmbMsg *m)
         return;
     case K_IO:
         rx->information = st == STATUS_SUCCESS ? m->length : 0;
+        if (m->stamps) { /* the READ's data, for the coherence oracle */
+            if (rx->stamps)
+                g_array_unref(rx->stamps);
+            rx->stamps = g_array_ref(m->stamps);
+        }
         rx_complete(rx, st);
         return;
     default:
@@ -220,7 +225,7 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
     if (m->cmd == SMB2_OPLOCK_BREAK && m->msg_id == SMB2_UNSOLICITED) {
         /* the key is the server's file id (RxIndicateChangeOfBufferingState) */
         OplockLevel to = m->oplock == OPLOCK_LEVEL_LEASE ? oplock_state_level(m->lease_state) : m->oplock;
-        rx_indicate_buffering_change(c->sc, m->file, to);
+        rx_indicate_buffering_change(c->sc, m->file, to, m->t_sent);
     } else if (!m->async) {
         uint64_t mid = m->msg_id;
         Req *q = g_hash_table_lookup(c->pending, &mid);
@@ -476,6 +481,7 @@ static NTSTATUS lowio_rw(RxContext *rx)
     SmbMsg *m = request(rx->routine == MRX_LOWIO(LOWIO_OP_READ) ? SMB2_READ : SMB2_WRITE, rx);
     m->offset = rx->offset;
     m->length = rx->length;
+    m->stamp = rx->stamp;
     return call(rx, m, K_IO);
 }
 

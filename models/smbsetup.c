@@ -18,6 +18,9 @@ struct SmbSetup {
     GHashTable *workloads; /* client node id -> Workload* */
     GPtrArray *rdrs;       /* SmbRdr* */
     GPtrArray *client_order; /* client Decl* with redirectors, in declaration order */
+    Coherence *coh;          /* the run's coherence oracle */
+    Sim *sim;
+    Trace *trace;
 };
 
 typedef struct {
@@ -190,6 +193,9 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     Sim *sim = net_sim(net);
     Trace *trace = net_trace(net);
     s->wire = smb_wire_new(trace, sim);
+    s->sim = sim;
+    s->trace = trace;
+    s->coh = coh_new(sim);
     s->servers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, server_free_cb);
     s->clients = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, client_free_cb);
     s->order = g_ptr_array_new();
@@ -206,6 +212,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
             .service = decl_param(d, "service")->dist,
         };
         SmbServer *srv = server_new(tdi, s->wire, sim, trace, net_find_node(net, d->id), &p, seed);
+        server_set_coherence(srv, s->coh);
         g_hash_table_insert(s->servers, d->id, srv);
         g_ptr_array_add(s->order, (gpointer)d);
     }
@@ -243,6 +250,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
             continue;
         NetNode *node = net_find_node(net, d->id);
         Rdbss *r = rdbss_new(sim, trace, node);
+        rdbss_set_coherence(r, s->coh);
         g_hash_table_insert(s->rdbss, d->id, r);
         g_hash_table_insert(s->workloads, d->id, workload_new(r, trace, sim, d->id));
         g_ptr_array_add(s->client_order, (gpointer)d);
@@ -284,13 +292,36 @@ void smbsetup_free(SmbSetup *s)
     g_hash_table_unref(s->servers);
     g_ptr_array_unref(s->order);
     smb_wire_free(s->wire);
+    coh_free(s->coh);
     g_free(s);
+}
+
+/* An application statement that came while its machine's redirectors
+ * were still starting: it runs when they are up, in its order. */
+typedef struct {
+    SmbSetup *s;
+    const Action *a;
+} Deferred;
+
+static void run_deferred(void *ctx)
+{
+    Deferred *d = ctx;
+    smbsetup_action(d->s, d->a);
+    g_free(d);
 }
 
 bool smbsetup_action(SmbSetup *s, const Action *a)
 {
     const char *subj = a->spec->subject;
     if (strcmp(subj, "node") == 0 && a->spec->verb && workload_is_verb(a->spec->verb)) {
+        Rdbss *r = g_hash_table_lookup(s->rdbss, a->target->id);
+        if (r && rdbss_starting(r) && strcmp(a->spec->verb, "stop") != 0) {
+            Deferred *d = g_new(Deferred, 1);
+            d->s = s;
+            d->a = a;
+            rdbss_when_started(r, run_deferred, d);
+            return true;
+        }
         RdrLookup l = { s, a->target->id };
         return workload_action(g_hash_table_lookup(s->workloads, a->target->id), a, find_rdr, &l);
     }
@@ -314,10 +345,35 @@ bool smbsetup_action(SmbSetup *s, const Action *a)
     return false;
 }
 
+/* Where an acknowledged write may be at the end of a run: the server's
+ * copy of the file, or a client's cache not yet written back. */
+static GPtrArray *stores_of(void *ctx, const char *file, uint64_t start, uint64_t end)
+{
+    SmbSetup *s = ctx;
+    char **part = g_strsplit(file + 1, "\\", 3); /* "\srv\share\path" */
+    SmbServer *srv = part[0] && part[1] && part[2] ? g_hash_table_lookup(s->servers, part[0]) : NULL;
+    GArray *on_server = srv ? server_file_stamps(srv, part[1], part[2], start, end) : NULL;
+    g_strfreev(part);
+    if (!on_server)
+        return NULL;
+    GPtrArray *stores = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+    g_ptr_array_add(stores, on_server);
+    GArray *dirty = ranges_new();
+    for (guint i = 0; i < s->client_order->len; i++) {
+        const Decl *d = g_ptr_array_index(s->client_order, i);
+        rdbss_dirty_stamps(g_hash_table_lookup(s->rdbss, d->id), file, dirty);
+    }
+    g_ptr_array_add(stores, dirty);
+    return stores;
+}
+
 /* In declaration order, not hash order: the trace must be deterministic.
  * Clients first: their pending operations, then the servers' breaks. */
 void smbsetup_flush_trace(SmbSetup *s)
 {
+    if (!coh_check_end(s->coh, stores_of, s) && !sim_failure(s->sim))
+        sim_fail(s->sim, "%s", coh_violation(s->coh));
+    coh_write_metrics(s->coh, s->trace);
     for (guint i = 0; i < s->client_order->len; i++) {
         const Decl *d = g_ptr_array_index(s->client_order, i);
         workload_flush_trace(g_hash_table_lookup(s->workloads, d->id));

@@ -1,0 +1,248 @@
+#include "coherence.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    GArray *acked; /* Range: stamp = last acknowledged write; aux = 1 once its loss was reported */
+    uint64_t epoch;
+} CohFile;
+
+typedef struct {
+    char *node, *file;
+    SimTime t0;
+    char *what;
+} Suspect;
+
+struct Coherence {
+    Sim *sim;
+    GHashTable *files; /* name -> CohFile* */
+    uint64_t next_stamp, next_epoch;
+    GPtrArray *suspects;
+    uint64_t reads_judged, excused;
+    char *violation;
+};
+
+static void file_free(gpointer p)
+{
+    CohFile *f = p;
+    g_array_unref(f->acked);
+    g_free(f);
+}
+
+static void suspect_free(gpointer p)
+{
+    Suspect *s = p;
+    g_free(s->node);
+    g_free(s->file);
+    g_free(s->what);
+    g_free(s);
+}
+
+Coherence *coh_new(Sim *sim)
+{
+    Coherence *c = g_new0(Coherence, 1);
+    c->sim = sim;
+    c->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, file_free);
+    c->suspects = g_ptr_array_new_with_free_func(suspect_free);
+    c->next_epoch = 1;
+    return c;
+}
+
+void coh_free(Coherence *c)
+{
+    if (!c)
+        return;
+    g_hash_table_unref(c->files);
+    g_ptr_array_unref(c->suspects);
+    g_free(c->violation);
+    g_free(c);
+}
+
+static CohFile *file_get(Coherence *c, const char *name)
+{
+    CohFile *f = g_hash_table_lookup(c->files, name);
+    if (!f) {
+        f = g_new0(CohFile, 1);
+        f->acked = ranges_new();
+        f->epoch = c->next_epoch++;
+        g_hash_table_insert(c->files, g_strdup(name), f);
+    }
+    return f;
+}
+
+static void violate(Coherence *c, char *msg)
+{
+    if (!c->violation)
+        c->violation = msg;
+    else
+        g_free(msg);
+}
+
+uint64_t coh_stamp(Coherence *c) { return ++c->next_stamp; }
+
+void coh_count_read(Coherence *c) { c->reads_judged++; }
+
+void coh_acked(Coherence *c, const char *file, uint64_t start, uint64_t end, uint64_t stamp)
+{
+    Range n = { start, end, stamp, 0 };
+    ranges_put(file_get(c, file)->acked, n);
+}
+
+void coh_lost(Coherence *c, const char *file, uint64_t start, uint64_t end)
+{
+    GArray *a = file_get(c, file)->acked;
+    GArray *part = ranges_slice(a, start, end);
+    for (guint i = 0; i < part->len; i++) {
+        Range r = g_array_index(part, Range, i);
+        r.aux = 1;
+        ranges_put(a, r);
+    }
+    g_array_unref(part);
+}
+
+GArray *coh_expect(Coherence *c, const char *file, uint64_t start, uint64_t end, uint64_t *epoch)
+{
+    CohFile *f = file_get(c, file);
+    *epoch = f->epoch;
+    return ranges_slice(f->acked, start, end);
+}
+
+/* The first bytes of `expect` that `got` returns older; NULL if none.
+ * Bytes not returned (past the end of the file) are not judged. */
+static char *stale(const char *file, const GArray *expect, const GArray *got)
+{
+    char *msg = NULL;
+    for (guint i = 0; i < expect->len && !msg; i++) {
+        const Range *e = &g_array_index(expect, Range, i);
+        GArray *part = ranges_slice(got, e->start, e->end);
+        for (guint j = 0; j < part->len && !msg; j++) {
+            const Range *g = &g_array_index(part, Range, j);
+            if (g->stamp < e->stamp)
+                msg = g_strdup_printf("a read of %s returned bytes %llu..%llu of write #%llu, older than write "
+                                      "#%llu acknowledged before the read began",
+                                      file, (unsigned long long)g->start, (unsigned long long)g->end,
+                                      (unsigned long long)g->stamp, (unsigned long long)e->stamp);
+        }
+        g_array_unref(part);
+    }
+    return msg;
+}
+
+void coh_judge_read(Coherence *c, const char *node, const char *file, const GArray *expect, uint64_t epoch,
+                    const GArray *got, SimTime t0, bool from_cache)
+{
+    CohFile *f = file_get(c, file);
+    if (f->epoch != epoch)
+        return; /* truncated, deleted or renamed meanwhile */
+    char *what = stale(file, expect, got);
+    if (!what)
+        return;
+    char *msg = g_strdup_printf("coherence: %s (%s at %lld ns)", what, node, (long long)t0);
+    g_free(what);
+    if (!from_cache) {
+        violate(c, msg);
+        return;
+    }
+    Suspect *s = g_new0(Suspect, 1);
+    s->node = g_strdup(node);
+    s->file = g_strdup(file);
+    s->t0 = t0;
+    s->what = msg;
+    g_ptr_array_add(c->suspects, s);
+}
+
+void coh_break_arrived(Coherence *c, const char *node, const char *file, SimTime t_sent)
+{
+    for (guint i = 0; i < c->suspects->len;) {
+        Suspect *s = g_ptr_array_index(c->suspects, i);
+        if (strcmp(s->node, node) != 0 || strcmp(s->file, file) != 0) {
+            i++;
+            continue;
+        }
+        if (s->t0 >= t_sent)
+            c->excused++;
+        else
+            violate(c, g_strdup_printf("%s; the break of that cache was sent only at %lld ns", s->what,
+                                       (long long)t_sent));
+        g_ptr_array_remove_index(c->suspects, i);
+    }
+}
+
+void coh_truncate(Coherence *c, const char *file, uint64_t size)
+{
+    CohFile *f = file_get(c, file);
+    ranges_trim(f->acked, size);
+    f->epoch = c->next_epoch++;
+}
+
+void coh_remove(Coherence *c, const char *file) { g_hash_table_remove(c->files, file); }
+
+void coh_rename(Coherence *c, const char *from, const char *to)
+{
+    gpointer key, val;
+    g_hash_table_remove(c->files, to);
+    if (!g_hash_table_steal_extended(c->files, from, &key, &val))
+        return;
+    g_free(key);
+    CohFile *f = val;
+    f->epoch = c->next_epoch++;
+    g_hash_table_insert(c->files, g_strdup(to), f);
+}
+
+/* What of r no store holds with a stamp at least r's. */
+static bool held(const Range *r, GPtrArray *stores)
+{
+    GArray *todo = ranges_new();
+    g_array_append_val(todo, *r);
+    for (guint i = 0; i < stores->len; i++) {
+        GArray *s = g_ptr_array_index(stores, i);
+        for (guint j = 0; j < s->len; j++) {
+            const Range *p = &g_array_index(s, Range, j);
+            if (p->stamp >= r->stamp)
+                ranges_cut(todo, p->start, p->end);
+        }
+    }
+    bool ok = todo->len == 0;
+    g_array_unref(todo);
+    return ok;
+}
+
+bool coh_check_end(Coherence *c, CohStores stores, void *ctx)
+{
+    for (guint i = 0; i < c->suspects->len; i++)
+        violate(c, g_strdup_printf("%s; no break of that cache ever arrived",
+                                   ((Suspect *)g_ptr_array_index(c->suspects, i))->what));
+    g_ptr_array_set_size(c->suspects, 0);
+    /* in name order: the message must not depend on hash order */
+    GList *names = g_list_sort(g_hash_table_get_keys(c->files), (GCompareFunc)strcmp);
+    for (GList *l = names; l && !c->violation; l = l->next) {
+        CohFile *f = g_hash_table_lookup(c->files, l->data);
+        for (guint j = 0; j < f->acked->len && !c->violation; j++) {
+            const Range *r = &g_array_index(f->acked, Range, j);
+            if (r->aux || r->stamp == 0)
+                continue;
+            GPtrArray *st = stores(ctx, l->data, r->start, r->end);
+            if (st && !held(r, st))
+                violate(c, g_strdup_printf("coherence: write #%llu to %s bytes %llu..%llu was acknowledged and "
+                                           "then lost without an error to its application",
+                                           (unsigned long long)r->stamp, (const char *)l->data,
+                                           (unsigned long long)r->start, (unsigned long long)r->end));
+            if (st)
+                g_ptr_array_unref(st);
+        }
+    }
+    g_list_free(names);
+    return c->violation == NULL;
+}
+
+const char *coh_violation(const Coherence *c) { return c->violation; }
+
+void coh_write_metrics(const Coherence *c, Trace *trace)
+{
+    if (!c->next_stamp)
+        return; /* no application wrote anything */
+    trace_metric(trace, "coherence.writes", (double)c->next_stamp);
+    trace_metric(trace, "coherence.reads_judged", (double)c->reads_judged);
+    trace_metric(trace, "coherence.break_window_reads", (double)c->excused);
+}
