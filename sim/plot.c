@@ -343,6 +343,35 @@ static void add_arrow(GPtrArray *a, double t0, double t1, int from, int to, int 
 
 #define MAX_ARROWS 300
 
+/* A row of the chart: an arrow's departure (end 0) or arrival (end 1). */
+typedef struct {
+    double t;
+    guint arrow;
+    int end;
+    int rank;
+} SeqPoint;
+
+/* At one instant what arrives comes first, then what leaves in causal
+ * order: a routine call, the TDI request or SMB message it makes, the
+ * packets that carry it, the completions. */
+static int seq_rank(int style)
+{
+    static const int rank[] = { 0, 1, 4, 3, 3, 2, 0 };
+    return rank[style];
+}
+
+static gint seq_point_cmp(gconstpointer a, gconstpointer b)
+{
+    const SeqPoint *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    if (x->end != y->end)
+        return y->end - x->end;
+    if (x->rank != y->rank)
+        return x->rank - y->rank;
+    return x->arrow < y->arrow ? -1 : x->arrow > y->arrow;
+}
+
 static bool plot_sequence(Plot *p)
 {
     int64_t run = first_run(p), conn = p->opt->conn;
@@ -493,24 +522,31 @@ static bool plot_sequence(Plot *p)
     if (!ok) {
         p->err = g_strdup_printf("nothing recorded for connection %lld", (long long)conn);
     } else {
-        /* Time runs downwards, one row per distinct instant: a chart, not
-         * a time scale, so that a burst of messages stays readable; the
-         * row labels give the times. */
+        /* Time runs downwards, one row per event (a departure or an
+         * arrival), in time order: a chart, not a time scale, so that a
+         * burst of messages at one instant stays readable; a row is
+         * labelled with its time where the time changes. */
         guint n = MIN(arrows->len, MAX_ARROWS);
         bool used[7] = { false };
-        GArray *times = g_array_new(FALSE, FALSE, sizeof(double));
+        GArray *pts = g_array_new(FALSE, FALSE, sizeof(SeqPoint));
         for (guint i = 0; i < n; i++) {
             Arrow *a = g_ptr_array_index(arrows, i);
-            g_array_append_val(times, a->t_from);
-            g_array_append_val(times, a->t_to);
+            SeqPoint from = { a->t_from, i, 0, seq_rank(a->style) }, to = { a->t_to, i, 1, seq_rank(a->style) };
+            g_array_append_val(pts, from);
+            if (a->t_to != a->t_from && a->style != 4)
+                g_array_append_val(pts, to);
         }
-        stats_sort((double *)(void *)times->data, times->len);
-        guint rows = 0;
-        for (guint i = 0; i < times->len; i++)
-            if (rows == 0 || g_array_index(times, double, i) != g_array_index(times, double, rows - 1))
-                g_array_index(times, double, rows++) = g_array_index(times, double, i);
-        g_array_set_size(times, rows);
-        p->height = MAX(640, (int)MIN(rows * 24 + 160, 6000));
+        g_array_sort(pts, seq_point_cmp);
+        guint rows = pts->len;
+        double *yf = g_new0(double, n), *yto = g_new0(double, n);
+        for (guint r = 0; r < rows; r++) {
+            SeqPoint *q = &g_array_index(pts, SeqPoint, r);
+            if (q->end == 0)
+                yf[q->arrow] = yto[q->arrow] = r;
+            else
+                yto[q->arrow] = r;
+        }
+        p->height = MAX(640, (int)MIN(rows * 18 + 160, 8000));
         char *title = g_strdup_printf("Connection %lld between %s and %s (run %lld)%s", (long long)conn, cli, srv,
                                       (long long)run, arrows->len > n ? ": the first 300 messages" : "");
         head(p, title, "", "simulated time (ms), downwards");
@@ -528,22 +564,22 @@ static bool plot_sequence(Plot *p)
         for (int i = 0; i < nl; i++)
             g_string_append_printf(p->gp, "%s'%s' %d", i ? ", " : "", i < nl / 2 ? cli : srv, i);
         g_string_append(p->gp, ")\nset ytics (");
-        for (guint i = 0; i < rows; i++)
-            g_string_append_printf(p->gp, "%s'%.3f' %u", i ? ", " : "", g_array_index(times, double, i), i);
+        bool first_tic = true;
+        for (guint r = 0; r < rows; r++) {
+            double t = g_array_index(pts, SeqPoint, r).t;
+            if (r > 0 && t == g_array_index(pts, SeqPoint, r - 1).t)
+                continue;
+            g_string_append_printf(p->gp, "%s'%.3f' %u", first_tic ? "" : ", ", t, r);
+            first_tic = false;
+        }
         g_string_append(p->gp, ")\nset grid xtics noytics\nunset key\n");
         for (guint i = 0; i < n; i++) {
             Arrow *a = g_ptr_array_index(arrows, i);
             double xf = a->lane_from, xt = a->lane_to;
-            double yf = 0, yt = 0;
-            for (guint r = 0; r < rows; r++) {
-                if (g_array_index(times, double, r) == a->t_from)
-                    yf = r;
-                if (g_array_index(times, double, r) == a->t_to)
-                    yt = r;
-            }
+            double y0 = yf[i], yt = yto[i];
             if (a->style == 4)
-                xt = (xf + xt) / 2, yt = yf + 0.4; /* a lost packet stops half way */
-            g_string_append_printf(p->gp, "set arrow from %.3f,%.3f to %.3f,%.3f lw 1.5 lc rgb '%s'%s%s\n", xf, yf,
+                xt = (xf + xt) / 2, yt = y0 + 0.4; /* a lost packet stops half way */
+            g_string_append_printf(p->gp, "set arrow from %.3f,%.3f to %.3f,%.3f lw 1.5 lc rgb '%s'%s%s\n", xf, y0,
                                    xt, yt, colors[a->style], a->style == 2 ? " dt 2" : "",
                                    a->style == 4 ? " nohead" : "");
             if (a->style == 4)
@@ -553,10 +589,12 @@ static bool plot_sequence(Plot *p)
             gp_quoted(p->gp, a->label);
             /* completions are labelled under their arrow, everything else above */
             g_string_append_printf(p->gp, " at %.3f,%.3f center offset 0,%s font ',8' tc rgb '%s'\n",
-                                   (xf + xt) / 2, (yf + yt) / 2, a->style == 2 ? "-0.6" : "0.6", colors[a->style]);
+                                   (xf + xt) / 2, (y0 + yt) / 2, a->style == 2 ? "-0.5" : "0.5", colors[a->style]);
             used[a->style] = true;
         }
-        g_array_unref(times);
+        g_array_unref(pts);
+        g_free(yf);
+        g_free(yto);
         /* The legend, as invisible series in each style. */
         g_string_append(p->gp, "set key outside right top box\nplot ");
         static const char *const what[] = { "", "TDI request", "completion (status)", "packet", "packet lost",

@@ -1,10 +1,11 @@
 #!/bin/sh
-# make demo: run the bundled oplock-break scenario (a second client's open
-# breaks the first client's batch oplock over 5 ms links), then show the
-# report, the breaks and the message exchange of the first connection, and
-# draw the sequence chart of the break.
+# make demo: run the bundled oplock-break scenario (scenarios/oplock-break.rsim:
+# two clients through RDBSS and the SMB mini-redirector, a batch oplock
+# broken with a cached write, a link outage, a connection deletion ending
+# in a controlled disconnect), then show the report, the break as RDBSS
+# handled it, and draw its charts into results/.
 build=${1:-build}
-scenario=scenarios/smb-oplock-open.rsim
+scenario=scenarios/oplock-break.rsim
 name=$(basename "$scenario" .rsim)
 db=results/$name.db
 mkdir -p results
@@ -13,15 +14,24 @@ rm -f "$db"
 status=$?
 echo
 "$build/rdrsim" report "$db"
-echo "oplock breaks:"
+echo "the oplock break:"
 sqlite3 -column -header "$db" \
     "SELECT file, holder_node, from_level, to_level, outcome, (t_acked_ns - t_sent_ns) / 1e6 AS ack_ms FROM oplock_breaks"
 echo
-echo "what each open was granted:"
-sqlite3 -column -header "$db" "SELECT node, path, level FROM oplock_grants ORDER BY t_ns"
+echo "what c1's RDBSS called while it handled the break:"
+sqlite3 -column -header "$db" \
+    "SELECT t_ns / 1e6 AS t_ms, routine, object, pending, status FROM callbacks
+     WHERE node = 'c1' AND t_ns BETWEEN (SELECT t_sent_ns FROM oplock_breaks) AND (SELECT t_acked_ns FROM oplock_breaks)
+     ORDER BY t_ns, rowid"
 echo
-if "$build/rdrsim" plot "$db" --what sequence --break 1 -o "results/$name-break.png"; then
-    echo "sequence chart of the first break: results/$name-break.png"
-fi
+for what in sequence timeline disconnect; do
+    out="results/$name-$what.png"
+    extra=
+    [ "$what" = sequence ] && extra="--break 1"
+    # shellcheck disable=SC2086
+    if "$build/rdrsim" plot "$db" --what "$what" $extra -o "$out"; then
+        echo "chart: $out"
+    fi
+done
 echo "open the trace yourself: sqlite3 $db"
 exit $status
