@@ -468,7 +468,7 @@ static char *convert(const ParamSpec *p, GPtrArray *items, const char *base_dir,
         return err;
     }
     if (p->type == PT_LIST) {
-        GPtrArray *words = g_ptr_array_new();
+        GPtrArray *words = g_ptr_array_new_with_free_func(g_free); /* an error frees what was copied */
         for (guint i = 0; i < items->len; i++) {
             Item *it = g_ptr_array_index(items, i);
             if (it->call) {
