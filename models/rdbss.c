@@ -9,8 +9,6 @@
 /* RDBSS's scavenger time limit when the mini-redirector gives none
  * (scavengr.h: 10 s). */
 #define DEFAULT_SCAVENGER_LIMIT (10 * SIM_SEC)
-/* The lazy writer's flush of dirty cached data (write-behind). */
-#define WRITE_BEHIND_DELAY SIM_SEC
 /* MaximumNumberOfCloseDelayedFiles (NFSv4.1's value). */
 #define MAX_CLOSE_DELAYED 1023
 
@@ -42,6 +40,7 @@ struct Rdbss {
     GPtrArray *fcbs_all, *fobxs_all; /* every FCB and FOBX made, freed at the end */
     GPtrArray *srv_opens_all, *vnr_all, *nr_all, *sc_all;
     Coherence *coh; /* NULL: nobody judges the data */
+    SimTime flush_interval; /* the lazy writer's delay (write-behind) */
     GArray *on_started; /* Waiting: run when no start is in progress */
     bool failed;
 };
@@ -555,6 +554,7 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node)
     r->trace = trace;
     r->node = node;
     r->rdrs = g_ptr_array_new();
+    r->flush_interval = SIM_SEC;
     r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
     r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
     r->ops = g_ptr_array_new();
@@ -591,6 +591,8 @@ MiniRdr *rdbss_register(Rdbss *r, const char *name, const MINIRDR_DISPATCH *d, v
 void *rdbss_rdr_context(const MiniRdr *m) { return m->ctx; }
 
 void rdbss_set_coherence(Rdbss *r, Coherence *coh) { r->coh = coh; }
+
+void rdbss_set_flush_interval(Rdbss *r, SimTime t) { r->flush_interval = t; }
 
 static void starts_ended(Rdbss *r);
 
@@ -1476,7 +1478,8 @@ static void write_behind(Fcb *f)
     if (f->context)
         return;
     f->context = f;
-    sim_after(rdr_of_fcb(f)->rdbss->sim, WRITE_BEHIND_DELAY, on_write_behind, f, 0);
+    Rdbss *r = rdr_of_fcb(f)->rdbss;
+    sim_after(r->sim, r->flush_interval, on_write_behind, f, 0);
 }
 
 /* ---- read, write, locks (c) ---- */

@@ -187,6 +187,9 @@ struct Fobx {
 /* ---- set-up ---- */
 
 Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node);
+/* How long after the first dirty write the lazy writer writes cached data
+ * back (1 s unless set). */
+void rdbss_set_flush_interval(Rdbss *r, SimTime t);
 /* The oracle this client's applications' writes and reads report to. */
 void rdbss_set_coherence(Rdbss *r, Coherence *coh);
 /* This client's dirty cached ranges of a file ("\srv\share\path"),

@@ -251,6 +251,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
         NetNode *node = net_find_node(net, d->id);
         Rdbss *r = rdbss_new(sim, trace, node);
         rdbss_set_coherence(r, s->coh);
+        rdbss_set_flush_interval(r, decl_param(d, "flush_interval")->i);
         g_hash_table_insert(s->rdbss, d->id, r);
         g_hash_table_insert(s->workloads, d->id, workload_new(r, trace, sim, d->id));
         g_ptr_array_add(s->client_order, (gpointer)d);

@@ -33,6 +33,8 @@ static const ParamSpec node_keys[] = {
 static const ParamSpec client_keys[] = {
     TRANSPORT_KEYS
     { "redirectors", PT_LIST, 0, "''", "redirectors it runs, in provider order (e.g. smb,dav)", NO_BOUNDS },
+    { "flush_interval", PT_TIME, 0, "1s", "the lazy writer writes cached data back this long after the first dirty write",
+      1e6, 3600e9 },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
