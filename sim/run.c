@@ -212,6 +212,7 @@ int run_scenario(const RunOptions *opt)
         status = EXIT_BAD_INPUT;
         goto out;
     }
+    scenario_draw_members(sc, scenario_seed(sc));
     write_params(tr, sc);
 
     SimTime stop = scenario_stop(sc);

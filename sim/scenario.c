@@ -11,10 +11,15 @@
  */
 #include "scenario.h"
 
+#include <math.h>
+#include "rng.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+
+#include "rng.h"
 #include <sys/stat.h>
 
 /* The language's own declaration: the run as a whole. */
@@ -100,6 +105,7 @@ typedef struct {
     const char *src; /* the line's text */
     GArray *toks;    /* Tok */
     guint pos;       /* next token */
+    bool member;     /* parsing the values of one member of a group declaration */
 } Line;
 
 static void tok_clear(gpointer p)
@@ -703,6 +709,27 @@ static char *items_text(Line *l, GPtrArray *items)
     return g_strndup(l->src + a->col - 1, (gsize)(b->end - a->col + 1));
 }
 
+/* In a group declaration a numeric key may be a distribution: each member
+ * draws its own value (scenario_draw_members). */
+static bool drawable(const ParamSpec *p, GPtrArray *items)
+{
+    bool numeric = p->type == PT_INT || p->type == PT_REAL || p->type == PT_TIME || p->type == PT_SIZE ||
+                   p->type == PT_RATE || p->type == PT_PROB;
+    return numeric && items->len == 1 && ((Item *)g_ptr_array_index(items, 0))->call;
+}
+
+static char *convert_drawn(const ParamSpec *p, GPtrArray *items, const char *base_dir, ParamValue *out,
+                           int *err_col)
+{
+    ParamSpec as_dist = *p;
+    as_dist.type = PT_DIST;
+    as_dist.qty = qty_of(p);
+    char *err = convert(&as_dist, items, base_dir, out, err_col);
+    if (!err)
+        out->drawn = true;
+    return err;
+}
+
 /* KEY=VALUE pairs until the end of the line, into values[] per params. */
 static void parse_attrs(Line *l, const ParamSpec *params, ParamValue *values, bool *seen, const char *what)
 {
@@ -733,7 +760,8 @@ static void parse_attrs(Line *l, const ParamSpec *params, ParamValue *values, bo
             break;
         ParamValue *v = &values[idx];
         int err_col;
-        char *err = convert(&params[idx], items, base_dir, v, &err_col);
+        char *err = l->member && drawable(&params[idx], items) ? convert_drawn(&params[idx], items, base_dir, v, &err_col)
+                                                              : convert(&params[idx], items, base_dir, v, &err_col);
         if (err) {
             scenario_error(l->sc, l->line, err_col, "%s", err);
             g_free(err);
@@ -759,48 +787,65 @@ static Decl *new_decl(const DeclSpec *spec)
     return d;
 }
 
-static void parse_decl(Line *l, const DeclSpec *spec)
+/* The largest group: 10^5 members (about 150 MiB of declarations). */
+#define MAX_GROUP 100000
+
+/* "c[1..10]" (members c1 .. c10) or "c[*]" (every member of group c);
+ * false for a word of neither form. */
+static bool group_form(const char *w, char **base, long *lo, long *hi, bool *star)
+{
+    const char *open = strchr(w, '[');
+    size_t n = strlen(w);
+    if (!open || open == w || n < 4 || w[n - 1] != ']')
+        return false;
+    *base = g_strndup(w, (gsize)(open - w));
+    *star = strcmp(open, "[*]") == 0;
+    if (*star)
+        return true;
+    char *end;
+    *lo = strtol(open + 1, &end, 10);
+    if (end == open + 1 || strncmp(end, "..", 2) != 0)
+        goto bad;
+    const char *second = end + 2;
+    *hi = strtol(second, &end, 10);
+    if (end == second || *end != ']')
+        goto bad;
+    return true;
+bad:
+    g_free(*base);
+    *base = NULL;
+    return false;
+}
+
+/* One declaration with its names decided: checks, values, the index.
+ * The values are parsed from attrs_pos (again for every group member). */
+static bool decl_one(Line *l, const DeclSpec *spec, Tok *kw, char **names, Tok **name_toks, guint attrs_pos,
+                     bool member)
 {
     Scenario *sc = l->sc;
-    Tok *kw = peek(l);
-    l->pos++;
-    if (spec->unique) {
-        for (guint i = 0; i < sc->decls->len; i++)
-            if (((Decl *)g_ptr_array_index(sc->decls, i))->spec == spec) {
-                line_error(l, kw, "'%s' may be declared only once", spec->kind);
-                return;
-            }
-    }
     Decl *d = new_decl(spec);
     d->line = l->line;
     d->col = kw->col;
     for (int i = 0; i < spec->n_names; i++) {
-        Tok *t = peek(l);
-        if (!t || t->kind == TK_SYM || (l->pos + 1 < l->toks->len &&
-                                       strcmp(g_array_index(l->toks, Tok, l->pos + 1).text, "=") == 0)) {
-            line_error(l, t, "expected a %s name after '%s', got '%s'", spec->n_names == 2 ? "node" : spec->kind,
-                       spec->kind, describe(t));
-            goto fail;
-        }
-        if (!valid_name(t->text)) {
+        Tok *t = name_toks[i];
+        if (!valid_name(names[i])) {
             line_error(l, t, "invalid name '%s': expected a letter or '_' then letters, digits, '_' or '-'",
-                       t->text);
+                       names[i]);
             goto fail;
         }
-        if (strcmp(t->text, "at") == 0 || strcmp(t->text, "expect") == 0 || find_decl_spec(sc, t->text)) {
-            line_error(l, t, "'%s' is a keyword and cannot name a %s", t->text, spec->kind);
+        if (strcmp(names[i], "at") == 0 || strcmp(names[i], "expect") == 0 || find_decl_spec(sc, names[i])) {
+            line_error(l, t, "'%s' is a keyword and cannot name a %s", names[i], spec->kind);
             goto fail;
         }
-        if (spec->n_names == 2 && !scenario_find_node(sc, t->text)) {
-            line_error(l, t, "unknown node '%s' (declare it before the %s)", t->text, spec->kind);
+        if (spec->n_names == 2 && !scenario_find_node(sc, names[i])) {
+            line_error(l, t, "unknown node '%s' (declare it before the %s)", names[i], spec->kind);
             goto fail;
         }
-        d->names[i] = g_strdup(t->text);
-        l->pos++;
+        d->names[i] = g_strdup(names[i]);
     }
     if (spec->n_names == 2) {
         if (strcmp(d->names[0], d->names[1]) == 0) {
-            line_error(l, &g_array_index(l->toks, Tok, l->pos - 1), "a %s joins two different nodes", spec->kind);
+            line_error(l, name_toks[1], "a %s joins two different nodes", spec->kind);
             goto fail;
         }
         d->id = g_strdup_printf("%s-%s", d->names[0], d->names[1]);
@@ -813,13 +858,16 @@ static void parse_decl(Line *l, const DeclSpec *spec)
         bool clash = spec->is_node ? scenario_find_node(sc, d->id) != NULL
                                    : scenario_find_decl(sc, spec->kind, d->id) != NULL;
         if (clash) {
-            line_error(l, &g_array_index(l->toks, Tok, l->pos - 1), "'%s' is declared twice", d->id);
+            line_error(l, name_toks[0], "'%s' is declared twice", d->id);
             goto fail;
         }
     }
     guint errors_before = sc->errors->len;
     bool *seen = g_new0(bool, n_params(spec->params) + 1);
+    l->pos = attrs_pos;
+    l->member = member;
     parse_attrs(l, spec->params, d->values, seen, spec->kind);
+    l->member = false;
     g_free(seen);
     if (sc->errors->len != errors_before)
         goto fail;
@@ -828,9 +876,96 @@ static void parse_decl(Line *l, const DeclSpec *spec)
     else
         g_ptr_array_add(sc->decls, d);
     index_decl(sc, d);
-    return;
+    return true;
 fail:
     decl_free(d);
+    return false;
+}
+
+/* The member names a group form stands for; NULL after an error. */
+static GPtrArray *group_members(Line *l, const DeclSpec *spec, Tok *t, bool declares)
+{
+    char *base = NULL;
+    long lo = 0, hi = 0;
+    bool star = false;
+    if (!group_form(t->text, &base, &lo, &hi, &star)) {
+        line_error(l, t, "invalid name '%s': expected a name, NAME[FIRST..LAST] or NAME[*]", t->text);
+        return NULL;
+    }
+    GPtrArray *names = NULL;
+    if (star) {
+        GPtrArray *g = g_hash_table_lookup(l->sc->groups, base);
+        if (!g || declares)
+            line_error(l, t, declares ? "'%s': a group is declared with a range, as %s[1..10]"
+                                      : "no group '%s' is declared before this %s",
+                       base, declares ? base : spec->kind);
+        else
+            names = g_ptr_array_ref(g);
+    } else if (lo < 1 || hi < lo || hi - lo >= MAX_GROUP) {
+        line_error(l, t, "group range %s: expected [FIRST..LAST] with 1 <= FIRST <= LAST and at most %d members",
+                   t->text, MAX_GROUP);
+    } else {
+        names = g_ptr_array_new_with_free_func(g_free);
+        for (long k = lo; k <= hi; k++)
+            g_ptr_array_add(names, g_strdup_printf("%s%ld", base, k));
+        if (declares && spec->is_node && !g_hash_table_contains(l->sc->groups, base))
+            g_hash_table_insert(l->sc->groups, g_strdup(base), g_ptr_array_ref(names));
+    }
+    g_free(base);
+    return names;
+}
+
+static void parse_decl(Line *l, const DeclSpec *spec)
+{
+    Scenario *sc = l->sc;
+    Tok *kw = peek(l);
+    l->pos++;
+    if (spec->unique) {
+        for (guint i = 0; i < sc->decls->len; i++)
+            if (((Decl *)g_ptr_array_index(sc->decls, i))->spec == spec) {
+                line_error(l, kw, "'%s' may be declared only once", spec->kind);
+                return;
+            }
+    }
+    char *names[2] = { NULL, NULL };
+    Tok *name_toks[2] = { NULL, NULL };
+    GPtrArray *members = NULL; /* the names a group form in the name position `at` stands for */
+    int at = -1;
+    for (int i = 0; i < spec->n_names; i++) {
+        Tok *t = peek(l);
+        if (!t || t->kind == TK_SYM || (l->pos + 1 < l->toks->len &&
+                                       strcmp(g_array_index(l->toks, Tok, l->pos + 1).text, "=") == 0)) {
+            line_error(l, t, "expected a %s name after '%s', got '%s'", spec->n_names == 2 ? "node" : spec->kind,
+                       spec->kind, describe(t));
+            goto out;
+        }
+        name_toks[i] = t;
+        names[i] = t->text;
+        if (strchr(t->text, '[')) {
+            if (members) {
+                line_error(l, t, "only one name of a %s may be a group", spec->kind);
+                goto out;
+            }
+            members = group_members(l, spec, t, spec->is_node);
+            if (!members)
+                goto out;
+            at = i;
+        }
+        l->pos++;
+    }
+    guint attrs_pos = l->pos;
+    if (!members) {
+        decl_one(l, spec, kw, names, name_toks, attrs_pos, false);
+        goto out;
+    }
+    for (guint k = 0; k < members->len; k++) {
+        names[at] = g_ptr_array_index(members, k);
+        if (!decl_one(l, spec, kw, names, name_toks, attrs_pos, true))
+            break; /* one error for the whole group */
+    }
+out:
+    if (members)
+        g_ptr_array_unref(members);
 }
 
 static void fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *values, int line, int col,
@@ -1128,7 +1263,7 @@ static void fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *val
         g_array_set_clear_func(toks, tok_clear);
         GScanner *scanner = new_scanner();
         Scenario tmp = { .path = (char *)"(default)", .errors = g_ptr_array_new_with_free_func(error_free) };
-        Line l = { &tmp, 0, p->dflt, toks, 0 };
+        Line l = { &tmp, 0, p->dflt, toks, 0, false };
         GPtrArray *items = NULL;
         int err_col;
         char *err = NULL;
@@ -1159,6 +1294,7 @@ static Scenario *scenario_new(const char *path, const Schema *schema)
     sc->schema = schema;
     sc->decls = g_ptr_array_new_with_free_func(decl_free);
     sc->index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    sc->groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
     sc->actions = g_ptr_array_new_with_free_func(action_free);
     sc->expects = g_ptr_array_new_with_free_func(expect_free);
     sc->errors = g_ptr_array_new_with_free_func(error_free);
@@ -1189,7 +1325,7 @@ Scenario *scenario_parse(const char *path, const char *text, const Schema *schem
         g_array_set_size(toks, 0);
         if (!tokenize(sc, scanner, i + 1, lines[i], toks))
             continue;
-        Line l = { sc, i + 1, lines[i], toks, 0 };
+        Line l = { sc, i + 1, lines[i], toks, 0, false };
         guint errors_before = sc->errors->len;
         parse_line(&l, &last_at);
         if (sc->errors->len == errors_before && l.pos < toks->len)
@@ -1248,12 +1384,44 @@ Scenario *scenario_load(const char *path, const Schema *schema)
     return sc;
 }
 
+void scenario_draw_members(Scenario *sc, uint64_t seed)
+{
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        for (int k = 0; d->spec->params[k].key; k++) {
+            ParamValue *v = &d->values[k];
+            const ParamSpec *p = &d->spec->params[k];
+            if (!v->drawn)
+                continue;
+            char *stream = g_strdup_printf("%s.%s.%s", d->spec->kind, d->id, p->key);
+            Rng rng;
+            rng_stream(&rng, seed, stream);
+            g_free(stream);
+            double x = dist_sample(&v->dist, &rng);
+            if (p->min != 0 || p->max != 0)
+                x = CLAMP(x, p->min, p->max != 0 ? p->max : x);
+            if (p->type == PT_PROB)
+                x = CLAMP(x, 0.0, 1.0);
+            char *drawn_from = v->text;
+            if (type_is_int(p->type)) {
+                v->i = (int64_t)llround(p->type == PT_INT ? x : MAX(x, 0.0));
+                v->text = g_strdup_printf("%lld (drawn from %s)", (long long)v->i, drawn_from);
+            } else {
+                v->r = x;
+                v->text = g_strdup_printf("%g (drawn from %s)", v->r, drawn_from);
+            }
+            g_free(drawn_from);
+        }
+    }
+}
+
 void scenario_free(Scenario *sc)
 {
     if (!sc)
         return;
     g_ptr_array_unref(sc->actions); /* actions point at decls: free them first */
     g_hash_table_unref(sc->index);
+    g_hash_table_unref(sc->groups);
     g_ptr_array_unref(sc->decls);
     g_ptr_array_unref(sc->expects);
     g_ptr_array_unref(sc->errors);
@@ -1305,7 +1473,7 @@ bool scenario_override(Scenario *sc, const char *assignment, char **err)
     GScanner *scanner = new_scanner();
     GArray *toks = g_array_new(FALSE, TRUE, sizeof(Tok));
     g_array_set_clear_func(toks, tok_clear);
-    Line l = { &tmp, 1, value, toks, 0 };
+    Line l = { &tmp, 1, value, toks, 0, false };
     GPtrArray *items = NULL;
     ParamValue v = { 0 };
     char *cerr = NULL;

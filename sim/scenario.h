@@ -72,7 +72,8 @@ typedef struct {
     double r;        /* PT_REAL, PT_PROB */
     char *s;         /* PT_STRING */
     char **list;     /* PT_LIST, NULL-terminated */
-    Dist dist;       /* PT_DIST */
+    Dist dist;       /* PT_DIST; or, when drawn, what a group member draws its value from */
+    bool drawn;      /* a group member's value, drawn by scenario_draw_members */
 } ParamValue;
 
 typedef struct {
@@ -123,6 +124,7 @@ typedef struct {
     GPtrArray *errors;   /* ScenarioError* */
     GPtrArray *overrides; /* char* "name=value", as given */
     GHashTable *index;   /* "KIND\nID" and "\nNODE" -> Decl*: lookups stay O(1) on huge files */
+    GHashTable *groups;  /* group name -> GPtrArray of member names (client c[1..10]) */
 } Scenario;
 
 /* Parse a scenario from text.  Always returns a Scenario; check
@@ -135,6 +137,11 @@ void scenario_free(Scenario *sc);
 /* Apply `--set NAME=VALUE` (NAME is KIND.ID.KEY, or scenario.KEY).  Returns
  * false with *err set when the name is unknown or the value malformed. */
 bool scenario_override(Scenario *sc, const char *assignment, char **err);
+
+/* Draw the values that group members take from distributions, each from
+ * its own stream (run seed, "KIND.ID.KEY"), within the key's bounds.
+ * Called once the seed is final, before the models read the values. */
+void scenario_draw_members(Scenario *sc, uint64_t seed);
 
 /* Record an error at a place of the scenario (line 0: the file as a whole). */
 void scenario_error(Scenario *sc, int line, int col, const char *fmt, ...) G_GNUC_PRINTF(4, 5);

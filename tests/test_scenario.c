@@ -138,6 +138,17 @@ typedef struct {
 } Bad;
 
 static const Bad bad_inputs[] = {
+    /* groups */
+    { "client c[0..3]\n", 1, 8, "group range c[0..3]" },
+    { "client c[1..200000]\n", 1, 8, "at most 100000 members" },
+    { "client c[5..2]\n", 1, 8, "group range" },
+    { "client c[*]\n", 1, 8, "a group is declared with a range" },
+    { "client c[1..x]\n", 1, 8, "invalid name 'c[1..x]'" },
+    { "server srv\nlink d[*] srv\n", 2, 6, "no group 'd'" },
+    { "client c[1..3]\nclient c[1..2]\n", 2, 8, "'c1' is declared twice" },
+    { "client c[1..3]\nserver s[1..2]\nlink c[*] s[*]\n", 3, 11, "only one name of a link may be a group" },
+    { "client c1\nserver srv\nlink c1 srv latency=uniform(1ms,2ms)\n", 3, 21, "not a function" },
+    { "client c[1..2]\nserver srv\nlink c[*] srv latency=uniform(1ms,2s,3)\n", 3, 23, "" },
     { "scenario x seed=abc\n", 1, 17, "expected an integer" },
     { "scenario x seed=1 stop=0\n", 1, 24, "too small" },
     { "scenario\n", 1, 9, "expected a scenario name" },
@@ -305,6 +316,49 @@ static void test_bundled_scenarios_parse(void)
     g_free(dir);
 }
 
+/* client c[1..N] declares N clients; link c[*] srv one link a member; a
+ * distribution given for a numeric key is drawn per member from the
+ * member's own stream: the same for a member whatever the group's size,
+ * and another with another seed. */
+static void test_groups(void)
+{
+    int64_t lat[2][3];
+    const char *sizes[] = { "3", "50" };
+    for (int g = 0; g < 2; g++) {
+        char *text = g_strdup_printf("client c[1..%s]\nserver srv\nlink c[*] srv latency=uniform(1ms,10ms) loss=1%%\n",
+                                     sizes[g]);
+        Scenario *sc = parse(text);
+        g_free(text);
+        g_assert_cmpuint(sc->errors->len, ==, 0);
+        g_assert_nonnull(scenario_find_node(sc, "c3"));
+        g_assert_null(scenario_find_node(sc, g ? "c51" : "c4"));
+        scenario_draw_members(sc, 7);
+        for (int k = 0; k < 3; k++) {
+            char id[16];
+            g_snprintf(id, sizeof id, "c%d-srv", k + 1);
+            Decl *l = scenario_find_decl(sc, "link", id);
+            g_assert_nonnull(l);
+            lat[g][k] = decl_param(l, "latency")->i;
+            g_assert_cmpint(lat[g][k], >=, 1000000);
+            g_assert_cmpint(lat[g][k], <, 10000000);
+            g_assert_cmpfloat(decl_param(l, "loss")->r, ==, 0.01);
+        }
+        g_assert_cmpint(lat[g][0], !=, lat[g][1]);
+        scenario_draw_members(sc, 8);
+        g_assert_cmpint(decl_param(scenario_find_decl(sc, "link", "c1-srv"), "latency")->i, !=, lat[g][0]);
+        scenario_free(sc);
+    }
+    for (int k = 0; k < 3; k++)
+        g_assert_cmpint(lat[0][k], ==, lat[1][k]);
+    /* a member can be overridden like any declaration */
+    Scenario *sc = parse("client c[1..2]\nserver srv\nlink c[*] srv latency=exponential(5ms)\n");
+    char *err = NULL;
+    g_assert_true(scenario_override(sc, "link.c2-srv.latency=3ms", &err));
+    scenario_draw_members(sc, 1);
+    g_assert_cmpint(decl_param(scenario_find_decl(sc, "link", "c2-srv"), "latency")->i, ==, 3000000);
+    scenario_free(sc);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -316,5 +370,6 @@ int main(int argc, char **argv)
     g_test_add_func("/scenario/load-errors", test_load_errors);
     g_test_add_func("/scenario/empirical", test_empirical);
     g_test_add_func("/scenario/bundled", test_bundled_scenarios_parse);
+    g_test_add_func("/scenario/groups", test_groups);
     return g_test_run();
 }

@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sc->errors->len == 0)
         expect_validate(sc);
     if (sc->errors->len == 0) {
+        scenario_draw_members(sc, scenario_seed(sc));
         Sim *sim = sim_new();
         World *w = world_new(sc, sim, NULL, scenario_seed(sc));
         /* A few events: the timeline's first actions start the models. */
