@@ -477,6 +477,9 @@ static void close_srv_open(SrvOpen *so, void (*then)(void *), void *ctx)
         so->flags &= ~(uint32_t)SRVOPEN_FLAG_CLOSE_DELAYED;
         so->fcb->net_root->srv_call->close_delayed--;
     }
+    /* Closing from now on: no new open collapses onto it while the server
+     * close is on its way (collapse_candidate wants a Good SRV_OPEN). */
+    so->condition = COND_CLOSING;
     RxContext *rx = side_rx(m);
     rx->fcb = so->fcb;
     rx->srv_open = so;

@@ -7,6 +7,7 @@
 #include "server.h"
 #include "smbclient.h"
 #include "smbrdr.h"
+#include "loadgen.h"
 #include "workload.h"
 
 struct SmbSetup {
@@ -18,6 +19,8 @@ struct SmbSetup {
     GHashTable *workloads; /* client node id -> Workload* */
     GPtrArray *rdrs;       /* SmbRdr* */
     GPtrArray *client_order; /* client Decl* with redirectors, in declaration order */
+    GPtrArray *loadgens;     /* LoadGen*, in declaration order */
+    GHashTable *zipfs;       /* "N s" -> ZipfTable*, shared by the workloads */
     Coherence *coh;          /* the run's coherence oracle */
     Sim *sim;
     Trace *trace;
@@ -60,6 +63,62 @@ static const char *const info_whats[] = {
     "query_file", "set_eof", "rename", "delete", "query_dir", "notify", "ioctl", "fsctl", "query_ea", "set_ea",
     "query_sd", "set_sd", "query_quota", "set_quota", "query_volume", "set_volume", NULL,
 };
+
+/* "\\srv\share" into its server and share; false when it is not one. */
+static bool unc_parts(const char *unc, char **server, char **share)
+{
+    if (strncmp(unc, "\\\\", 2) != 0)
+        return false;
+    char **p = g_strsplit(unc + 2, "\\", 3);
+    bool ok = p[0] && *p[0] && p[1] && *p[1] && !p[2];
+    if (ok) {
+        *server = g_strdup(p[0]);
+        *share = g_strdup(p[1]);
+    }
+    g_strfreev(p);
+    return ok;
+}
+
+static void value_error(Scenario *sc, const Decl *d, const char *key, const char *msg)
+{
+    const ParamValue *v = decl_param(d, key);
+    scenario_error(sc, v->line ? v->line : d->line, v->col ? v->col : d->col, "%s", msg);
+}
+
+static bool has_redirectors(const Decl *d);
+
+/* A workload: on a client that runs a redirector, on a declared share,
+ * with a mix and an oplock the model knows. */
+static void check_workload(Scenario *sc, const Decl *d, const char *const *oplocks)
+{
+    const Decl *node = scenario_find_node(sc, d->id);
+    if (!node || !has_redirectors(node))
+        scenario_error(sc, d->line, d->col, "workload %s: '%s' is not a client with redirectors=", d->id, d->id);
+    char *server = NULL, *share = NULL;
+    const char *unc = decl_param(d, "share")->s;
+    if (!unc_parts(unc, &server, &share)) {
+        char *m = g_strdup_printf("share=%s: expected \\\\SERVER\\SHARE", unc);
+        value_error(sc, d, "share", m);
+        g_free(m);
+    } else {
+        const Decl *sh = scenario_find_decl(sc, "share", share);
+        if (!sh || strcmp(decl_param(sh, "server")->s, server) != 0) {
+            char *m = g_strdup_printf("share=%s: no share '%s' is declared on server '%s'", unc, share, server);
+            value_error(sc, d, "share", m);
+            g_free(m);
+        }
+    }
+    g_free(server);
+    g_free(share);
+    double w[LG_N_OPS];
+    char *err = NULL;
+    if (!loadgen_parse_mix(decl_param(d, "mix")->list, w, &err)) {
+        value_error(sc, d, "mix", err);
+        g_free(err);
+    }
+    if (!one_of(decl_param(d, "oplock")->s, oplocks))
+        value_error(sc, d, "oplock", "oplock: expected none, level2, exclusive or batch");
+}
 
 static bool has_redirectors(const Decl *d)
 {
@@ -110,7 +169,9 @@ void smbsetup_check(Scenario *sc)
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
         const char *k = d->spec->kind;
-        if (strcmp(k, "share") == 0 || strcmp(k, "user") == 0)
+        if (strcmp(k, "workload") == 0)
+            check_workload(sc, d, oplocks);
+        else if (strcmp(k, "share") == 0 || strcmp(k, "user") == 0)
             need(sc, d, "server", "server");
         else if (strcmp(k, "file") == 0)
             need(sc, d, "share", "share");
@@ -187,6 +248,74 @@ static MiniRdr *find_rdr(void *ctx, const char *name)
     return NULL;
 }
 
+static OplockLevel oplock_named(const char *s)
+{
+    return strcmp(s, "batch") == 0       ? OPLOCK_LEVEL_BATCH
+           : strcmp(s, "exclusive") == 0 ? OPLOCK_LEVEL_EXCLUSIVE
+           : strcmp(s, "level2") == 0    ? OPLOCK_LEVEL_II
+                                         : OPLOCK_LEVEL_NONE;
+}
+
+/* The workloads: their files made on the server (once per share and
+ * file set), their popularity tables shared, one generator a client. */
+static void add_workloads(SmbSetup *s, const Scenario *sc, uint64_t seed)
+{
+    GHashTable *made = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < sc->decls->len; i++) {
+        const Decl *d = g_ptr_array_index(sc->decls, i);
+        if (strcmp(d->spec->kind, "workload") != 0)
+            continue;
+        const char *unc = decl_param(d, "share")->s;
+        int64_t files = decl_param(d, "files")->i, size = decl_param(d, "file_size")->i;
+        char *server = NULL, *share = NULL;
+        unc_parts(unc, &server, &share); /* checked before */
+        char *key = g_strdup_printf("%s\n%lld\n%lld", unc, (long long)files, (long long)size);
+        if (!g_hash_table_contains(made, key)) {
+            SmbServer *srv = g_hash_table_lookup(s->servers, server);
+            for (int64_t k = 1; k <= files; k++) {
+                char *path = loadgen_file_path(k);
+                server_add_file(srv, share, path, (uint64_t)size);
+                g_free(path);
+            }
+            g_hash_table_add(made, key);
+        } else {
+            g_free(key);
+        }
+        g_free(server);
+        g_free(share);
+        double zipf = decl_param(d, "zipf")->r;
+        char *zkey = g_strdup_printf("%lld %.17g", (long long)files, zipf);
+        ZipfTable *z = g_hash_table_lookup(s->zipfs, zkey);
+        if (!z) {
+            z = zipf_table_new(files, zipf);
+            g_hash_table_insert(s->zipfs, zkey, z);
+        } else {
+            g_free(zkey);
+        }
+        LoadGenParams p = {
+            .share = unc,
+            .user = *decl_param(d, "user")->s ? decl_param(d, "user")->s : NULL,
+            .password = decl_param(d, "password")->s,
+            .rate = decl_param(d, "rate")->r,
+            .think = &decl_param(d, "think")->dist,
+            .size = &decl_param(d, "size")->dist,
+            .popularity = z,
+            .file_size = size,
+            .max_open = decl_param(d, "max_open")->i,
+            .oplock = oplock_named(decl_param(d, "oplock")->s),
+            .session = decl_param(d, "session")->i,
+            .start = decl_param(d, "start")->i,
+            .stop = decl_param(d, "stop")->i,
+        };
+        char *err = NULL;
+        loadgen_parse_mix(decl_param(d, "mix")->list, p.weights, &err);
+        g_free(err);
+        g_ptr_array_add(s->loadgens, loadgen_new(g_hash_table_lookup(s->rdbss, d->id), s->trace, s->sim, d->id, &p,
+                                                 seed));
+    }
+    g_hash_table_unref(made);
+}
+
 SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
 {
     SmbSetup *s = g_new0(SmbSetup, 1);
@@ -196,6 +325,8 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     s->sim = sim;
     s->trace = trace;
     s->coh = coh_new(sim);
+    s->loadgens = g_ptr_array_new_with_free_func((GDestroyNotify)loadgen_free);
+    s->zipfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)zipf_table_free);
     s->servers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, server_free_cb);
     s->clients = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, client_free_cb);
     s->order = g_ptr_array_new();
@@ -276,6 +407,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     }
     if (s->rdrs->len)
         sim_at(sim, 0, start_redirectors, s, 0);
+    add_workloads(s, sc, seed);
     return s;
 }
 
@@ -293,6 +425,8 @@ void smbsetup_free(SmbSetup *s)
     g_hash_table_unref(s->servers);
     g_ptr_array_unref(s->order);
     smb_wire_free(s->wire);
+    g_ptr_array_unref(s->loadgens);
+    g_hash_table_unref(s->zipfs);
     coh_free(s->coh);
     g_free(s);
 }
@@ -375,6 +509,8 @@ void smbsetup_flush_trace(SmbSetup *s)
     if (!coh_check_end(s->coh, stores_of, s) && !sim_failure(s->sim))
         sim_fail(s->sim, "%s", coh_violation(s->coh));
     coh_write_metrics(s->coh, s->trace);
+    for (guint i = 0; i < s->loadgens->len; i++)
+        loadgen_flush_trace(g_ptr_array_index(s->loadgens, i));
     for (guint i = 0; i < s->client_order->len; i++) {
         const Decl *d = g_ptr_array_index(s->client_order, i);
         workload_flush_trace(g_hash_table_lookup(s->workloads, d->id));

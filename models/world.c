@@ -49,6 +49,28 @@ static const ParamSpec redirector_keys[] = {
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
+/* A stochastic application on a client machine (models/loadgen.h). */
+static const ParamSpec workload_keys[] = {
+    { "share", PT_STRING, 0, NULL, "the share it works on: \\\\srv\\share", NO_BOUNDS },
+    { "user", PT_STRING, 0, "''", "user name", NO_BOUNDS },
+    { "password", PT_STRING, 0, "''", "password", NO_BOUNDS },
+    { "rate", PT_REAL, 0, "10", "operations a second, Poisson arrivals; 0: think times instead", 0, 1e6 },
+    { "think", PT_DIST, QTY_TIME, "exponential(100ms)", "time between operations when rate=0", NO_BOUNDS },
+    { "mix", PT_LIST, 0, "read:6,write:3,lock:1", "operations and their weights: read write lock flush query open close",
+      NO_BOUNDS },
+    { "size", PT_DIST, QTY_SIZE, "4KiB", "bytes of each read and write (a distribution)", NO_BOUNDS },
+    { "files", PT_INT, 0, "100", "files it chooses among (wl\\f1.dat ...), made on the server", 1, 1e6 },
+    { "file_size", PT_SIZE, 0, "1MiB", "size of each of those files", 1, 1e12 },
+    { "zipf", PT_REAL, 0, "0", "popularity: Zipf exponent over the files; 0: uniform", 0, 10 },
+    { "oplock", PT_STRING, 0, "batch", "oplock its opens ask for: none, level2, exclusive, batch", NO_BOUNDS },
+    { "max_open", PT_INT, 0, "4", "files open at once; the least recently used is closed to make room", 1, 1000 },
+    { "session", PT_TIME, 0, "0", "a session's length: then every handle closes and the drive goes; 0: one session",
+      0, 1e18 },
+    { "start", PT_TIME, 0, "0", "when it begins", 0, 1e18 },
+    { "stop", PT_TIME, 0, "0", "when it stops issuing operations; 0: never", 0, 1e18 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
 /* A server node: its transport, and the file server on it (models/server.h). */
 static const ParamSpec server_keys[] = {
     TRANSPORT_KEYS
@@ -126,6 +148,7 @@ static const DeclSpec decls[] = {
     { "user", 1, false, false, user_keys, "a user a server knows" },
     { "smbclient", 1, false, false, smbclient_keys, "a scripted SMB client on a client node" },
     { "redirector", 1, false, false, redirector_keys, "a network mini-redirector (SMB) clients can run" },
+    { "workload", 1, false, false, workload_keys, "a stochastic application on a client (workload c[*] ...)" },
     { NULL, 0, false, false, NULL, NULL },
 };
 

@@ -1,0 +1,54 @@
+/* loadgen: a stochastic application on a client machine, declared with
+ * `workload NODE ...` (for a group: `workload c[*] ...`).
+ *
+ * It maps the share as drive W:, then issues operations at random times,
+ * open loop: Poisson arrivals at `rate`, or think times drawn from a
+ * distribution.  Each operation is drawn from a weighted mix (read, write,
+ * lock, flush, query, open, close) and acts on a file drawn by popularity,
+ * uniform or Zipf over the workload's `files` files (wl\f1.dat ...), with
+ * request sizes from a distribution.  A file not yet open is opened first;
+ * at most `max_open` stay open, the least recently used closed to make
+ * room.  A session of `session` length ends with every handle closed and
+ * the drive deleted, and the next one begins.  Every operation is a row of
+ * `ops`; every draw comes from the client's own stream, so that adding a
+ * client changes nothing another one does. */
+#ifndef RDRSIM_LOADGEN_H
+#define RDRSIM_LOADGEN_H
+
+#include "dist.h"
+#include "oplock.h"
+#include "rdbss.h"
+
+typedef struct LoadGen LoadGen;
+
+/* The operations of a mix, in the order the weights are kept. */
+typedef enum { LG_READ, LG_WRITE, LG_LOCK, LG_FLUSH, LG_QUERY, LG_OPEN, LG_CLOSE, LG_N_OPS } LoadOp;
+
+/* Popularity of N files: uniform (s = 0) or Zipf with exponent s; shared
+ * by every workload with the same N and s. */
+typedef struct ZipfTable ZipfTable;
+ZipfTable *zipf_table_new(int64_t n, double s);
+void zipf_table_free(ZipfTable *z);
+
+typedef struct {
+    const char *share, *user, *password; /* "\\srv\share" */
+    double rate;                         /* arrivals per second; 0: think times */
+    const Dist *think, *size;            /* think time (ns), request size (bytes) */
+    double weights[LG_N_OPS];
+    const ZipfTable *popularity;
+    int64_t file_size, max_open;
+    OplockLevel oplock;
+    SimTime session, start, stop;        /* session 0: one for the whole run; stop 0: none */
+} LoadGenParams;
+
+/* "read:6,write:3" into weights; false with *err for a malformed mix. */
+bool loadgen_parse_mix(char **words, double *weights, char **err);
+/* The path of file k (1-based) of a workload, inside the share. */
+char *loadgen_file_path(int64_t k);
+
+LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const LoadGenParams *p, uint64_t seed);
+void loadgen_free(LoadGen *g);
+/* Operations still waiting at the end of the run. */
+void loadgen_flush_trace(LoadGen *g);
+
+#endif
