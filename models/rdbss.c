@@ -1052,6 +1052,7 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
     f->srv_opens = g_ptr_array_new();
     f->cached = ranges_new();
     f->lost = ranges_new();
+    f->writing = g_array_new(FALSE, FALSE, sizeof(Range));
     f->locks = g_array_new(FALSE, FALSE, sizeof(BufferedLock));
     f->server_locks = g_array_new(FALSE, FALSE, sizeof(BufferedLock));
     f->refs = 1; /* the FCB table's */
@@ -1400,8 +1401,16 @@ typedef struct {
 static void flush_write_done(RxContext *rx)
 {
     Flush *fl = rx->k_ctx;
+    Fcb *f = fl->f;
+    for (guint i = 0; i < f->writing->len; i++) {
+        const Range *w = &g_array_index(f->writing, Range, i);
+        if (w->start == rx->offset && w->stamp == rx->stamp) {
+            g_array_remove_index(f->writing, i);
+            break;
+        }
+    }
     if (rx->status != STATUS_SUCCESS)
-        lose_dirty(fl->f, rx->offset, rx->offset + rx->length);
+        lose_dirty(f, rx->offset, rx->offset + rx->length);
     side_free(rx);
     if (--fl->left == 0) {
         void (*then)(void *) = fl->then;
@@ -1435,6 +1444,8 @@ static void flush_dirty(Fcb *f, Fobx *x, void (*then)(void *), void *ctx)
         rx->length = e->end - e->start;
         rx->stamp = e->stamp;
         rx->k_ctx = fl;
+        Range w = { e->start, e->end, e->stamp, 0 };
+        g_array_append_val(f->writing, w);
         fl->left++;
         rx_call(rx, MRX_LOWIO(LOWIO_OP_WRITE), flush_write_done);
     }
@@ -1515,8 +1526,11 @@ static void read_done(RxContext *rx)
         for (guint i = 0; i < cached->len; i++)
             ranges_cut(fetched, g_array_index(cached, Range, i).start, g_array_index(cached, Range, i).end);
         if (f->state & FCB_STATE_READCACHING_ENABLED)
-            for (guint i = 0; i < fetched->len; i++)
-                ranges_fill(f->cached, g_array_index(fetched, Range, i));
+            for (guint i = 0; i < fetched->len; i++) {
+                Range clean = g_array_index(fetched, Range, i);
+                clean.aux = 0; /* the server's aux is its version; in the cache it would mean dirty */
+                ranges_fill(f->cached, clean);
+            }
         if (rx->rdbss->coh && o->expect)
             judge_read(o, cached, fetched);
         g_array_unref(cached);
@@ -1569,6 +1583,15 @@ static void write_acked(RxContext *rx, uint64_t bytes)
     g_free(k);
 }
 
+/* Writes go into the cache while the FCB may cache them and no change of
+ * its buffering state is in progress: RDBSS holds the FCB exclusively
+ * for the change (f.4), so a write cannot slip into a cache that is being
+ * flushed and may lose write caching. */
+static bool write_caching(const Fcb *f)
+{
+    return (f->state & FCB_STATE_WRITECACHING_ENABLED) && !(f->state & FCB_STATE_BUFFERSTATE_CHANGING);
+}
+
 static void write_cached(RxContext *rx)
 {
     Fcb *f = rx->fcb;
@@ -1595,7 +1618,7 @@ static void write_extended(RxContext *rx)
     Fcb *f = rx->fcb;
     f->size = MAX(f->size, rx->offset + rx->length);
     f->valid_data_length = MAX(f->valid_data_length, rx->offset + rx->length);
-    if (f->state & FCB_STATE_WRITECACHING_ENABLED)
+    if (write_caching(f))
         write_cached(rx);
     else
         rx_call(rx, MRX_LOWIO(LOWIO_OP_WRITE), write_done);
@@ -1615,7 +1638,7 @@ void rdbss_write(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, RxIrpDone 
     rx->offset = offset;
     rx->length = length;
     rx->stamp = r->coh ? coh_stamp(r->coh) : 0;
-    bool cached = f->state & FCB_STATE_WRITECACHING_ENABLED;
+    bool cached = write_caching(f);
     if (offset + length > f->size) {
         /* c.2: extending writes first ask the mini-redirector */
         rx_call(rx, cached ? ID_MRxExtendForCache : ID_MRxExtendForNonCache, write_extended);
@@ -2022,7 +2045,7 @@ static void change_done(RxContext *rx)
 {
     SrvOpen *so = rx->srv_open;
     Fcb *f = so->fcb;
-    f->state = (f->state & ~0x0fe00000u) | rx->new_state;
+    f->state = (f->state & ~(0x0fe00000u | FCB_STATE_BUFFERSTATE_CHANGING)) | rx->new_state; /* f.5.7 */
     so->buffering_flags = rx->new_state;
     if (rx->lock_list) /* the LockList went to the server with the acknowledgement */
         g_array_append_vals(f->server_locks, rx->lock_list->data, rx->lock_list->len);
@@ -2048,7 +2071,7 @@ static void change_flushed(void *ctx)
     if (so->flags & SRVOPEN_FLAG_CLOSE_DELAYED) {
         /* closing replaces the acknowledgement (f.5.6) */
         Fobx *x = so->fobxs->len ? g_ptr_array_index(so->fobxs, 0) : NULL;
-        f->state = (f->state & ~0x0fe00000u) | rx->new_state;
+        f->state = (f->state & ~(0x0fe00000u | FCB_STATE_BUFFERSTATE_CHANGING)) | rx->new_state;
         side_free(rx);
         if (x && x->scavenge_pending) {
             g_ptr_array_remove(rdr_of_fcb(f)->scavenge, x);
@@ -2067,7 +2090,8 @@ static void new_state_computed(RxContext *rx)
     Fcb *f = so->fcb;
     if (rx->status != STATUS_SUCCESS)
         rx->new_state = 0; /* failure: no buffering */
-    if ((f->state & FCB_STATE_WRITECACHING_ENABLED) && !(rx->new_state & FCB_STATE_WRITECACHING_ENABLED)) {
+    /* f.5.4: write caching off, so the cached data goes out first */
+    if (has_dirty(f) && !(rx->new_state & FCB_STATE_WRITECACHING_ENABLED)) {
         flush_dirty(f, some_fobx(f), change_flushed, rx);
         return;
     }
@@ -2106,6 +2130,7 @@ void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level, 
     rx->fcb = so->fcb;
     rx->vnet_root = so->vnet_root;
     rx->mrx_context = level;
+    so->fcb->state |= FCB_STATE_BUFFERSTATE_CHANGING; /* f.5.1 */
     rx_call(rx, ID_MRxComputeNewBufferingState, new_state_computed);
 }
 
@@ -2282,8 +2307,8 @@ void rdbss_unuse(Rdbss *r, const char *name, bool force, RxIrpDone done, void *c
 /* The end-of-run audit of every structure ever made: finalized exactly
  * once (the flags catch a second time as it happens) and then holding no
  * reference; or not finalized and still referenced by something that
- * will finalize it: a handle, a child structure, or the scavenger for one
- * at its threshold.  A structure nobody holds that was never finalized is
+ * will finalize it: a handle, a child structure, a construction still in
+ * progress, or the scavenger for one at its threshold.  A structure nobody holds that was never finalized is
  * a leak of the model. */
 static bool audit_refs(Rdbss *r, const char *what, const char *name, bool finalized, int refs, bool held)
 {
@@ -2320,15 +2345,19 @@ bool rdbss_check_teardown(Rdbss *r)
     for (guint i = 0; i < r->vnr_all->len && !r->failed; i++) {
         VNetRoot *v = g_ptr_array_index(r->vnr_all, i);
         SrvCall *sc = v->net_root->srv_call;
-        audit_refs(r, "V_NET_ROOT", v->name, v->finalized, v->refs, v->refs > 1 || scavenger_holds(sc, v));
+        bool building = v->condition == COND_IN_TRANSITION; /* its construction holds it */
+        audit_refs(r, "V_NET_ROOT", v->name, v->finalized, v->refs, v->refs > 1 || building || scavenger_holds(sc, v));
     }
     for (guint i = 0; i < r->nr_all->len && !r->failed; i++) {
         NetRoot *nr = g_ptr_array_index(r->nr_all, i);
-        audit_refs(r, "NET_ROOT", nr->name, nr->finalized, nr->refs, nr->refs > 1 || scavenger_holds(nr->srv_call, nr));
+        bool building = nr->condition == COND_IN_TRANSITION;
+        audit_refs(r, "NET_ROOT", nr->name, nr->finalized, nr->refs,
+                   nr->refs > 1 || building || scavenger_holds(nr->srv_call, nr));
     }
     for (guint i = 0; i < r->sc_all->len && !r->failed; i++) {
         SrvCall *sc = g_ptr_array_index(r->sc_all, i);
-        audit_refs(r, "SRV_CALL", sc->name, sc->finalized, sc->refs, sc->refs > 1 || scavenger_holds(sc, sc));
+        bool building = sc->condition == COND_IN_TRANSITION;
+        audit_refs(r, "SRV_CALL", sc->name, sc->finalized, sc->refs, sc->refs > 1 || building || scavenger_holds(sc, sc));
     }
     return !r->failed;
 }
@@ -2341,6 +2370,8 @@ void rdbss_dirty_stamps(Rdbss *r, const char *file, GArray *out)
         for (guint j = 0; k && strcmp(k, file) == 0 && j < f->cached->len; j++)
             if (g_array_index(f->cached, Range, j).aux)
                 g_array_append_val(out, g_array_index(f->cached, Range, j));
+        if (k && strcmp(k, file) == 0)
+            g_array_append_vals(out, f->writing->data, f->writing->len);
         g_free(k);
     }
 }
@@ -2364,6 +2395,7 @@ void rdbss_free(Rdbss *r)
         g_ptr_array_unref(f->srv_opens);
         g_array_unref(f->cached);
         g_array_unref(f->lost);
+        g_array_unref(f->writing);
         g_array_unref(f->locks);
         g_array_unref(f->server_locks);
         g_free(f->path);

@@ -44,6 +44,7 @@ typedef enum { COND_UNINITIALIZED, COND_IN_TRANSITION, COND_CLOSING, COND_GOOD, 
 #define FCB_STATE_READCACHING_ENABLED    0x02000000u
 #define FCB_STATE_WRITECACHING_ENABLED   0x08000000u
 #define FCB_STATE_HANDLECACHING          0x00400000u /* the COLLAPSING bit: keep handles (delayed close) */
+#define FCB_STATE_BUFFERSTATE_CHANGING   0x00002000u /* a buffering-state change is in progress (f.5.1) */
 
 /* The RX_CONTEXT: what a routine is asked to do, and its results. */
 struct RxContext {
@@ -147,6 +148,7 @@ struct Fcb {
     bool delete_on_close, truncate_on_close, modified, orphaned;
     GArray *cached;      /* Range: data held in the client cache (aux 1: dirty) */
     GArray *lost;        /* Range: dirty data that never reached the server, not yet reported */
+    GArray *writing;     /* Range: dirty data in paging writes on their way to the server */
     GArray *locks;       /* BufferedLock held locally under lock buffering, unknown to the server */
     GArray *server_locks; /* BufferedLock the server granted (or was handed at a buffering change) */
     int refs;
@@ -193,7 +195,8 @@ void rdbss_set_flush_interval(Rdbss *r, SimTime t);
 /* The oracle this client's applications' writes and reads report to. */
 void rdbss_set_coherence(Rdbss *r, Coherence *coh);
 /* This client's dirty cached ranges of a file ("\srv\share\path"),
- * appended to `out` (Range): at the end of a run they are not lost. */
+ * and those in paging writes still on their way, appended to `out`
+ * (Range): at the end of a run they are not lost. */
 void rdbss_dirty_stamps(Rdbss *r, const char *file, GArray *out);
 void rdbss_free(Rdbss *r);
 /* RxRegisterMinirdr: no routine is called.  Registration order is the

@@ -116,11 +116,10 @@ struct SmbServer {
     uint64_t next_id;
     int endpoints;
     GHashTable *jobs; /* requests waiting for their service time */
-    uint32_t n_server, n_trigger[4], n_outcome[4];
     Coherence *coh;
 };
 
-enum { OUT_ACKED, OUT_CLOSED, OUT_TIMEOUT, OUT_NONE_NEEDED };
+enum { OUT_ACKED, OUT_CLOSED, OUT_TIMEOUT, OUT_NONE_NEEDED, OUT_PENDING };
 
 /* ---- set-up ---- */
 
@@ -303,7 +302,7 @@ static uint32_t name_of(SmbServer *s, const char *n) { return trace_name(s->trac
 
 static void write_break_row(SmbServer *s, Owner *o, CacheState to, SimTime acked, int outcome)
 {
-    static const char *const outcomes[] = { "acked", "closed", "timeout", "none_needed" };
+    static const char *const outcomes[] = { "acked", "closed", "timeout", "none_needed", "pending" };
     trace_oplock_break(s->trace, net_node_trace_id(s->node), name_of(s, o->file->path),
                        net_node_trace_id(o->conn ? o->conn->peer : s->node), o->row_open,
                        name_of(s, oplock_state_name(o->lease, o->row_from)), name_of(s, oplock_state_name(o->lease, to)),
@@ -1159,8 +1158,8 @@ void server_flush_trace(SmbServer *s)
             File *f = fv;
             for (guint i = 0; i < f->owners->len; i++) {
                 Owner *o = g_ptr_array_index(f->owners, i);
-                if (o->breaking)
-                    write_break_row(s, o, o->to, -1, OUT_TIMEOUT);
+                if (o->breaking) /* still waiting when the run stopped */
+                    write_break_row(s, o, o->to, -1, OUT_PENDING);
             }
         }
     }

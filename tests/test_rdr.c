@@ -135,6 +135,40 @@ static void test_null_routines(void)
     g_free(s);
 }
 
+/* A stochastic workload is deterministic: two runs with one seed give the
+ * same operations, breaks and messages; another seed gives others. */
+static void test_workload_determinism(void)
+{
+    char *s = write_scenario("wl.rsim",
+                             "scenario wl stop=3s\n"
+                             "client c[1..6] redirectors=smb\n"
+                             "server srv\n"
+                             "link c[*] srv latency=uniform(1ms,5ms) loss=2%\n"
+                             "share public server=srv\n"
+                             "user alice server=srv password=p\n"
+                             "redirector smb\n"
+                             "workload c[*] share=\\\\srv\\public user=alice password=p rate=30 files=8 zipf=1 "
+                             "mix=read:4,write:4,lock:1,close:1 session=1s\n");
+    const char *const q[] = {
+        "SELECT node, op, handle, path, t_start_ns, t_done_ns, status, bytes FROM ops ORDER BY rowid",
+        "SELECT * FROM oplock_breaks ORDER BY rowid",
+        "SELECT * FROM smb_messages ORDER BY rowid",
+    };
+    char *dump[3];
+    for (int i = 0; i < 3; i++) {
+        char *db = path_in(i == 0 ? "wl1.db" : i == 1 ? "wl2.db" : "wl3.db");
+        g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", db, "--seed", i == 2 ? "2" : "1", s, NULL), ==, 0);
+        dump[i] = dump_queries(db, q, G_N_ELEMENTS(q));
+        g_free(db);
+    }
+    g_assert_cmpuint(strlen(dump[0]), >, 10000);
+    g_assert_cmpstr(dump[0], ==, dump[1]);
+    g_assert_cmpstr(dump[0], !=, dump[2]);
+    for (int i = 0; i < 3; i++)
+        g_free(dump[i]);
+    g_free(s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -143,6 +177,7 @@ int main(int argc, char **argv)
     g_test_add_func("/rdr/smb-dispatch", test_smb_dispatch);
     g_test_add_func("/rdr/scenarios-cover-the-table", test_scenarios_cover_the_table);
     g_test_add_func("/rdr/null-routines", test_null_routines);
+    g_test_add_func("/rdr/workload-determinism", test_workload_determinism);
     int rc = g_test_run();
     remove_tree(dir);
     g_free(dir);
