@@ -14,10 +14,18 @@ typedef struct {
     char *what;
 } Suspect;
 
+/* When a write was issued and acknowledged, on a logical clock that
+ * follows the order of events (a run processes them in time order). */
+typedef struct {
+    uint64_t issued, acked; /* acked: UINT64_MAX until it is */
+} CohWrite;
+
 struct Coherence {
     Sim *sim;
     GHashTable *files; /* name -> CohFile* */
     uint64_t next_stamp, next_epoch;
+    GArray *writes;    /* CohWrite, by stamp; stamp 0 is the initial contents */
+    uint64_t clock;
     GPtrArray *suspects;
     uint64_t reads_judged, excused;
     char *violation;
@@ -46,6 +54,9 @@ Coherence *coh_new(Sim *sim)
     c->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, file_free);
     c->suspects = g_ptr_array_new_with_free_func(suspect_free);
     c->next_epoch = 1;
+    c->writes = g_array_new(FALSE, FALSE, sizeof(CohWrite));
+    CohWrite initial = { 0, 0 };
+    g_array_append_val(c->writes, initial);
     return c;
 }
 
@@ -55,6 +66,7 @@ void coh_free(Coherence *c)
         return;
     g_hash_table_unref(c->files);
     g_ptr_array_unref(c->suspects);
+    g_array_unref(c->writes);
     g_free(c->violation);
     g_free(c);
 }
@@ -79,14 +91,42 @@ static void violate(Coherence *c, char *msg)
         g_free(msg);
 }
 
-uint64_t coh_stamp(Coherence *c) { return ++c->next_stamp; }
+uint64_t coh_stamp(Coherence *c)
+{
+    CohWrite w = { ++c->clock, UINT64_MAX };
+    g_array_append_val(c->writes, w);
+    return ++c->next_stamp;
+}
+
+static const CohWrite *write_of(const Coherence *c, uint64_t stamp)
+{
+    static const CohWrite unknown = { 0, UINT64_MAX };
+    return stamp < c->writes->len ? &g_array_index(c->writes, CohWrite, stamp) : &unknown;
+}
+
+/* Write g is superseded by write e: g was acknowledged before e was even
+ * issued.  Writes that overlap in time may land in either order. */
+static bool superseded(const Coherence *c, uint64_t g, uint64_t e)
+{
+    return g < e && write_of(c, g)->acked < write_of(c, e)->issued;
+}
 
 void coh_count_read(Coherence *c) { c->reads_judged++; }
 
+/* The oracle keeps, per byte, the latest-issued acknowledged write: the
+ * one a read must not be superseded by. */
 void coh_acked(Coherence *c, const char *file, uint64_t start, uint64_t end, uint64_t stamp)
 {
+    if (stamp < c->writes->len)
+        g_array_index(c->writes, CohWrite, stamp).acked = ++c->clock;
+    GArray *a = file_get(c, file)->acked;
+    GArray *old = ranges_slice(a, start, end);
     Range n = { start, end, stamp, 0 };
-    ranges_put(file_get(c, file)->acked, n);
+    ranges_put(a, n);
+    for (guint i = 0; i < old->len; i++) /* a later-issued write already there stays */
+        if (g_array_index(old, Range, i).stamp > stamp)
+            ranges_put(a, g_array_index(old, Range, i));
+    g_array_unref(old);
 }
 
 void coh_lost(Coherence *c, const char *file, uint64_t start, uint64_t end)
@@ -110,7 +150,7 @@ GArray *coh_expect(Coherence *c, const char *file, uint64_t start, uint64_t end,
 
 /* The first bytes of `expect` that `got` returns older; NULL if none.
  * Bytes not returned (past the end of the file) are not judged. */
-static char *stale(const char *file, const GArray *expect, const GArray *got)
+static char *stale(const Coherence *c, const char *file, const GArray *expect, const GArray *got)
 {
     char *msg = NULL;
     for (guint i = 0; i < expect->len && !msg; i++) {
@@ -118,11 +158,12 @@ static char *stale(const char *file, const GArray *expect, const GArray *got)
         GArray *part = ranges_slice(got, e->start, e->end);
         for (guint j = 0; j < part->len && !msg; j++) {
             const Range *g = &g_array_index(part, Range, j);
-            if (g->stamp < e->stamp)
-                msg = g_strdup_printf("a read of %s returned bytes %llu..%llu of write #%llu, older than write "
-                                      "#%llu acknowledged before the read began",
+            if (superseded(c, g->stamp, e->stamp))
+                msg = g_strdup_printf("a read of %s returned bytes %llu..%llu of write #%llu, superseded by write "
+                                      "#%llu (issued after #%llu was acknowledged, acknowledged before the read began)",
                                       file, (unsigned long long)g->start, (unsigned long long)g->end,
-                                      (unsigned long long)g->stamp, (unsigned long long)e->stamp);
+                                      (unsigned long long)g->stamp, (unsigned long long)e->stamp,
+                                      (unsigned long long)g->stamp);
         }
         g_array_unref(part);
     }
@@ -135,7 +176,7 @@ void coh_judge_read(Coherence *c, const char *node, const char *file, const GArr
     CohFile *f = file_get(c, file);
     if (f->epoch != epoch)
         return; /* truncated, deleted or renamed meanwhile */
-    char *what = stale(file, expect, got);
+    char *what = stale(c, file, expect, got);
     if (!what)
         return;
     char *msg = g_strdup_printf("coherence: %s (%s at %lld ns)", what, node, (long long)t0);
@@ -190,8 +231,9 @@ void coh_rename(Coherence *c, const char *from, const char *to)
     g_hash_table_insert(c->files, g_strdup(to), f);
 }
 
-/* What of r no store holds with a stamp at least r's. */
-static bool held(const Range *r, GPtrArray *stores)
+/* Whether the stores hold all of r: each byte with r's write or one it
+ * does not supersede. */
+static bool held(const Coherence *c, const Range *r, GPtrArray *stores)
 {
     GArray *todo = ranges_new();
     g_array_append_val(todo, *r);
@@ -199,7 +241,7 @@ static bool held(const Range *r, GPtrArray *stores)
         GArray *s = g_ptr_array_index(stores, i);
         for (guint j = 0; j < s->len; j++) {
             const Range *p = &g_array_index(s, Range, j);
-            if (p->stamp >= r->stamp)
+            if (!superseded(c, p->stamp, r->stamp))
                 ranges_cut(todo, p->start, p->end);
         }
     }
@@ -223,7 +265,7 @@ bool coh_check_end(Coherence *c, CohStores stores, void *ctx)
             if (r->aux || r->stamp == 0)
                 continue;
             GPtrArray *st = stores(ctx, l->data, r->start, r->end);
-            if (st && !held(r, st))
+            if (st && !held(c, r, st))
                 violate(c, g_strdup_printf("coherence: write #%llu to %s bytes %llu..%llu was acknowledged and "
                                            "then lost without an error to its application",
                                            (unsigned long long)r->stamp, (const char *)l->data,

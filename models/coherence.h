@@ -1,14 +1,18 @@
-/* coherence: the oracle behind the coherence invariant of the client side
- * (issue 5): no read returns data older than the last write acknowledged
- * to any application before the read began, and no acknowledged write is
- * lost unless its application was told.
+/* coherence: the oracle behind the coherence invariant of the client
+ * side: no read returns bytes of a write superseded by another (issued
+ * after the first was acknowledged, and acknowledged before the read
+ * began), and no acknowledged write is lost unless its application was
+ * told.  Writes that overlap in time may land in either order, as on a
+ * real server.
  *
- * Every write an application issues gets a stamp (a run-wide counter);
- * the stamp travels with the bytes: in the client cache, in WRITE
- * requests, in the server's file contents and in READ responses.  The
- * oracle keeps, per file and byte range, the stamp of the last write
- * acknowledged to an application.  Files are named "\srv\share\path", as
- * the client's NET_ROOT name and its FCB path spell them.
+ * Every write an application issues gets a stamp (a run-wide counter, so
+ * stamps follow the order of issue); the stamp travels with the bytes: in
+ * the client cache, in WRITE requests, in the server's file contents and
+ * in READ responses.  The oracle keeps, per file and byte range, the
+ * latest-issued write acknowledged to an application, and when each write
+ * was issued and acknowledged (a logical clock).  Files are named
+ * "\srv\share\path", as the client's NET_ROOT name and its FCB path spell
+ * them.
  *
  * One documented window is not a violation: a LEVEL_II (or read-caching
  * lease) break to NONE is not acknowledged and the server does not wait

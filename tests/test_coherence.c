@@ -108,8 +108,9 @@ static const char *F = "\\srv\\share\\f";
 static void test_stale_server_read(void)
 {
     Coherence *c = coh_new(NULL);
-    uint64_t w1 = coh_stamp(c), w2 = coh_stamp(c);
+    uint64_t w1 = coh_stamp(c);
     coh_acked(c, F, 0, 100, w1);
+    uint64_t w2 = coh_stamp(c); /* issued after w1 was acknowledged: it supersedes w1 */
     coh_acked(c, F, 50, 100, w2);
     uint64_t epoch;
     GArray *want = coh_expect(c, F, 0, 100, &epoch);
@@ -145,7 +146,9 @@ static void test_break_window(void)
 {
     for (int kase = 0; kase < 3; kase++) {
         Coherence *c = coh_new(NULL);
-        uint64_t w1 = coh_stamp(c), w2 = coh_stamp(c);
+        uint64_t w1 = coh_stamp(c);
+        coh_acked(c, F, 0, 10, w1);
+        uint64_t w2 = coh_stamp(c);
         coh_acked(c, F, 0, 10, w2);
         uint64_t epoch;
         GArray *want = coh_expect(c, F, 0, 10, &epoch);
@@ -190,8 +193,9 @@ static void test_lost_writes(void)
 {
     for (int kase = 0; kase < 5; kase++) {
         Coherence *c = coh_new(NULL);
-        uint64_t w1 = coh_stamp(c), w2 = coh_stamp(c);
+        uint64_t w1 = coh_stamp(c);
         coh_acked(c, F, 0, 20, w1);
+        uint64_t w2 = coh_stamp(c);
         coh_acked(c, F, 10, 20, w2);
         Stores s = { ranges_new(), ranges_new() };
         Range on_server = { 0, 20, w1, 0 }, in_cache = { 10, 20, w2, 1 };
@@ -215,6 +219,35 @@ static void test_lost_writes(void)
         g_array_unref(s.dirty);
         coh_free(c);
     }
+}
+
+/* Writes that overlap in time may land in either order: after both were
+ * acknowledged a read may return either, and the server may keep either;
+ * but not a write that a later-issued, acknowledged one superseded. */
+static void test_concurrent_writes(void)
+{
+    Coherence *c = coh_new(NULL);
+    uint64_t w1 = coh_stamp(c), w2 = coh_stamp(c); /* both in flight */
+    coh_acked(c, F, 0, 10, w2);
+    coh_acked(c, F, 0, 10, w1); /* w1's answer came last */
+    uint64_t epoch;
+    GArray *want = coh_expect(c, F, 0, 10, &epoch);
+    g_assert_cmpuint(g_array_index(want, Range, 0).stamp, ==, w2); /* the latest issued */
+    GArray *one = got_of(0, 10, w1), *two = got_of(0, 10, w2);
+    coh_judge_read(c, "c1", F, want, epoch, one, 5, false);
+    coh_judge_read(c, "c1", F, want, epoch, two, 5, false);
+    g_assert_null(coh_violation(c));
+    Stores s = { got_of(0, 10, w1), ranges_new() };
+    g_assert_true(coh_check_end(c, stores_of, &s));
+    uint64_t w3 = coh_stamp(c); /* issued after both: supersedes them */
+    coh_acked(c, F, 0, 10, w3);
+    g_assert_false(coh_check_end(c, stores_of, &s));
+    g_array_unref(s.server);
+    g_array_unref(s.dirty);
+    g_array_unref(want);
+    g_array_unref(one);
+    g_array_unref(two);
+    coh_free(c);
 }
 
 /* A read across a truncation or rename is not judged; a rename carries
@@ -252,5 +285,6 @@ int main(int argc, char **argv)
     g_test_add_func("/coherence/break-window", test_break_window);
     g_test_add_func("/coherence/lost-writes", test_lost_writes);
     g_test_add_func("/coherence/epochs", test_epochs);
+    g_test_add_func("/coherence/concurrent-writes", test_concurrent_writes);
     return g_test_run();
 }
