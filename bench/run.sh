@@ -62,7 +62,62 @@ sweep() {
     echo "bench sweep runs=20 wall_j1_s=$m1 wall_j2_s=$m2 speedup=$speedup cores=$(nproc)"
 }
 
+# The full stack (bench/fullstack-*.rsim): 1,000 or 10,000 clients on 10
+# servers for 60 simulated seconds.  One run each (they take minutes).
+# Peak RSS comes from GNU time when it is installed.
+peak_of() { sed -n 's/^peak_rss_kib=//p' "$1"; }
+run_timed() { # scenario db level -> prints "wall peak"
+    tfile=$(mktemp)
+    t0=$(date +%s.%N)
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f 'peak_rss_kib=%M' -o "$tfile" "$build/rdrsim" run -q -o "$2" --trace "$3" "$1" >/dev/null
+    else
+        "$build/rdrsim" run -q -o "$2" --trace "$3" "$1" >/dev/null
+    fi
+    t1=$(date +%s.%N)
+    peak=$(peak_of "$tfile"); rm -f "$tfile"
+    awk -v a="$t0" -v b="$t1" -v p="${peak:-NA}" 'BEGIN {printf "%.3f %s\n", b - a, p}'
+}
+db_rows() { # every row of every table of the DB
+    n=0
+    for t in $(sqlite3 "$1" "SELECT name FROM sqlite_master WHERE type = 'table'"); do
+        n=$((n + $(sqlite3 "$1" "SELECT count(*) FROM \"$t\"")))
+    done
+    echo $n
+}
+fullstack_line() { # name scenario
+    db=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db")
+    set -- "$1" "$2" $(run_timed "$2" "$db" none)
+    events=$(sqlite3 "$db" "SELECT events FROM runs")
+    bytes=$(stat -c %s "$db")
+    awk -v n="$1" -v e="$events" -v w="$3" -v p="$4" -v b="$bytes" 'BEGIN {
+        printf "bench %s events_per_s=%.0f wall_s=%.1f peak_rss_kib=%s trace_bytes_per_event=%.2f events=%d trace=none target_events_per_s=2000000\n",
+               n, e / w, w, p, b / e, e }'
+    rm -f "$db"
+}
+trace_line() {
+    db0=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db"); db1=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db")
+    set -- $(run_timed bench/fullstack-1k.rsim "$db0" none) $(run_timed bench/fullstack-1k.rsim "$db1" all)
+    rows=$(db_rows "$db1"); events=$(sqlite3 "$db1" "SELECT events FROM runs"); bytes=$(stat -c %s "$db1")
+    ref=NA
+    if gcc -O2 -o "$build/bench/sqlite_trace" "$shared/sqlite_trace.c" -lsqlite3 2>/dev/null; then
+        rdb=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-ref-XXXXXX.db")
+        ref=$("$build/bench/sqlite_trace" "$rdb" 3000000 off int | field rows_per_s)
+        rm -f "$rdb"*
+    fi
+    awk -v w0="$1" -v w1="$3" -v r="$rows" -v e="$events" -v b="$bytes" -v ref="$ref" 'BEGIN {
+        rps = r / w1
+        printf "bench trace rows_per_s=%.0f slowdown=%.2f rows=%d wall_none_s=%.1f wall_all_s=%.1f trace_bytes_per_event=%.2f ref_rows_per_s=%s ratio=%s target_ratio=0.75 target_slowdown=1.50\n",
+               rps, w1 / w0, r, w0, w1, b / e, ref, ref == "NA" ? "NA" : sprintf("%.2f", rps / ref) }'
+    rm -f "$db0" "$db1"
+}
+
 case "$which" in
+fullstack)
+    fullstack_line fullstack-1k bench/fullstack-1k.rsim
+    fullstack_line fullstack-10k bench/fullstack-10k.rsim
+    trace_line
+    ;;
 all|phold|sweep)
     if [ "$which" != sweep ]; then
         phold phold-a 1000 1 16000000
@@ -72,7 +127,7 @@ all|phold|sweep)
     [ "$which" = phold ] || sweep
     ;;
 *)
-    echo "unknown benchmark '$which' (expected phold, sweep or all)" >&2
+    echo "unknown benchmark '$which' (expected phold, sweep, fullstack or all)" >&2
     exit 2
     ;;
 esac

@@ -2362,17 +2362,24 @@ bool rdbss_check_teardown(Rdbss *r)
     return !r->failed;
 }
 
-void rdbss_dirty_stamps(Rdbss *r, const char *file, GArray *out)
+void rdbss_collect_dirty(Rdbss *r, GHashTable *by_file)
 {
     for (guint i = 0; i < r->fcbs_all->len; i++) {
         Fcb *f = g_ptr_array_index(r->fcbs_all, i);
-        char *k = f->finalized ? NULL : fcb_key(f);
-        for (guint j = 0; k && strcmp(k, file) == 0 && j < f->cached->len; j++)
+        if (f->finalized || (!has_dirty(f) && !f->writing->len))
+            continue;
+        char *k = fcb_key(f);
+        GArray *out = g_hash_table_lookup(by_file, k);
+        if (!out) {
+            out = ranges_new();
+            g_hash_table_insert(by_file, k, out);
+        } else {
+            g_free(k);
+        }
+        for (guint j = 0; j < f->cached->len; j++)
             if (g_array_index(f->cached, Range, j).aux)
                 g_array_append_val(out, g_array_index(f->cached, Range, j));
-        if (k && strcmp(k, file) == 0)
-            g_array_append_vals(out, f->writing->data, f->writing->len);
-        g_free(k);
+        g_array_append_vals(out, f->writing->data, f->writing->len);
     }
 }
 

@@ -194,10 +194,10 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node);
 void rdbss_set_flush_interval(Rdbss *r, SimTime t);
 /* The oracle this client's applications' writes and reads report to. */
 void rdbss_set_coherence(Rdbss *r, Coherence *coh);
-/* This client's dirty cached ranges of a file ("\srv\share\path"),
- * and those in paging writes still on their way, appended to `out`
- * (Range): at the end of a run they are not lost. */
-void rdbss_dirty_stamps(Rdbss *r, const char *file, GArray *out);
+/* This client's dirty cached data and the paging writes still on their
+ * way, added to `by_file` ("\\srv\\share\\path" -> GArray of Range, both
+ * owned by the table): at the end of a run they are not lost. */
+void rdbss_collect_dirty(Rdbss *r, GHashTable *by_file);
 void rdbss_free(Rdbss *r);
 /* RxRegisterMinirdr: no routine is called.  Registration order is the
  * provider order.  `ctx` is the redirector's own state. */

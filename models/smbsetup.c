@@ -21,6 +21,7 @@ struct SmbSetup {
     GPtrArray *client_order; /* client Decl* with redirectors, in declaration order */
     GPtrArray *loadgens;     /* LoadGen*, in declaration order */
     GHashTable *zipfs;       /* "N s" -> ZipfTable*, shared by the workloads */
+    GHashTable *dirty;       /* while the end check runs: file -> the clients' dirty Range */
     Coherence *coh;          /* the run's coherence oracle */
     Sim *sim;
     Trace *trace;
@@ -493,12 +494,9 @@ static GPtrArray *stores_of(void *ctx, const char *file, uint64_t start, uint64_
         return NULL;
     GPtrArray *stores = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
     g_ptr_array_add(stores, on_server);
-    GArray *dirty = ranges_new();
-    for (guint i = 0; i < s->client_order->len; i++) {
-        const Decl *d = g_ptr_array_index(s->client_order, i);
-        rdbss_dirty_stamps(g_hash_table_lookup(s->rdbss, d->id), file, dirty);
-    }
-    g_ptr_array_add(stores, dirty);
+    GArray *dirty = g_hash_table_lookup(s->dirty, file);
+    if (dirty)
+        g_ptr_array_add(stores, g_array_ref(dirty));
     return stores;
 }
 
@@ -506,8 +504,15 @@ static GPtrArray *stores_of(void *ctx, const char *file, uint64_t start, uint64_
  * Clients first: their pending operations, then the servers' breaks. */
 void smbsetup_flush_trace(SmbSetup *s)
 {
+    /* the clients' dirty data, gathered once for the coherence check */
+    s->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+    for (guint i = 0; i < s->client_order->len; i++)
+        rdbss_collect_dirty(g_hash_table_lookup(s->rdbss, ((const Decl *)g_ptr_array_index(s->client_order, i))->id),
+                            s->dirty);
     if (!coh_check_end(s->coh, stores_of, s) && !sim_failure(s->sim))
         sim_fail(s->sim, "%s", coh_violation(s->coh));
+    g_hash_table_unref(s->dirty);
+    s->dirty = NULL;
     coh_write_metrics(s->coh, s->trace);
     for (guint i = 0; i < s->loadgens->len; i++)
         loadgen_flush_trace(g_ptr_array_index(s->loadgens, i));
