@@ -493,8 +493,8 @@ LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const L
     return g;
 }
 
-/* In the order they began (time, then address-free: by their start and
- * name), so that the trace does not depend on hash order. */
+/* Operations still in flight, in a fixed order (start time, handle, name):
+ * the trace must not depend on the in-flight set's hash order. */
 static gint op_cmp(gconstpointer a, gconstpointer b)
 {
     const LgOp *x = *(LgOp *const *)a, *y = *(LgOp *const *)b;
