@@ -94,6 +94,8 @@ static bool plot_disconnect(Plot *p)
         int n = (int)x->len, n_to = 0;
         if (n) {
             block_begin(p, modes[m]);
+            /* from 0 at the first value, so that even one sample draws its step */
+            g_string_append_printf(p->gp, "%.6f 0 0\n", g_array_index(x, double, 0));
             for (int i = 0; i < n; i++) {
                 double v = g_array_index(x, double, i);
                 g_string_append_printf(p->gp, "%.6f %.6f %d\n", v, (double)(i + 1) / n, g_array_index(to, int, i));
@@ -202,7 +204,7 @@ static bool plot_oplock(Plot *p)
         int rc = sqlite3_step(st);
         const char *g = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
         if (group && g_strcmp0(group, g) != 0) {
-            g_string_append_printf(p->gp, "$b%d << EOD\n", series);
+            g_string_append_printf(p->gp, "$b%d << EOD\n%.6f 0\n", series, g_array_index(vals, double, 0));
             for (guint i = 0; i < vals->len; i++)
                 g_string_append_printf(p->gp, "%.6f %.6f\n", g_array_index(vals, double, i),
                                        (double)(i + 1) / vals->len);
@@ -242,10 +244,13 @@ static bool plot_oplock(Plot *p)
     if (series)
         g_string_append_printf(p->gp, "set title 'Break latency (CDF)'\nset yrange [0:1.05]\nplot %s\n",
                                plots->str);
-    g_string_append(p->gp,
-                    "set title 'Outcome of every break'\nset xlabel 'outcome'\nset ylabel 'breaks'\n"
-                    "set yrange [0:*]\nset style fill solid 0.6\nset boxwidth 0.6\nunset logscale x\n"
-                    "plot $outcomes using 0:2:xtic(1) with boxes lc 3 title 'breaks'\nunset multiplot\n");
+    /* the x range fixed around the bars: one bar alone would fill the panel */
+    g_string_append_printf(p->gp,
+                           "set title 'Outcome of every break'\nset xlabel 'outcome'\nset ylabel 'breaks'\n"
+                           "set yrange [0:*]\nset xrange [-0.7:%d.7]\nset style fill solid 0.6\nset boxwidth 0.6\n"
+                           "unset logscale x\n"
+                           "plot $outcomes using 0:2:xtic(1) with boxes lc 3 title 'breaks'\nunset multiplot\n",
+                           outcomes - 1);
     g_string_free(plots, TRUE);
     return true;
 }
