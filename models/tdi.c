@@ -90,6 +90,7 @@ struct Half {
     /* sending: stream offsets; the FIN takes the one offset after the data */
     Rto rto;
     SimEventId rtx_timer;
+    SimTime rtx_at, rtx_deadline; /* when rtx_timer fires; when the time-out really is */
     int retries, syn_retransmits, dupacks;
     bool timing, in_recovery;
     uint64_t timed_end, recover;
@@ -531,11 +532,20 @@ static void send_ack(Half *h) { send_seg(h, SEG_ACK, h->snd_nxt, 0, K_ACK); }
 
 static void on_rtx(Sim *sim, void *ctx, uint64_t arg);
 
+/* (Re)start the retransmission timer: it expires one RTO from now.  Every
+ * acknowledgement of new data restarts it (RFC 6298 5.3), so instead of a
+ * cancel and a new event each time -- an RTO's worth of dead entries in the
+ * event queue per connection -- a timer already due no later stays, and
+ * on_rtx re-arms it for the real deadline when it fires early. */
 static void arm_rtx(Half *h)
 {
     Sim *sim = h->conn->tdi->sim;
+    h->rtx_deadline = sim_now(sim) + h->rto.rto;
+    if (h->rtx_timer != SIM_NO_EVENT && h->rtx_at <= h->rtx_deadline)
+        return;
     sim_cancel(sim, h->rtx_timer);
-    h->rtx_timer = sim_after(sim, h->rto.rto, on_rtx, h, 0);
+    h->rtx_at = h->rtx_deadline;
+    h->rtx_timer = sim_at(sim, h->rtx_at, on_rtx, h, 0);
 }
 
 static void stop_rtx(Half *h)
@@ -925,10 +935,14 @@ static void on_rst(Half *h)
 
 static void on_rtx(Sim *sim, void *ctx, uint64_t arg)
 {
-    (void)sim;
     (void)arg;
     Half *h = ctx;
     h->rtx_timer = SIM_NO_EVENT;
+    if (sim_now(sim) < h->rtx_deadline) { /* restarted since: wait for the real deadline */
+        h->rtx_at = h->rtx_deadline;
+        h->rtx_timer = sim_at(sim, h->rtx_at, on_rtx, h, 0);
+        return;
+    }
     Conn *c = h->conn;
     if (h->st == H_SYN_SENT) {
         if (h->syn_retransmits >= h->tn->p.syn_retries) {
