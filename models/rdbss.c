@@ -35,6 +35,7 @@ struct Rdbss {
     GPtrArray *rdrs; /* provider order */
     GHashTable *drives; /* "X:" -> Drive* */
     GPtrArray *ops;     /* Op* not yet finished */
+    GHashTable *sides;  /* Op* of RDBSS's own contexts (finalizations, creations): freed at the end if still out */
     uint64_t next_id;
     uint32_t obj_names[8];
     GPtrArray *fcbs_all, *fobxs_all; /* every FCB and FOBX made, freed at the end */
@@ -240,10 +241,15 @@ static RxContext *side_rx(MiniRdr *m)
     Op *o = op_new(m->rdbss, m, NULL, NULL);
     o->completed = true; /* an internal context: no IRP to complete */
     g_ptr_array_remove(m->rdbss->ops, o);
+    g_hash_table_add(m->rdbss->sides, o);
     return &o->rx;
 }
 
-static void side_free(RxContext *rx) { op_free((Op *)rx); }
+static void side_free(RxContext *rx)
+{
+    g_hash_table_remove(rx->rdbss->sides, rx);
+    op_free((Op *)rx);
+}
 
 static void refs_check(Rdbss *r, int refs, const char *what)
 {
@@ -558,6 +564,7 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node)
     r->node = node;
     r->rdrs = g_ptr_array_new();
     r->flush_interval = SIM_SEC;
+    r->sides = g_hash_table_new(g_direct_hash, g_direct_equal);
     r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
     r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
     r->ops = g_ptr_array_new();
@@ -2390,6 +2397,12 @@ void rdbss_free(Rdbss *r)
     for (guint i = 0; i < r->ops->len; i++)
         op_free(g_ptr_array_index(r->ops, i));
     g_ptr_array_unref(r->ops);
+    GHashTableIter it;
+    gpointer k;
+    g_hash_table_iter_init(&it, r->sides); /* contexts a run stopped in the middle of */
+    while (g_hash_table_iter_next(&it, &k, NULL))
+        op_free(k);
+    g_hash_table_unref(r->sides);
     for (guint i = 0; i < r->fobxs_all->len; i++)
         g_free(g_ptr_array_index(r->fobxs_all, i));
     for (guint i = 0; i < r->srv_opens_all->len; i++) {
