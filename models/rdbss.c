@@ -36,6 +36,7 @@ struct Rdbss {
     GHashTable *drives; /* "X:" -> Drive* */
     GPtrArray *ops;     /* Op* not yet finished */
     GHashTable *sides;  /* Op* of RDBSS's own contexts (finalizations, creations): freed at the end if still out */
+    GHashTable *records; /* continuation records (flushes, closes, deletes) still out: freed at the end */
     uint64_t next_id;
     uint32_t obj_names[8];
     GPtrArray *fcbs_all, *fobxs_all; /* every FCB and FOBX made, freed at the end */
@@ -244,6 +245,17 @@ static RxContext *side_rx(MiniRdr *m)
     g_hash_table_add(m->rdbss->sides, o);
     return &o->rx;
 }
+
+/* A record that carries a flow across a routine's completion; one that a
+ * stopped run leaves out is freed by rdbss_free. */
+static void *record_new(Rdbss *r, size_t size)
+{
+    void *p = g_malloc0(size);
+    g_hash_table_add(r->records, p);
+    return p;
+}
+
+static void record_free(Rdbss *r, void *p) { g_hash_table_remove(r->records, p); /* the table frees it */ }
 
 static void side_free(RxContext *rx)
 {
@@ -469,7 +481,7 @@ static void after_close_srv_open(RxContext *rx)
     side_free(rx);
     void (*then)(void *) = c->then;
     void *ctx = c->ctx;
-    g_free(c);
+    record_free(rdr_of_fcb(so->fcb)->rdbss, c);
     so_deref(so); /* the creation reference goes with the close */
     if (then)
         then(ctx);
@@ -491,7 +503,7 @@ static void close_srv_open(SrvOpen *so, void (*then)(void *), void *ctx)
     rx->srv_open = so;
     rx->srv_call = so->fcb->net_root->srv_call;
     rx->vnet_root = so->vnet_root;
-    CloseStep *c = g_new0(CloseStep, 1);
+    CloseStep *c = record_new(m->rdbss, sizeof *c);
     c->so = so;
     c->then = then;
     c->ctx = ctx;
@@ -565,6 +577,7 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node)
     r->rdrs = g_ptr_array_new();
     r->flush_interval = SIM_SEC;
     r->sides = g_hash_table_new(g_direct_hash, g_direct_equal);
+    r->records = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
     r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
     r->ops = g_ptr_array_new();
@@ -1422,7 +1435,7 @@ static void flush_write_done(RxContext *rx)
     if (--fl->left == 0) {
         void (*then)(void *) = fl->then;
         void *ctx = fl->ctx;
-        g_free(fl);
+        record_free(rdr_of_fcb(f)->rdbss, fl);
         if (then)
             then(ctx);
     }
@@ -1430,7 +1443,8 @@ static void flush_write_done(RxContext *rx)
 
 static void flush_dirty(Fcb *f, Fobx *x, void (*then)(void *), void *ctx)
 {
-    Flush *fl = g_new0(Flush, 1);
+    Rdbss *r = rdr_of_fcb(f)->rdbss;
+    Flush *fl = record_new(r, sizeof *fl);
     fl->f = f;
     fl->x = x;
     fl->then = then;
@@ -1457,7 +1471,7 @@ static void flush_dirty(Fcb *f, Fobx *x, void (*then)(void *), void *ctx)
         rx_call(rx, MRX_LOWIO(LOWIO_OP_WRITE), flush_write_done);
     }
     if (--fl->left == 0) {
-        g_free(fl);
+        record_free(r, fl);
         if (then)
             then(ctx);
     }
@@ -2232,7 +2246,7 @@ static void unuse_finish(void *ctx)
     Op *o = u->o;
     VNetRoot *v = u->v;
     if (vnr_has_open_files(v) && !u->force) {
-        g_free(u);
+        record_free(o->rx.rdbss, u);
         irp_done(o, STATUS_FILES_OPEN, 0); /* NFSv4.1's answer; RxFinalizeConnection says CONNECTION_IN_USE */
         return;
     }
@@ -2250,7 +2264,7 @@ static void unuse_finish(void *ctx)
     while (g_hash_table_iter_next(&it, &k, &val))
         if (((Drive *)val)->v == v)
             g_hash_table_iter_remove(&it);
-    g_free(u);
+    record_free(o->rx.rdbss, u);
     if (v->extra_ref) {
         v->extra_ref = false;
         vnr_deref(v, true);
@@ -2262,7 +2276,7 @@ static void unuse_finish(void *ctx)
 
 static void unuse_step2(RxContext *rx)
 {
-    Unuse *u = g_new0(Unuse, 1);
+    Unuse *u = record_new(rx->rdbss, sizeof *u);
     u->o = (Op *)rx;
     u->v = (VNetRoot *)(uintptr_t)rx->k_arg;
     u->force = rx->force;
@@ -2403,6 +2417,7 @@ void rdbss_free(Rdbss *r)
     while (g_hash_table_iter_next(&it, &k, NULL))
         op_free(k);
     g_hash_table_unref(r->sides);
+    g_hash_table_unref(r->records); /* frees what is left */
     for (guint i = 0; i < r->fobxs_all->len; i++)
         g_free(g_ptr_array_index(r->fobxs_all, i));
     for (guint i = 0; i < r->srv_opens_all->len; i++) {
