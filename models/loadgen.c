@@ -463,7 +463,7 @@ static void session_begin(Sim *sim, void *ctx, uint64_t arg)
     if (g->stopped)
         return;
     if (rdbss_starting(g->r)) { /* the machine is still booting */
-        rdbss_when_started(g->r, session_begin_now, g);
+        rdbss_when_started(g->r, session_begin_now, g, NULL);
         return;
     }
     LgOp *o = op_begin(g, LG_N_OPS, "use", NULL, trace_name(g->trace, g->p.share), false);

@@ -70,6 +70,7 @@ static VNetRoot *drive_vnet_root(Rdbss *r, const char *name)
 typedef struct {
     void (*fn)(void *ctx);
     void *ctx;
+    void (*drop)(void *ctx);
 } Waiting;
 
 /* An IRP being processed: its RX_CONTEXT and where its completion goes. */
@@ -627,9 +628,9 @@ bool rdbss_starting(const Rdbss *r)
     return false;
 }
 
-void rdbss_when_started(Rdbss *r, void (*fn)(void *ctx), void *ctx)
+void rdbss_when_started(Rdbss *r, void (*fn)(void *ctx), void *ctx, void (*drop)(void *ctx))
 {
-    Waiting w = { fn, ctx };
+    Waiting w = { fn, ctx, drop };
     g_array_append_val(r->on_started, w);
     starts_ended(r);
 }
@@ -2469,6 +2470,11 @@ void rdbss_free(Rdbss *r)
     }
     g_ptr_array_unref(r->rdrs);
     g_hash_table_unref(r->drives);
+    for (guint i = 0; i < r->on_started->len; i++) { /* the run ended before the start */
+        Waiting *w = &g_array_index(r->on_started, Waiting, i);
+        if (w->drop)
+            w->drop(w->ctx);
+    }
     g_array_unref(r->on_started);
     g_ptr_array_unref(r->fcbs_all);
     g_ptr_array_unref(r->fobxs_all);

@@ -231,8 +231,9 @@ typedef void (*RxIrpDone)(void *ctx, NTSTATUS status, uint64_t information, Fobx
 void rdbss_start(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx);
 /* Whether a redirector's start is in progress (the machine is booting). */
 bool rdbss_starting(const Rdbss *r);
-/* Run fn once no start is in progress (at once if none is). */
-void rdbss_when_started(Rdbss *r, void (*fn)(void *ctx), void *ctx);
+/* Run fn once no start is in progress (at once if none is); `drop`
+ * (may be NULL) takes ctx back if the run ends first. */
+void rdbss_when_started(Rdbss *r, void (*fn)(void *ctx), void *ctx, void (*drop)(void *ctx));
 void rdbss_stop(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx);
 /* net use: drive "X:" (or NULL for a deviceless connection) to "\\srv\share[\sub]". */
 void rdbss_use(Rdbss *r, const char *drive, const char *unc, const char *user, const char *password, RxIrpDone done,

@@ -455,7 +455,7 @@ bool smbsetup_action(SmbSetup *s, const Action *a)
             Deferred *d = g_new(Deferred, 1);
             d->s = s;
             d->a = a;
-            rdbss_when_started(r, run_deferred, d);
+            rdbss_when_started(r, run_deferred, d, g_free);
             return true;
         }
         RdrLookup l = { s, a->target->id };
