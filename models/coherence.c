@@ -235,18 +235,18 @@ void coh_rename(Coherence *c, const char *from, const char *to)
  * does not supersede. */
 static bool held(const Coherence *c, const Range *r, GPtrArray *stores)
 {
-    GArray *todo = ranges_new();
-    g_array_append_val(todo, *r);
+    GArray *missing = ranges_new();
+    g_array_append_val(missing, *r);
     for (guint i = 0; i < stores->len; i++) {
         GArray *s = g_ptr_array_index(stores, i);
         for (guint j = 0; j < s->len; j++) {
             const Range *p = &g_array_index(s, Range, j);
             if (!superseded(c, p->stamp, r->stamp))
-                ranges_cut(todo, p->start, p->end);
+                ranges_cut(missing, p->start, p->end);
         }
     }
-    bool ok = todo->len == 0;
-    g_array_unref(todo);
+    bool ok = missing->len == 0;
+    g_array_unref(missing);
     return ok;
 }
 
