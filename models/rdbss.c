@@ -727,7 +727,7 @@ void rdbss_stop(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx)
 /* ---- names ---- */
 
 /* Split "\\srv\share\rest" (or "\srv\share\rest") into its parts. */
-static bool split_unc(const char *unc, char **server, char **share, char **rest)
+bool rdbss_split_unc(const char *unc, char **server, char **share, char **rest)
 {
     while (*unc == '\\')
         unc++;
@@ -1049,7 +1049,7 @@ void rdbss_use(Rdbss *r, const char *drive, const char *unc, const char *user, c
         return;
     }
     RxContext *rx = &o->rx;
-    if (!split_unc(unc, &rx->server, &rx->share, &rx->subpath)) {
+    if (!rdbss_split_unc(unc, &rx->server, &rx->share, &rx->subpath)) {
         irp_done(o, STATUS_BAD_NETWORK_PATH, 0);
         return;
     }
@@ -1330,7 +1330,7 @@ void rdbss_create(Rdbss *r, const char *path, uint32_t access, uint32_t share, u
         rx->password = v->password;
     } else {
         char *rest = NULL;
-        if (!split_unc(path, &rx->server, &rx->share, &rest) || !*rest) {
+        if (!rdbss_split_unc(path, &rx->server, &rx->share, &rest) || !*rest) {
             g_free(rest);
             irp_done(o, STATUS_OBJECT_NAME_INVALID, 0);
             return;
@@ -2295,7 +2295,7 @@ void rdbss_unuse(Rdbss *r, const char *name, bool force, RxIrpDone done, void *c
     VNetRoot *v = drive_vnet_root(r, name);
     if (!v) {
         char *server = NULL, *share = NULL, *rest = NULL;
-        if (split_unc(name, &server, &share, &rest)) {
+        if (rdbss_split_unc(name, &server, &share, &rest)) {
             char *nrname = g_strdup_printf("%s\\%s", server, share);
             for (guint i = 0; i < r->rdrs->len && !v; i++) {
                 MiniRdr *m = g_ptr_array_index(r->rdrs, i);

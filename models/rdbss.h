@@ -239,6 +239,10 @@ void rdbss_stop(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx);
 void rdbss_use(Rdbss *r, const char *drive, const char *unc, const char *user, const char *password, RxIrpDone done,
                void *ctx);
 void rdbss_unuse(Rdbss *r, const char *drive_or_unc, bool force, RxIrpDone done, void *ctx);
+/* "\\srv\share\rest" (any number of leading backslashes) into "\srv",
+ * "share" and "rest" ("" when there is none), each newly allocated; false
+ * when there is no server or share. */
+bool rdbss_split_unc(const char *unc, char **server, char **share, char **rest);
 /* path: "\\srv\share\a.doc" or "X:\a.doc". */
 void rdbss_create(Rdbss *r, const char *path, uint32_t access, uint32_t share, uint32_t disposition,
                   OplockLevel oplock, bool delete_on_close, const char *user, const char *password, RxIrpDone done,

@@ -65,18 +65,20 @@ static const char *const info_whats[] = {
     "query_sd", "set_sd", "query_quota", "set_quota", "query_volume", "set_volume", NULL,
 };
 
-/* "\\srv\share" into its server and share; false when it is not one. */
+/* A workload's share, "\\srv\share" and nothing after it, into the server's
+ * name (without the backslash) and the share's. */
 static bool unc_parts(const char *unc, char **server, char **share)
 {
-    if (strncmp(unc, "\\\\", 2) != 0)
-        return false;
-    char **p = g_strsplit(unc + 2, "\\", 3);
-    bool ok = p[0] && *p[0] && p[1] && *p[1] && !p[2];
-    if (ok) {
-        *server = g_strdup(p[0]);
-        *share = g_strdup(p[1]);
+    char *srv = NULL, *rest = NULL;
+    bool ok = strncmp(unc, "\\\\", 2) == 0 && rdbss_split_unc(unc, &srv, share, &rest);
+    if (ok && *rest) {
+        g_clear_pointer(share, g_free);
+        ok = false;
     }
-    g_strfreev(p);
+    if (ok)
+        *server = g_strdup(srv + 1);
+    g_free(srv);
+    g_free(rest);
     return ok;
 }
 
@@ -486,10 +488,14 @@ bool smbsetup_action(SmbSetup *s, const Action *a)
 static GPtrArray *stores_of(void *ctx, const char *file, uint64_t start, uint64_t end)
 {
     SmbSetup *s = ctx;
-    char **part = g_strsplit(file + 1, "\\", 3); /* "\srv\share\path" */
-    SmbServer *srv = part[0] && part[1] && part[2] ? g_hash_table_lookup(s->servers, part[0]) : NULL;
-    GArray *on_server = srv ? server_file_stamps(srv, part[1], part[2], start, end) : NULL;
-    g_strfreev(part);
+    char *server = NULL, *share = NULL, *path = NULL; /* "\srv\share\path" */
+    SmbServer *srv = NULL;
+    if (rdbss_split_unc(file, &server, &share, &path))
+        srv = g_hash_table_lookup(s->servers, server + 1);
+    GArray *on_server = srv ? server_file_stamps(srv, share, path, start, end) : NULL;
+    g_free(server);
+    g_free(share);
+    g_free(path);
     if (!on_server)
         return NULL;
     GPtrArray *stores = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);

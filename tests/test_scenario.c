@@ -138,6 +138,14 @@ typedef struct {
 } Bad;
 
 static const Bad bad_inputs[] = {
+    /* workloads */
+    { "client c1 redirectors=smb\nserver srv\nshare p server=srv\nredirector smb\n"
+      "workload c1 share=\\\\srv\\p\\x\n", 5, 13, "expected \\\\SERVER\\SHARE" },
+    { "client c1 redirectors=smb\nserver srv\nshare p server=srv\nredirector smb\n"
+      "workload c1 share=\\\\srv\\q\n", 5, 13, "no share 'q' is declared on server 'srv'" },
+    { "client c1 redirectors=smb\nserver srv\nshare p server=srv\nredirector smb\n"
+      "workload c1 share=\\\\srv\\p mix=read:6,jump:1\n", 5, 27, "unknown operation 'jump'" },
+    { "server srv\nshare p server=srv\nworkload srv share=\\\\srv\\p\n", 3, 1, "not a client with redirectors=" },
     /* groups */
     { "client c[0..3]\n", 1, 8, "group range c[0..3]" },
     { "client c[1..200000]\n", 1, 8, "at most 100000 members" },
