@@ -644,7 +644,8 @@ SimTime rdbss_request_timeout(const MiniRdr *m) { return m->request_timeout; }
 /* (g): the private start request reaches MRxDevFcbXXXControlFile from the
  * user-mode service, is posted to the system process (the first call
  * answers STATUS_PENDING: post me), runs again, and RxStartMinirdr calls
- * MRxStart. */
+ * MRxStart.  Application statements that come meanwhile wait for it. */
+
 /* When the last start in progress has ended, what waited for it runs. */
 static void starts_ended(Rdbss *r)
 {
@@ -665,15 +666,13 @@ static void start_done(RxContext *rx)
     starts_ended(r);
 }
 
-static void start_step3(RxContext *rx) { start_done(rx); }
-
 static void start_step2(RxContext *rx)
 {
     if (rx->status != STATUS_SUCCESS && rx->status != STATUS_NOT_IMPLEMENTED) {
         start_done(rx);
         return;
     }
-    rx_call(rx, ID_MRxStart, start_step3);
+    rx_call(rx, ID_MRxStart, start_done);
 }
 
 static void start_step1(RxContext *rx) { rx_call(rx, ID_MRxDevFcbXXXControlFile, start_step2); }
@@ -1068,6 +1067,7 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
 {
     Fcb *f = g_new0(Fcb, 1);
     f->path = g_strdup(path);
+    f->key = g_strdup_printf("%s\\%s", nr->name, path);
     f->net_root = nr;
     f->vnet_root = v;
     f->srv_opens = g_ptr_array_new();
@@ -1381,8 +1381,6 @@ static void cache_put(Fcb *f, uint64_t start, uint64_t end, bool dirty, uint64_t
 
 static void cache_purge(Fcb *f) { g_array_set_size(f->cached, 0); }
 
-/* "\srv\share\path": the coherence oracle's name of the file. */
-static char *fcb_key(const Fcb *f) { return g_strdup_printf("%s\\%s", f->net_root->name, f->path); }
 
 /* Dirty data that will never reach the server (a failed paging write, an
  * orphaned file): kept until an application of the file can be told. */
@@ -1399,12 +1397,10 @@ static NTSTATUS take_lost(Fcb *f, NTSTATUS st)
     if (!f->lost->len)
         return st;
     Coherence *coh = rdr_of_fcb(f)->rdbss->coh;
-    char *k = coh ? fcb_key(f) : NULL;
     for (guint i = 0; coh && i < f->lost->len; i++) {
         const Range *r = &g_array_index(f->lost, Range, i);
-        coh_lost(coh, k, r->start, r->end);
+        coh_lost(coh, f->key, r->start, r->end);
     }
-    g_free(k);
     g_array_set_size(f->lost, 0);
     return st == STATUS_SUCCESS ? STATUS_LOST_WRITEBEHIND_DATA : st;
 }
@@ -1525,14 +1521,13 @@ static void write_behind(Fcb *f)
 static void judge_read(Op *o, GArray *from_cache, GArray *from_server)
 {
     Rdbss *r = o->rx.rdbss;
-    char *k = fcb_key(o->rx.fcb);
+    const char *k = o->rx.fcb->key;
     const char *node = net_node_name(r->node);
     coh_count_read(r->coh);
     if (from_cache && from_cache->len)
         coh_judge_read(r->coh, node, k, o->expect, o->epoch, from_cache, o->rx.t0, true);
     if (from_server && from_server->len)
         coh_judge_read(r->coh, node, k, o->expect, o->epoch, from_server, o->rx.t0, false);
-    g_free(k);
 }
 
 static void read_done(RxContext *rx)
@@ -1575,11 +1570,8 @@ void rdbss_read(Rdbss *r, Fobx *x, uint64_t offset, uint64_t length, RxIrpDone d
     rx->offset = offset;
     rx->length = length;
     rx->t0 = sim_now(r->sim);
-    if (r->coh) {
-        char *k = fcb_key(f);
-        o->expect = coh_expect(r->coh, k, offset, offset + length, &o->epoch);
-        g_free(k);
-    }
+    if (r->coh)
+        o->expect = coh_expect(r->coh, f->key, offset, offset + length, &o->epoch);
     /* c.1: a cached read is served from the cache, no mini-redirector call. */
     uint64_t end = MIN(offset + length, MAX(f->size, offset));
     if ((f->state & FCB_STATE_READCACHING_ENABLED) && end > offset && ranges_cover(f->cached, offset, end)) {
@@ -1600,9 +1592,7 @@ static void write_acked(RxContext *rx, uint64_t bytes)
     Coherence *coh = rx->rdbss->coh;
     if (!coh || !bytes)
         return;
-    char *k = fcb_key(rx->fcb);
-    coh_acked(coh, k, rx->offset, rx->offset + bytes, rx->stamp);
-    g_free(k);
+    coh_acked(coh, rx->fcb->key, rx->offset, rx->offset + bytes, rx->stamp);
 }
 
 /* Writes go into the cache while the FCB may cache them and no change of
@@ -1800,11 +1790,8 @@ static void set_done(RxContext *rx)
             if (rx->length < f->size) {
                 f->truncate_on_close = true; /* shrunk: truncate at the last cleanup */
                 ranges_trim(f->cached, rx->length);
-                if (rx->rdbss->coh) { /* the application cut its own data: not a loss */
-                    char *k = fcb_key(f);
-                    coh_truncate(rx->rdbss->coh, k, rx->length);
-                    g_free(k);
-                }
+                if (rx->rdbss->coh) /* the application cut its own data: not a loss */
+                    coh_truncate(rx->rdbss->coh, f->key, rx->length);
             }
             f->size = rx->length;
             f->valid_data_length = MIN(f->valid_data_length, f->size);
@@ -2063,11 +2050,17 @@ typedef struct {
     OplockLevel level;
 } Change;
 
+/* Step f.5.7: the new buffering state is the FCB's, the change is over. */
+static void install_buffering(Fcb *f, uint32_t new_state)
+{
+    f->state = (f->state & ~(0x0fe00000u | FCB_STATE_BUFFERSTATE_CHANGING)) | new_state;
+}
+
 static void change_done(RxContext *rx)
 {
     SrvOpen *so = rx->srv_open;
     Fcb *f = so->fcb;
-    f->state = (f->state & ~(0x0fe00000u | FCB_STATE_BUFFERSTATE_CHANGING)) | rx->new_state; /* f.5.7 */
+    install_buffering(f, rx->new_state);
     so->buffering_flags = rx->new_state;
     if (rx->lock_list) /* the LockList went to the server with the acknowledgement */
         g_array_append_vals(f->server_locks, rx->lock_list->data, rx->lock_list->len);
@@ -2093,7 +2086,7 @@ static void change_flushed(void *ctx)
     if (so->flags & SRVOPEN_FLAG_CLOSE_DELAYED) {
         /* closing replaces the acknowledgement (f.5.6) */
         Fobx *x = so->fobxs->len ? g_ptr_array_index(so->fobxs, 0) : NULL;
-        f->state = (f->state & ~(0x0fe00000u | FCB_STATE_BUFFERSTATE_CHANGING)) | rx->new_state;
+        install_buffering(f, rx->new_state);
         side_free(rx);
         if (x && x->scavenge_pending) {
             g_ptr_array_remove(rdr_of_fcb(f)->scavenge, x);
@@ -2141,11 +2134,8 @@ void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level, 
         return;
     }
     Rdbss *r = sc->rdr->rdbss;
-    if (r->coh) {
-        char *k = fcb_key(so->fcb);
-        coh_break_arrived(r->coh, net_node_name(r->node), k, sent);
-        g_free(k);
-    }
+    if (r->coh)
+        coh_break_arrived(r->coh, net_node_name(r->node), so->fcb->key, sent);
     RxContext *rx = side_rx(sc->rdr);
     rx->srv_call = sc;
     rx->srv_open = so;
@@ -2330,8 +2320,8 @@ void rdbss_unuse(Rdbss *r, const char *name, bool force, RxIrpDone done, void *c
  * once (the flags catch a second time as it happens) and then holding no
  * reference; or not finalized and still referenced by something that
  * will finalize it: a handle, a child structure, a construction still in
- * progress, or the scavenger for one at its threshold.  A structure nobody holds that was never finalized is
- * a leak of the model. */
+ * progress, or the scavenger for one at its threshold.  A structure that
+ * nothing holds but was never finalized is a leak of the model. */
 static bool audit_refs(Rdbss *r, const char *what, const char *name, bool finalized, int refs, bool held)
 {
     char *msg = NULL;
@@ -2390,13 +2380,10 @@ void rdbss_collect_dirty(Rdbss *r, GHashTable *by_file)
         Fcb *f = g_ptr_array_index(r->fcbs_all, i);
         if (f->finalized || (!has_dirty(f) && !f->writing->len))
             continue;
-        char *k = fcb_key(f);
-        GArray *out = g_hash_table_lookup(by_file, k);
+        GArray *out = g_hash_table_lookup(by_file, f->key);
         if (!out) {
             out = ranges_new();
-            g_hash_table_insert(by_file, k, out);
-        } else {
-            g_free(k);
+            g_hash_table_insert(by_file, g_strdup(f->key), out);
         }
         for (guint j = 0; j < f->cached->len; j++)
             if (g_array_index(f->cached, Range, j).aux)
@@ -2435,6 +2422,7 @@ void rdbss_free(Rdbss *r)
         g_array_unref(f->locks);
         g_array_unref(f->server_locks);
         g_free(f->path);
+        g_free(f->key);
         g_free(f);
     }
     for (guint i = 0; i < r->vnr_all->len; i++) {

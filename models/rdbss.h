@@ -139,6 +139,7 @@ struct VNetRoot {
 
 struct Fcb {
     char *path;
+    char *key;           /* "\srv\share\path": the coherence oracle's name of the file */
     NetRoot *net_root;
     VNetRoot *vnet_root;
     uint32_t state;      /* buffering bits */
