@@ -21,7 +21,6 @@ typedef struct {
 } CohWrite;
 
 struct Coherence {
-    Sim *sim;
     GHashTable *files; /* name -> CohFile* */
     uint64_t next_stamp, next_epoch;
     GArray *writes;    /* CohWrite, by stamp; stamp 0 is the initial contents */
@@ -47,10 +46,9 @@ static void suspect_free(gpointer p)
     g_free(s);
 }
 
-Coherence *coh_new(Sim *sim)
+Coherence *coh_new(void)
 {
     Coherence *c = g_new0(Coherence, 1);
-    c->sim = sim;
     c->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, file_free);
     c->suspects = g_ptr_array_new_with_free_func(suspect_free);
     c->next_epoch = 1;

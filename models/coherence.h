@@ -33,7 +33,7 @@
 
 typedef struct Coherence Coherence;
 
-Coherence *coh_new(Sim *sim);
+Coherence *coh_new(void);
 void coh_free(Coherence *c);
 
 /* A stamp for a write an application issues. */

@@ -327,7 +327,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     s->wire = smb_wire_new(trace, sim);
     s->sim = sim;
     s->trace = trace;
-    s->coh = coh_new(sim);
+    s->coh = coh_new();
     s->loadgens = g_ptr_array_new_with_free_func((GDestroyNotify)loadgen_free);
     s->zipfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)zipf_table_free);
     s->servers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, server_free_cb);

@@ -107,7 +107,7 @@ static const char *F = "\\srv\\share\\f";
 /* The server returned bytes older than an acknowledged write. */
 static void test_stale_server_read(void)
 {
-    Coherence *c = coh_new(NULL);
+    Coherence *c = coh_new();
     uint64_t w1 = coh_stamp(c);
     coh_acked(c, F, 0, 100, w1);
     uint64_t w2 = coh_stamp(c); /* issued after w1 was acknowledged: it supersedes w1 */
@@ -145,7 +145,7 @@ static GPtrArray *no_stores(void *ctx, const char *file, uint64_t start, uint64_
 static void test_break_window(void)
 {
     for (int kase = 0; kase < 3; kase++) {
-        Coherence *c = coh_new(NULL);
+        Coherence *c = coh_new();
         uint64_t w1 = coh_stamp(c);
         coh_acked(c, F, 0, 10, w1);
         uint64_t w2 = coh_stamp(c);
@@ -192,7 +192,7 @@ static GPtrArray *stores_of(void *ctx, const char *file, uint64_t start, uint64_
 static void test_lost_writes(void)
 {
     for (int kase = 0; kase < 5; kase++) {
-        Coherence *c = coh_new(NULL);
+        Coherence *c = coh_new();
         uint64_t w1 = coh_stamp(c);
         coh_acked(c, F, 0, 20, w1);
         uint64_t w2 = coh_stamp(c);
@@ -226,7 +226,7 @@ static void test_lost_writes(void)
  * but not a write that a later-issued, acknowledged one superseded. */
 static void test_concurrent_writes(void)
 {
-    Coherence *c = coh_new(NULL);
+    Coherence *c = coh_new();
     uint64_t w1 = coh_stamp(c), w2 = coh_stamp(c); /* both in flight */
     coh_acked(c, F, 0, 10, w2);
     coh_acked(c, F, 0, 10, w1); /* w1's answer came last */
@@ -254,7 +254,7 @@ static void test_concurrent_writes(void)
  * the file's acknowledged data along. */
 static void test_epochs(void)
 {
-    Coherence *c = coh_new(NULL);
+    Coherence *c = coh_new();
     uint64_t w1 = coh_stamp(c);
     coh_acked(c, F, 0, 10, w1);
     uint64_t epoch;
