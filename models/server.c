@@ -88,6 +88,7 @@ struct File {
     GArray *extents;    /* Range: stamp for the coherence oracle, aux the server's own write version */
     GPtrArray *opens;   /* Open* */
     GPtrArray *owners;  /* Owner* */
+    guint caching;      /* owners whose state is not none: the only ones a break can touch */
     GPtrArray *locks;   /* Lock* */
     GQueue waiters;     /* Waiter* */
     bool delete_pending;
@@ -311,6 +312,14 @@ static void write_break_row(SmbServer *s, Owner *o, CacheState to, SimTime acked
 
 static void resolve_waiters(File *f);
 
+/* Every change of an owner's state goes through here, to keep the file's
+ * count of caching owners. */
+static void owner_set_state(Owner *o, CacheState state)
+{
+    o->file->caching += (state != 0) - (o->state != 0);
+    o->state = state;
+}
+
 static void on_break_timeout(Sim *sim, void *ctx, uint64_t arg)
 {
     (void)sim;
@@ -320,7 +329,7 @@ static void on_break_timeout(Sim *sim, void *ctx, uint64_t arg)
     o->timer = SIM_NO_EVENT;
     /* MS-SMB2 3.3.6.1: the server sets the oplock (or lease) to none. */
     write_break_row(s, o, 0, -1, OUT_TIMEOUT);
-    o->state = 0;
+    owner_set_state(o, 0);
     o->breaking = false;
     resolve_waiters(o->file);
 }
@@ -349,7 +358,7 @@ static void send_break(SmbServer *s, Owner *o, const OplockBreak *b, OplockTrigg
     if (!b->ack) {
         /* B4: LEVEL_II -> NONE (or a lease R -> none) takes effect at once. */
         write_break_row(s, o, b->to, -1, OUT_NONE_NEEDED);
-        o->state = b->to;
+        owner_set_state(o, b->to);
         return;
     }
     o->breaking = true;
@@ -375,9 +384,14 @@ static bool share_conflict(const Open *o, uint32_t access, uint32_t share)
            (ow && !(share & SHARE_WRITE)) || (od && !(share & SHARE_DELETE));
 }
 
-/* Does the owner have an open that conflicts with this share mode? */
-static bool owner_conflicts(File *f, Owner *o, uint32_t access, uint32_t share)
+/* Does the owner have an open that conflicts with this share mode?  A plain
+ * oplock belongs to exactly one open, whose id is its key. */
+static bool owner_conflicts(SmbServer *s, File *f, Owner *o, uint32_t access, uint32_t share)
 {
+    if (!o->lease) {
+        Open *op = g_hash_table_lookup(s->opens, &o->key);
+        return op && share_conflict(op, access, share);
+    }
     for (guint i = 0; i < f->opens->len; i++) {
         Open *op = g_ptr_array_index(f->opens, i);
         if (op->owner == o && share_conflict(op, access, share))
@@ -386,17 +400,24 @@ static bool owner_conflicts(File *f, Owner *o, uint32_t access, uint32_t share)
     return false;
 }
 
-/* Break what the cause needs broken; true when it must wait. */
+/* Break what the cause needs broken; true when it must wait.  An owner whose
+ * state is none can neither be broken nor be waited for (oplock.c: on_open
+ * and on_io return nothing for state 0), so only the f->caching others are
+ * visited: a hot file's opens that lost their oplocks cost nothing. */
 static bool break_owners(SmbServer *s, File *f, OplockCause *c, uint32_t access, uint32_t share, Open *self)
 {
     bool wait = false;
-    for (guint i = 0; i < f->owners->len; i++) {
+    guint left = f->caching;
+    for (guint i = 0; left && i < f->owners->len; i++) {
         Owner *o = g_ptr_array_index(f->owners, i);
+        if (!o->state)
+            continue;
+        left--;
         if (self && self->owner == o && c->trigger == TRIGGER_OPEN)
             continue;
         OplockHolder h = { o->lease, o->key, o->state, o->breaking };
         if (c->trigger == TRIGGER_OPEN)
-            c->sharing_violation = owner_conflicts(f, o, access, share);
+            c->sharing_violation = owner_conflicts(s, f, o, access, share);
         OplockBreak b = oplock_break_for(&h, c);
         if (b.notify)
             send_break(s, o, &b, c->trigger);
@@ -548,6 +569,7 @@ static void drop_owner(File *f, Owner *o)
         sim_cancel(s->sim, o->timer);
         write_break_row(s, o, o->to, sim_now(s->sim), OUT_CLOSED);
     }
+    owner_set_state(o, 0);
     g_ptr_array_remove(f->owners, o);
     g_free(o);
 }
@@ -658,10 +680,12 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
     bool others = false, plain = false, hlease = false;
     for (guint i = 0; i < f->opens->len; i++) {
         Open *o = g_ptr_array_index(f->opens, i);
-        if (!oplock_is_stat_open(o->access, false) || o->owner)
+        if (!oplock_is_stat_open(o->access, false) || o->owner) {
             others = true;
+            break;
+        }
     }
-    for (guint i = 0; i < f->owners->len; i++) {
+    for (guint i = 0; f->caching && i < f->owners->len; i++) {
         Owner *o = g_ptr_array_index(f->owners, i);
         plain = plain || (!o->lease && o->state);
         hlease = hlease || (o->lease && (o->state & CACHE_H) && !(lease && o->key == req->lease_key));
@@ -694,10 +718,10 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
             own = g_new0(Owner, 1);
             own->lease = lease;
             own->key = lease ? req->lease_key : op->id;
-            own->state = g;
             own->refs = 1;
             own->conn = c;
             own->file = f;
+            owner_set_state(own, g);
             own->notify_file = op->id;
             own->row_open = (int64_t)op->id;
             g_ptr_array_add(f->owners, own);
@@ -880,7 +904,7 @@ static void do_oplock_ack(Conn *c, const SmbMsg *req)
     }
     sim_cancel(s->sim, o->timer);
     write_break_row(s, o, result, sim_now(s->sim), OUT_ACKED);
-    o->state = result;
+    owner_set_state(o, result);
     o->breaking = false;
     SmbMsg *r = response_to(req, STATUS_SUCCESS);
     r->oplock = o->lease ? OPLOCK_LEVEL_LEASE : oplock_state_level(result);
