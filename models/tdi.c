@@ -46,6 +46,7 @@ typedef struct {
     TdiIo io;
     TdiComplete done;
     void *ctx;
+    GList link;       /* in tdi->reqs, in the order of issue */
 } Req;
 
 /* A handler call waiting for its event. */
@@ -55,6 +56,7 @@ typedef struct {
     uint32_t bytes, flags;
     uint64_t tag;
     TdiConnInfo info;
+    GList link;       /* in tdi->notices */
 } Notice;
 
 /* A record (one TDI_SEND) on its way: the framing of the stream. */
@@ -139,10 +141,10 @@ struct Tdi {
     Sim *sim;
     Trace *trace;
     GHashTable *nodes;   /* NetNode* -> TdiNode* */
-    GHashTable *conns;   /* int64 id -> Conn* */
+    GPtrArray *conns;    /* Conn* by id - 1; NULL once freed (ids are dense and never reused) */
     GPtrArray *endpoints;
-    GHashTable *reqs;    /* Req* not yet handed back */
-    GHashTable *notices; /* Notice* not yet delivered */
+    GQueue reqs;         /* Req* not yet handed back, oldest first */
+    GQueue notices;      /* Notice* not yet delivered */
     int64_t next_conn;
     GArray *release_ns;    /* double: completion times of controlled disconnects */
     uint64_t releases_timed_out, aborts;
@@ -227,10 +229,8 @@ Tdi *tdi_new(Net *net)
     tdi->sim = net_sim(net);
     tdi->trace = net_trace(net);
     tdi->nodes = g_hash_table_new(g_direct_hash, g_direct_equal);
-    tdi->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
+    tdi->conns = g_ptr_array_new();
     tdi->endpoints = g_ptr_array_new();
-    tdi->reqs = g_hash_table_new(g_direct_hash, g_direct_equal);
-    tdi->notices = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     tdi->next_conn = 1;
     tdi->release_ns = g_array_new(FALSE, FALSE, sizeof(double));
     tdi->statuses = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -264,7 +264,8 @@ static Req *req_new(TdiEndpoint *ep, TdiRequestKind kind, uint32_t flags_name, T
     r->t0 = sim_now(ep->tdi->sim);
     r->done = done;
     r->ctx = ctx;
-    g_hash_table_add(ep->tdi->reqs, r);
+    r->link.data = r;
+    g_queue_push_tail_link(&ep->tdi->reqs, &r->link);
     return r;
 }
 
@@ -279,7 +280,7 @@ static void on_req_done(Sim *sim, void *ctx, uint64_t arg)
     (void)sim;
     Tdi *tdi = ctx;
     Req *r = (Req *)(uintptr_t)arg;
-    g_hash_table_remove(tdi->reqs, r);
+    g_queue_unlink(&tdi->reqs, &r->link);
     if (r->done)
         r->done(r->ctx, r->ep, &r->io);
     g_free(r);
@@ -318,13 +319,15 @@ static void on_notice(Sim *sim, void *ctx, uint64_t arg)
     } else if (ep->h.receive) {
         ep->h.receive(ep->h.ctx, ep, n->bytes, n->tag);
     }
-    g_hash_table_remove(tdi->notices, n);
+    g_queue_unlink(&tdi->notices, &n->link);
+    g_free(n);
 }
 
 static void post_notice(TdiEndpoint *ep, Notice *n)
 {
     n->ep = ep;
-    g_hash_table_add(ep->tdi->notices, n);
+    n->link.data = n;
+    g_queue_push_tail_link(&ep->tdi->notices, &n->link);
     sim_after(ep->tdi->sim, 0, on_notice, ep->tdi, (uint64_t)(uintptr_t)n);
 }
 
@@ -482,7 +485,7 @@ static Conn *conn_new(Tdi *tdi, TdiNode *a, TdiNode *b, uint16_t port)
     half_init(&c->h[1], c, 1, b);
     c->discs = g_array_new(FALSE, FALSE, sizeof(Disc));
     c->release = c->abort = -1;
-    g_hash_table_insert(tdi->conns, &c->id, c);
+    g_ptr_array_add(tdi->conns, c);
     return c;
 }
 
@@ -507,9 +510,14 @@ static bool half_done(const Half *h) { return h->st == H_NONE || h->st == H_CLOS
 static void conn_reap(Conn *c)
 {
     if (c && half_done(&c->h[0]) && half_done(&c->h[1])) {
-        g_hash_table_remove(c->tdi->conns, &c->id);
+        g_ptr_array_index(c->tdi->conns, c->id - 1) = NULL;
         conn_free(c);
     }
+}
+
+static Conn *conn_by_id(Tdi *tdi, int64_t id)
+{
+    return id >= 1 && id <= (int64_t)tdi->conns->len ? g_ptr_array_index(tdi->conns, id - 1) : NULL;
 }
 
 static Half *peer_of(Half *h) { return &h->conn->h[1 - h->side]; }
@@ -976,7 +984,7 @@ static void on_segment(Net *net, NetNode *at, NetNode *from, const NetPacket *pk
     (void)net;
     (void)at;
     Tdi *tdi = ctx;
-    Conn *c = g_hash_table_lookup(tdi->conns, &pkt->conn);
+    Conn *c = conn_by_id(tdi, pkt->conn);
     if (!c)
         return; /* a straggler of a connection both sides are done with */
     uint32_t flags = pkt->hdr[0] & 0xff;
@@ -1270,31 +1278,29 @@ NTSTATUS tdi_disconnect(TdiEndpoint *ep, uint32_t flags, const int64_t *timeout,
 
 /* ---- end of run ---- */
 
+/* The requests still open at the end, by issue time, then endpoint. */
+static gint cmp_open_req(gconstpointer pa, gconstpointer pb)
+{
+    const Req *a = *(Req *const *)pa, *b = *(Req *const *)pb;
+    if (a->t0 != b->t0)
+        return a->t0 < b->t0 ? -1 : 1;
+    return (a->ep->name_id > b->ep->name_id) - (a->ep->name_id < b->ep->name_id);
+}
+
 void tdi_flush_trace(Tdi *tdi)
 {
-    GHashTableIter it;
-    gpointer key, val;
-    g_hash_table_iter_init(&it, tdi->reqs);
     GPtrArray *open = g_ptr_array_new();
-    while (g_hash_table_iter_next(&it, &key, &val))
-        if (!((Req *)key)->finished)
-            g_ptr_array_add(open, key);
-    /* Hash order is not deterministic; the trace must be. */
-    for (guint i = 0; i < open->len; i++)
-        for (guint j = i + 1; j < open->len; j++) {
-            Req *a = g_ptr_array_index(open, i), *b = g_ptr_array_index(open, j);
-            if (b->t0 < a->t0 || (b->t0 == a->t0 && b->ep->name_id < a->ep->name_id)) {
-                g_ptr_array_index(open, i) = b;
-                g_ptr_array_index(open, j) = a;
-            }
-        }
+    for (GList *l = tdi->reqs.head; l; l = l->next)
+        if (!((Req *)l->data)->finished)
+            g_ptr_array_add(open, l->data);
+    g_ptr_array_sort(open, cmp_open_req); /* stable: ties stay in issue order */
     for (guint i = 0; i < open->len; i++) {
         Req *r = g_ptr_array_index(open, i);
         trace_req(tdi, r, -1, STATUS_PENDING);
     }
     g_ptr_array_unref(open);
-    for (int64_t id = 1; id < tdi->next_conn; id++) {
-        Conn *c = g_hash_table_lookup(tdi->conns, &id);
+    for (guint i = 0; i < tdi->conns->len; i++) {
+        Conn *c = g_ptr_array_index(tdi->conns, i);
         if (c)
             write_discs(c);
     }
@@ -1349,17 +1355,18 @@ void tdi_free(Tdi *tdi)
 {
     if (!tdi)
         return;
-    GHashTableIter it;
-    gpointer key, val;
-    g_hash_table_iter_init(&it, tdi->conns);
-    while (g_hash_table_iter_next(&it, &key, &val))
-        conn_free(val);
-    g_hash_table_unref(tdi->conns);
-    g_hash_table_iter_init(&it, tdi->reqs);
-    while (g_hash_table_iter_next(&it, &key, &val))
-        g_free(key);
-    g_hash_table_unref(tdi->reqs);
-    g_hash_table_unref(tdi->notices);
+    for (guint i = 0; i < tdi->conns->len; i++)
+        if (g_ptr_array_index(tdi->conns, i))
+            conn_free(g_ptr_array_index(tdi->conns, i));
+    g_ptr_array_unref(tdi->conns);
+    for (GList *l = tdi->reqs.head, *next; l; l = next) {
+        next = l->next;
+        g_free(l->data);
+    }
+    for (GList *l = tdi->notices.head, *next; l; l = next) {
+        next = l->next;
+        g_free(l->data);
+    }
     for (guint i = 0; i < tdi->endpoints->len; i++) {
         TdiEndpoint *ep = g_ptr_array_index(tdi->endpoints, i);
         g_queue_clear(&ep->sends);
@@ -1369,6 +1376,8 @@ void tdi_free(Tdi *tdi)
         g_free(ep);
     }
     g_ptr_array_unref(tdi->endpoints);
+    GHashTableIter it;
+    gpointer key, val;
     g_hash_table_iter_init(&it, tdi->nodes);
     while (g_hash_table_iter_next(&it, &key, &val)) {
         TdiNode *tn = val;
