@@ -542,10 +542,9 @@ static void on_scavenger(Sim *sim, void *ctx, uint64_t arg)
     m->scavenge = g_ptr_array_new();
     /* Delayed closes first, then the connection structures still at their threshold. */
     for (guint i = 0; i < items->len; i++) {
-        void *o = g_ptr_array_index(items, i);
-        for (guint j = 0; j < m->rdbss->fobxs_all->len; j++)
-            if (g_ptr_array_index(m->rdbss->fobxs_all, j) == o && ((Fobx *)o)->scavenge_pending)
-                end_delayed_close(o, NULL, NULL);
+        Fobx *x = g_ptr_array_index(items, i);
+        if (x->node_type == RX_NTC_FOBX && x->scavenge_pending)
+            end_delayed_close(x, NULL, NULL);
     }
     /* The scavenger holds the name-table lock exclusively: what its
      * finalizations dereference to the threshold goes at once, too. */
@@ -856,6 +855,7 @@ static void construct_done(RxContext *rx, NTSTATUS st)
 static VNetRoot *vnet_root_new(MiniRdr *m, NetRoot *nr, RxContext *rx)
 {
     VNetRoot *v = g_new0(VNetRoot, 1);
+    v->node_type = RX_NTC_V_NETROOT;
     v->name = rx->connection_id ? g_strdup_printf("%s;%llu", nr->name, (unsigned long long)rx->connection_id)
                                 : g_strdup(nr->name);
     v->net_root = nr;
@@ -879,6 +879,7 @@ static void net_root_named(RxContext *rx)
     NetRoot *nr = find_net_root(m, sc, name);
     if (!nr) {
         nr = g_new0(NetRoot, 1);
+        nr->node_type = RX_NTC_NETROOT;
         nr->name = name;
         nr->srv_call = sc;
         nr->condition = COND_IN_TRANSITION;
@@ -906,6 +907,7 @@ static void construct(RxContext *rx)
     SrvCall *sc = find_srv_call(m, rx->server);
     if (!sc) {
         sc = g_new0(SrvCall, 1);
+        sc->node_type = RX_NTC_SRVCALL;
         sc->name = g_strdup(rx->server);
         sc->condition = COND_IN_TRANSITION;
         sc->status = STATUS_BAD_NETWORK_PATH; /* pre-set in the callback context */
@@ -1066,6 +1068,7 @@ void rdbss_use(Rdbss *r, const char *drive, const char *unc, const char *user, c
 static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
 {
     Fcb *f = g_new0(Fcb, 1);
+    f->node_type = RX_NTC_FCB;
     f->path = g_strdup(path);
     f->key = g_strdup_printf("%s\\%s", nr->name, path);
     f->net_root = nr;
@@ -1087,6 +1090,7 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
 static SrvOpen *srv_open_new(Fcb *f, VNetRoot *v, RxContext *rx)
 {
     SrvOpen *so = g_new0(SrvOpen, 1);
+    so->node_type = RX_NTC_SRVOPEN;
     so->fcb = f;
     so->vnet_root = v;
     so->condition = COND_IN_TRANSITION;
@@ -1104,6 +1108,7 @@ static SrvOpen *srv_open_new(Fcb *f, VNetRoot *v, RxContext *rx)
 Fobx *rx_create_fobx(RxContext *rx)
 {
     Fobx *x = g_new0(Fobx, 1);
+    x->node_type = RX_NTC_FOBX;
     x->srv_open = rx->srv_open;
     x->fcb = rx->fcb;
     x->id = rx->rdbss->next_id++;

@@ -99,7 +99,20 @@ typedef struct {
     uint64_t fobx;       /* the handle's Fobx id: cleanup releases only its own */
 } BufferedLock;
 
+/* Like RDBSS's, every structure begins with its node type, so that a list
+ * holding several kinds (the scavenger's) can tell them apart.  The values
+ * are rdrsim's own. */
+typedef enum {
+    RX_NTC_SRVCALL = 1,
+    RX_NTC_NETROOT,
+    RX_NTC_V_NETROOT,
+    RX_NTC_FCB,
+    RX_NTC_SRVOPEN,
+    RX_NTC_FOBX,
+} RxNodeType;
+
 struct SrvCall {
+    RxNodeType node_type;
     char *name;          /* "\srv" */
     RxCondition condition;
     NTSTATUS status;
@@ -114,6 +127,7 @@ struct SrvCall {
 };
 
 struct NetRoot {
+    RxNodeType node_type;
     char *name;          /* "\srv\share" */
     SrvCall *srv_call;
     RxCondition condition;
@@ -125,6 +139,7 @@ struct NetRoot {
 };
 
 struct VNetRoot {
+    RxNodeType node_type;
     char *name;          /* the canonical name: "\srv\share" or "\;X:\srv\share\sub" */
     NetRoot *net_root;
     char *user, *password;
@@ -138,6 +153,7 @@ struct VNetRoot {
 };
 
 struct Fcb {
+    RxNodeType node_type;
     char *path;
     char *key;           /* "\srv\share\path": the coherence oracle's name of the file */
     NetRoot *net_root;
@@ -158,6 +174,7 @@ struct Fcb {
 };
 
 struct SrvOpen {
+    RxNodeType node_type;
     Fcb *fcb;
     VNetRoot *vnet_root;
     RxCondition condition;
@@ -179,6 +196,7 @@ struct SrvOpen {
 #define SRVOPEN_FLAG_ORPHANED               0x400
 
 struct Fobx {
+    RxNodeType node_type;
     SrvOpen *srv_open;
     Fcb *fcb;
     bool cleaned_up, closed, scavenge_pending;
