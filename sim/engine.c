@@ -8,7 +8,14 @@
  * leave out both generation and sequence number: the sequence number lives
  * in the record and is read only to break a tie in time.  Small entries
  * make the sifts, which are where the time goes in a large pending set,
- * move less memory. */
+ * move less memory.
+ *
+ * Models arm long time-outs and cancel nearly all of them (a request's
+ * time-out when its response comes), so dead entries would pile up for a
+ * whole time-out period and outnumber the live ones many times over.  When
+ * they are more than half the heap, the heap is rebuilt without them: the
+ * order events run in is fixed by (time, sequence) alone, so the rebuild
+ * changes nothing a model can see. */
 #include "engine.h"
 
 #include <glib.h>
@@ -74,6 +81,7 @@ void sim_free(Sim *sim)
 SimTime sim_now(const Sim *sim) { return sim->now; }
 uint64_t sim_events_run(const Sim *sim) { return sim->events_run; }
 size_t sim_pending(const Sim *sim) { return sim->live; }
+size_t sim_queued(const Sim *sim) { return sim->heap_len; }
 void sim_stop(Sim *sim) { sim->stop = true; }
 const char *sim_failure(const Sim *sim) { return sim->failure; }
 
@@ -216,6 +224,26 @@ SimEventId sim_after(Sim *sim, SimTime delay, SimHandler fn, void *ctx, uint64_t
     return sim_at(sim, sim->now + delay, fn, ctx, arg);
 }
 
+/* Drop every cancelled entry and restore the heap order (Floyd's build). */
+static void heap_compact(Sim *sim)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sim->heap_len; i++) {
+        HeapEntry e = sim->heap[i];
+        if (sim->rec[e.slot].fn)
+            sim->heap[n++] = e;
+        else
+            rec_free(sim, e.slot);
+    }
+    sim->heap_len = n;
+    if (n < 2)
+        return;
+    for (size_t i = (n - 2) / ARITY + 1; i-- > 0;)
+        sift_down(sim, sim->heap, n, i, sim->heap[i]);
+}
+
+#define COMPACT_MIN 4096 /* below this, dead entries cost less than a rebuild */
+
 bool sim_cancel(Sim *sim, SimEventId id)
 {
     uint32_t s = (uint32_t)id;
@@ -225,6 +253,8 @@ bool sim_cancel(Sim *sim, SimEventId id)
     sim->rec[s].fn = NULL;
     gen_advance(sim, s);
     sim->live--;
+    if (sim->heap_len >= COMPACT_MIN && sim->heap_len - sim->live > sim->heap_len / 2)
+        heap_compact(sim);
     return true;
 }
 

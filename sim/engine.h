@@ -46,6 +46,10 @@ void sim_free(Sim *sim);
 SimTime sim_now(const Sim *sim);
 uint64_t sim_events_run(const Sim *sim);
 size_t sim_pending(const Sim *sim);
+/* Entries in the queue, cancelled ones not yet swept included: never more
+ * than twice sim_pending() once past a few thousand (memory stays with the
+ * live events, however many time-outs are armed and cancelled). */
+size_t sim_queued(const Sim *sim);
 
 /* Schedule fn(ctx, arg) at absolute time t (t >= now) or after delay >= 0. */
 SimEventId sim_at(Sim *sim, SimTime t, SimHandler fn, void *ctx, uint64_t arg);

@@ -32,7 +32,12 @@ static void record(Sim *sim, void *ctx, uint64_t arg)
     g_array_append_val(log->ran, arg);
 }
 
-static void test_against_reference(void)
+/* mix: percent of operations that schedule, then that cancel.  With
+ * timeouts, half the events scheduled are far-off time-outs and cancels go
+ * to a live one of them: the pattern of a request's time-out cancelled by
+ * its response, which leaves the heap mostly dead entries unless the
+ * engine sweeps them. */
+static void against_reference(int p_sched, int p_cancel, bool timeouts)
 {
     const int OPS = 1000000;
     Sim *sim = sim_new();
@@ -45,20 +50,32 @@ static void test_against_reference(void)
     Rng rng;
     rng_stream(&rng, 12345, "engine-test");
     uint64_t seq = 0, next_id = 0, ran = 0, cancelled = 0, stale = 0;
+    size_t most_queued = 0;
+    GArray *live_timeouts = g_array_new(FALSE, FALSE, sizeof(guint)); /* indexes into handles */
 
     for (int op = 0; op < OPS; op++) {
         uint64_t r = rng_below(&rng, 100);
-        if (r < 50) {
+        if (r < (uint64_t)p_sched) {
             /* Times from a small range so that ties are common. */
             SimTime t = sim_now(sim) + (SimTime)rng_below(&rng, 64);
+            bool timeout = timeouts && rng_below(&rng, 2);
+            if (timeout) {
+                t += 1000000;
+                g_array_append_val(live_timeouts, handles->len);
+            }
             SimEventId h = sim_at(sim, t, record, &log, next_id);
             RefKey *k = g_new(RefKey, 1);
             *k = (RefKey){ t, seq++, next_id++ };
             g_tree_insert(ref, k, k);
             g_array_append_val(handles, h);
             g_ptr_array_add(keys, k);
-        } else if (r < 70 && handles->len) {
+        } else if (r < (uint64_t)(p_sched + p_cancel) && handles->len) {
             guint i = (guint)rng_below(&rng, handles->len);
+            if (timeouts && live_timeouts->len) {
+                guint j = (guint)rng_below(&rng, live_timeouts->len);
+                i = g_array_index(live_timeouts, guint, j);
+                g_array_remove_index_fast(live_timeouts, j);
+            }
             RefKey *k = g_ptr_array_index(keys, i);
             bool ok = sim_cancel(sim, g_array_index(handles, SimEventId, i));
             g_assert_cmpint(ok, ==, k != NULL);
@@ -90,6 +107,10 @@ static void test_against_reference(void)
             g_tree_remove(ref, min);
             ran++;
         }
+        size_t q = sim_queued(sim);
+        most_queued = q > most_queued ? q : most_queued;
+        /* Dead entries never outnumber live ones past the sweep's minimum. */
+        g_assert_cmpuint(q, <=, 2 * sim_pending(sim) + 4096);
     }
     /* Drain: the rest comes out in reference order too. */
     while (g_tree_nnodes(ref)) {
@@ -106,13 +127,19 @@ static void test_against_reference(void)
     g_assert_cmpuint(ran, >, 100000);
     g_assert_cmpuint(cancelled, >, 50000);
     g_assert_cmpuint(stale, >, 10000);
+    if (timeouts) /* the sweep ran, on a heap large enough to need it */
+        g_assert_cmpuint(most_queued, >, 4096);
 
+    g_array_unref(live_timeouts);
     g_ptr_array_unref(keys);
     g_array_unref(handles);
     g_tree_unref(ref);
     g_array_unref(log.ran);
     sim_free(sim);
 }
+
+static void test_against_reference(void) { against_reference(50, 20, false); }
+static void test_against_reference_timeouts(void) { against_reference(50, 30, true); }
 
 static void bump(Sim *sim, void *ctx, uint64_t arg)
 {
@@ -173,6 +200,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/engine/against-reference", test_against_reference);
+    g_test_add_func("/engine/against-reference-timeouts", test_against_reference_timeouts);
     g_test_add_func("/engine/stop-time-and-cap", test_stop_time_and_cap);
     g_test_add_func("/engine/self-cancel-and-fail", test_self_cancel_and_fail);
     return g_test_run();
