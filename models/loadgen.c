@@ -383,6 +383,9 @@ static void arrival(Sim *sim, void *ctx, uint64_t arg)
     (void)arg;
     LoadGen *g = ctx;
     g->arrival = SIM_NO_EVENT;
+    /* An event of our own, with no RDBSS call on the stack: the moment
+     * to hand back what closed handles left behind. */
+    rdbss_reclaim(g->r);
     if (g->ending || !g->mapped)
         return;
     perform(g, draw_op(g));

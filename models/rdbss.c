@@ -39,8 +39,9 @@ struct Rdbss {
     GHashTable *records; /* continuation records (flushes, closes, deletes) still out: freed at the end */
     uint64_t next_id;
     uint32_t obj_names[8];
-    GPtrArray *fcbs_all, *fobxs_all; /* every FCB and FOBX made, freed at the end */
-    GPtrArray *srv_opens_all, *vnr_all, *nr_all, *sc_all;
+    GQueue fcbs, srv_opens, fobxs;   /* not yet finalized, oldest first */
+    GPtrArray *finalized;            /* FCB, SRV_OPEN, FOBX: finalized, memory not yet reclaimed */
+    GPtrArray *vnr_all, *nr_all, *sc_all; /* every one made (few): freed at the end */
     Coherence *coh; /* NULL: nobody judges the data */
     SimTime flush_interval; /* the lazy writer's delay (write-behind) */
     GArray *on_started; /* Waiting: run when no start is in progress */
@@ -388,6 +389,8 @@ static void finalize_fcb(Fcb *f)
         return;
     }
     f->finalized = true;
+    g_queue_unlink(&m->rdbss->fcbs, &f->live);
+    g_ptr_array_add(m->rdbss->finalized, f);
     if (g_hash_table_lookup(f->net_root->fcbs, f->path) == f)
         g_hash_table_remove(f->net_root->fcbs, f->path);
     RxContext *rx = side_rx(m);
@@ -417,6 +420,8 @@ static void finalize_srv_open(SrvOpen *so)
         return;
     }
     so->finalized = true;
+    g_queue_unlink(&m->rdbss->srv_opens, &so->live);
+    g_ptr_array_add(m->rdbss->finalized, so);
     g_ptr_array_remove(f->net_root->srv_call->opens, so);
     /* MRxForceClosed when the SRV_OPEN is not Good or is marked closed,
      * unless its FCB is orphaned (SEQUENCES.md h; ReactOS). */
@@ -448,6 +453,8 @@ static void finalize_fobx(Fobx *x)
         return;
     }
     x->finalized = true;
+    g_queue_unlink(&m->rdbss->fobxs, &x->live);
+    g_ptr_array_add(m->rdbss->finalized, x);
     g_ptr_array_remove(x->srv_open->fobxs, x);
     RxContext *rx = side_rx(m);
     rx->fcb = x->fcb;
@@ -581,9 +588,7 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node)
     r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
     r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
     r->ops = g_ptr_array_new();
-    r->fcbs_all = g_ptr_array_new();
-    r->fobxs_all = g_ptr_array_new();
-    r->srv_opens_all = g_ptr_array_new();
+    r->finalized = g_ptr_array_new();
     r->vnr_all = g_ptr_array_new();
     r->nr_all = g_ptr_array_new();
     r->sc_all = g_ptr_array_new();
@@ -1082,8 +1087,11 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
     f->refs = 1; /* the FCB table's */
     f->state = FCB_STATE_HANDLECACHING;
     nr->refs++;
-    g_hash_table_insert(nr->fcbs, f->path, f);
-    g_ptr_array_add(rdr_of_fcb(f)->rdbss->fcbs_all, f);
+    /* replace, not insert: the table's key must be this FCB's own path,
+     * which lives as long as the FCB */
+    g_hash_table_replace(nr->fcbs, f->path, f);
+    f->live.data = f;
+    g_queue_push_tail_link(&rdr_of_fcb(f)->rdbss->fcbs, &f->live);
     return f;
 }
 
@@ -1101,7 +1109,8 @@ static SrvOpen *srv_open_new(Fcb *f, VNetRoot *v, RxContext *rx)
     v->refs++;
     f->refs++;
     g_ptr_array_add(f->srv_opens, so);
-    g_ptr_array_add(rdr_of_fcb(f)->rdbss->srv_opens_all, so);
+    so->live.data = so;
+    g_queue_push_tail_link(&rdr_of_fcb(f)->rdbss->srv_opens, &so->live);
     return so;
 }
 
@@ -1115,7 +1124,8 @@ Fobx *rx_create_fobx(RxContext *rx)
     x->refs = 1;
     rx->srv_open->refs++;
     g_ptr_array_add(rx->srv_open->fobxs, x);
-    g_ptr_array_add(rx->rdbss->fobxs_all, x);
+    x->live.data = x;
+    g_queue_push_tail_link(&rx->rdbss->fobxs, &x->live);
     rx->fobx = x;
     return x;
 }
@@ -1828,9 +1838,9 @@ static void before_set(void *ctx)
 {
     RxContext *rx = ctx;
     Rdbss *r = rx->rdbss;
-    for (guint i = 0; i < r->fobxs_all->len; i++) {
-        Fobx *x = g_ptr_array_index(r->fobxs_all, i);
-        if (x->scavenge_pending && !x->finalized && x->fcb->net_root == rx->fcb->net_root) {
+    for (GList *l = r->fobxs.head; l; l = l->next) {
+        Fobx *x = l->data;
+        if (x->scavenge_pending && x->fcb->net_root == rx->fcb->net_root) {
             g_ptr_array_remove(rdr_of_fcb(x->fcb)->scavenge, x);
             x->scavenge_pending = false;
             if (x->fcb != rx->fcb) {
@@ -2225,9 +2235,9 @@ static void unuse_scavenge(void *ctx)
 {
     Unuse *u = ctx;
     Rdbss *r = u->o->rx.rdbss;
-    for (guint i = 0; i < r->fobxs_all->len; i++) {
-        Fobx *x = g_ptr_array_index(r->fobxs_all, i);
-        if (x->scavenge_pending && !x->finalized && x->fcb->net_root == u->v->net_root) {
+    for (GList *l = r->fobxs.head; l; l = l->next) {
+        Fobx *x = l->data;
+        if (x->scavenge_pending && x->fcb->net_root == u->v->net_root) {
             g_ptr_array_remove(rdr_of_fcb(x->fcb)->scavenge, x);
             end_delayed_close(x, unuse_scavenge, u);
             return;
@@ -2344,21 +2354,100 @@ static bool audit_refs(Rdbss *r, const char *what, const char *name, bool finali
 
 static bool scavenger_holds(SrvCall *sc, void *obj) { return g_ptr_array_find(sc->rdr->scavenge, obj, NULL); }
 
+/* The audit of one FCB, SRV_OPEN or FOBX, finalized or not. */
+static bool audit_file_object(Rdbss *r, void *obj)
+{
+    switch (*(RxNodeType *)obj) {
+    case RX_NTC_FOBX: {
+        Fobx *x = obj;
+        return audit_refs(r, "FOBX of", x->fcb->path, x->finalized, x->refs, x->refs > 0);
+    }
+    case RX_NTC_SRVOPEN: {
+        SrvOpen *so = obj;
+        return audit_refs(r, "SRV_OPEN of", so->fcb->path, so->finalized, so->refs, so->refs > 0);
+    }
+    default: {
+        Fcb *f = obj;
+        bool held = f->refs > 1 || f->opens > 0 || f->uncleans > 0;
+        return audit_refs(r, "FCB", f->path, f->finalized, f->refs, held);
+    }
+    }
+}
+
+static void fobx_free(Fobx *x) { g_free(x); }
+
+static void srv_open_free(SrvOpen *so)
+{
+    g_ptr_array_unref(so->fobxs);
+    g_free(so);
+}
+
+static void fcb_free(Fcb *f)
+{
+    g_ptr_array_unref(f->srv_opens);
+    g_array_unref(f->cached);
+    g_array_unref(f->lost);
+    g_array_unref(f->writing);
+    g_array_unref(f->locks);
+    g_array_unref(f->server_locks);
+    g_free(f->path);
+    g_free(f->key);
+    g_free(f);
+}
+
+static void file_object_free(void *obj)
+{
+    switch (*(RxNodeType *)obj) {
+    case RX_NTC_FOBX: fobx_free(obj); break;
+    case RX_NTC_SRVOPEN: srv_open_free(obj); break;
+    default: fcb_free(obj); break;
+    }
+}
+
+/* Still pointed at from outside any context: a lazy-writer timer (its
+ * mark is f->context) or the scavenger's list. */
+static bool still_pointed_at(void *obj)
+{
+    RxNodeType t = *(RxNodeType *)obj;
+    return (t == RX_NTC_FCB && ((Fcb *)obj)->context) || (t == RX_NTC_FOBX && ((Fobx *)obj)->scavenge_pending);
+}
+
+void rdbss_reclaim(Rdbss *r)
+{
+    if (!r->finalized->len || r->failed || r->ops->len || g_hash_table_size(r->sides) ||
+        g_hash_table_size(r->records))
+        return;
+    /* The audit's check of a finalized structure, made now instead of at
+     * the end; nothing is freed if one fails (the run stops on it). */
+    for (guint i = 0; i < r->finalized->len; i++)
+        if (!audit_file_object(r, g_ptr_array_index(r->finalized, i)))
+            return;
+    guint kept = 0;
+    for (guint i = 0; i < r->finalized->len; i++) {
+        void *obj = g_ptr_array_index(r->finalized, i);
+        if (still_pointed_at(obj))
+            g_ptr_array_index(r->finalized, kept++) = obj;
+        else
+            file_object_free(obj);
+    }
+    g_ptr_array_set_size(r->finalized, kept);
+}
+
+size_t rdbss_file_objects(const Rdbss *r)
+{
+    return r->fcbs.length + r->srv_opens.length + r->fobxs.length + r->finalized->len;
+}
+
 bool rdbss_check_teardown(Rdbss *r)
 {
-    for (guint i = 0; i < r->fobxs_all->len && !r->failed; i++) {
-        Fobx *x = g_ptr_array_index(r->fobxs_all, i);
-        audit_refs(r, "FOBX of", x->fcb->path, x->finalized, x->refs, x->refs > 0);
-    }
-    for (guint i = 0; i < r->srv_opens_all->len && !r->failed; i++) {
-        SrvOpen *so = g_ptr_array_index(r->srv_opens_all, i);
-        audit_refs(r, "SRV_OPEN of", so->fcb->path, so->finalized, so->refs, so->refs > 0);
-    }
-    for (guint i = 0; i < r->fcbs_all->len && !r->failed; i++) {
-        Fcb *f = g_ptr_array_index(r->fcbs_all, i);
-        bool held = f->refs > 1 || f->opens > 0 || f->uncleans > 0;
-        audit_refs(r, "FCB", f->path, f->finalized, f->refs, held);
-    }
+    for (GList *l = r->fobxs.head; l && !r->failed; l = l->next)
+        audit_file_object(r, l->data);
+    for (GList *l = r->srv_opens.head; l && !r->failed; l = l->next)
+        audit_file_object(r, l->data);
+    for (GList *l = r->fcbs.head; l && !r->failed; l = l->next)
+        audit_file_object(r, l->data);
+    for (guint i = 0; i < r->finalized->len && !r->failed; i++)
+        audit_file_object(r, g_ptr_array_index(r->finalized, i));
     for (guint i = 0; i < r->vnr_all->len && !r->failed; i++) {
         VNetRoot *v = g_ptr_array_index(r->vnr_all, i);
         SrvCall *sc = v->net_root->srv_call;
@@ -2381,9 +2470,9 @@ bool rdbss_check_teardown(Rdbss *r)
 
 void rdbss_collect_dirty(Rdbss *r, GHashTable *by_file)
 {
-    for (guint i = 0; i < r->fcbs_all->len; i++) {
-        Fcb *f = g_ptr_array_index(r->fcbs_all, i);
-        if (f->finalized || (!has_dirty(f) && !f->writing->len))
+    for (GList *l = r->fcbs.head; l; l = l->next) {
+        Fcb *f = l->data;
+        if (!has_dirty(f) && !f->writing->len)
             continue;
         GArray *out = g_hash_table_lookup(by_file, f->key);
         if (!out) {
@@ -2411,25 +2500,21 @@ void rdbss_free(Rdbss *r)
         op_free(k);
     g_hash_table_unref(r->sides);
     g_hash_table_unref(r->records); /* frees what is left */
-    for (guint i = 0; i < r->fobxs_all->len; i++)
-        g_free(g_ptr_array_index(r->fobxs_all, i));
-    for (guint i = 0; i < r->srv_opens_all->len; i++) {
-        SrvOpen *so = g_ptr_array_index(r->srv_opens_all, i);
-        g_ptr_array_unref(so->fobxs);
-        g_free(so);
+    for (GList *l = r->fobxs.head, *next; l; l = next) {
+        next = l->next;
+        fobx_free(l->data);
     }
-    for (guint i = 0; i < r->fcbs_all->len; i++) {
-        Fcb *f = g_ptr_array_index(r->fcbs_all, i);
-        g_ptr_array_unref(f->srv_opens);
-        g_array_unref(f->cached);
-        g_array_unref(f->lost);
-        g_array_unref(f->writing);
-        g_array_unref(f->locks);
-        g_array_unref(f->server_locks);
-        g_free(f->path);
-        g_free(f->key);
-        g_free(f);
+    for (GList *l = r->srv_opens.head, *next; l; l = next) {
+        next = l->next;
+        srv_open_free(l->data);
     }
+    for (GList *l = r->fcbs.head, *next; l; l = next) {
+        next = l->next;
+        fcb_free(l->data);
+    }
+    for (guint i = 0; i < r->finalized->len; i++)
+        file_object_free(g_ptr_array_index(r->finalized, i));
+    g_ptr_array_unref(r->finalized);
     for (guint i = 0; i < r->vnr_all->len; i++) {
         VNetRoot *v = g_ptr_array_index(r->vnr_all, i);
         g_free(v->name);
@@ -2469,9 +2554,6 @@ void rdbss_free(Rdbss *r)
             w->drop(w->ctx);
     }
     g_array_unref(r->on_started);
-    g_ptr_array_unref(r->fcbs_all);
-    g_ptr_array_unref(r->fobxs_all);
-    g_ptr_array_unref(r->srv_opens_all);
     g_ptr_array_unref(r->vnr_all);
     g_ptr_array_unref(r->nr_all);
     g_ptr_array_unref(r->sc_all);

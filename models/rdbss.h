@@ -171,6 +171,7 @@ struct Fcb {
     int refs;
     bool finalized;
     void *context;
+    GList live;          /* in RDBSS's list of FCBs not yet finalized */
 };
 
 struct SrvOpen {
@@ -188,6 +189,7 @@ struct SrvOpen {
     void *context;
     int refs;
     bool finalized;
+    GList live;
 };
 
 #define SRVOPEN_FLAG_CLOSED                 0x4
@@ -203,6 +205,7 @@ struct Fobx {
     uint64_t id;
     int refs;
     bool finalized;
+    GList live;
 };
 
 /* ---- set-up ---- */
@@ -279,6 +282,18 @@ void rdbss_info(Rdbss *r, Fobx *f, const char *what, uint64_t length, const char
                 void *ctx);
 /* IRP_MJ_CLEANUP then IRP_MJ_CLOSE. */
 void rdbss_close(Rdbss *r, Fobx *f, RxIrpDone done, void *ctx);
+
+/* Free the memory of finalized FCBs, SRV_OPENs and FOBXs, when no IRP or
+ * internal context of this RDBSS is in flight (those may still point at
+ * them).  Finalization itself is not touched: this only decides when the
+ * memory goes, so calling it changes nothing in a run.  Call it from an
+ * event handler of your own, never from inside an RDBSS completion; a
+ * FOBX must not be passed to RDBSS again once its close has completed.
+ * Whatever is left is freed by rdbss_free. */
+void rdbss_reclaim(Rdbss *r);
+/* FCBs, SRV_OPENs and FOBXs whose memory is held: those not finalized and
+ * those finalized but not yet reclaimed. */
+size_t rdbss_file_objects(const Rdbss *r);
 
 /* Write every RDBSS-level problem found (invariants) to the run: false
  * when one failed.  Called at the end of the run. */

@@ -522,6 +522,11 @@ void smbsetup_flush_trace(SmbSetup *s)
     coh_write_metrics(s->coh, s->trace);
     for (guint i = 0; i < s->loadgens->len; i++)
         loadgen_flush_trace(g_ptr_array_index(s->loadgens, i));
+    size_t held = 0;
+    for (guint i = 0; i < s->client_order->len; i++)
+        held += rdbss_file_objects(g_hash_table_lookup(s->rdbss, ((const Decl *)g_ptr_array_index(s->client_order, i))->id));
+    if (s->client_order->len)
+        trace_metric(s->trace, "rdbss.file_objects_held", (double)held);
     for (guint i = 0; i < s->client_order->len; i++) {
         const Decl *d = g_ptr_array_index(s->client_order, i);
         workload_flush_trace(g_hash_table_lookup(s->workloads, d->id));
