@@ -10,6 +10,39 @@
 /* Rows per transaction: large enough that commits cost nothing per row. */
 #define BATCH_ROWS 100000
 
+/* During a run, the event rows are written by a thread of their own: the
+ * model fills blocks of rows and queues them, the writer binds and steps
+ * them in queue order, so the DB gets exactly the rows, in exactly the
+ * order, a direct write would give.  Everything else that touches the DB
+ * (names aside, which get their ids here) first waits for the queue to
+ * drain, so the connection is only ever used by one thread at a time. */
+#define BLOCK_ROWS 4096
+#define MAX_BLOCKS 32  /* queued at most: about 12 MB; the model waits past that */
+#define MAX_COLS 10
+
+typedef struct {
+    int st;            /* statement; ST_NAME_WITH_ID: a name, v[0] its id */
+    int n;             /* values after run_id */
+    uint32_t times;    /* columns whose negative values are NULL */
+    int64_t v[MAX_COLS];
+    const char *text;  /* the name (the names table's key: lives as long as the Trace) */
+} Row;
+
+typedef struct {
+    guint len;
+    Row rows[BLOCK_ROWS];
+} Block;
+
+typedef struct {
+    GThread *thread;
+    GAsyncQueue *full, *empty; /* Block*: to write, written */
+    Block *cur;                /* being filled by the model */
+    int blocks;                /* made so far */
+    GMutex lock;
+    GCond written;
+    uint64_t submitted, done;  /* blocks */
+} Writer;
+
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
     "CREATE TABLE IF NOT EXISTS runs(\n"
@@ -133,13 +166,14 @@ static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS callback_run_t ON callback(run_id, t_ns);\n";
 
 enum {
-    ST_NAME_INSERT, ST_NAME_SELECT, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET,
+    ST_NAME_INSERT, ST_NAME_SELECT, ST_NAME_WITH_ID, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET,
     ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_CALLBACK, ST_GRANT, ST_READ, ST_COUNT
 };
 
 static const char *stmt_sql[ST_COUNT] = {
     [ST_NAME_INSERT] = "INSERT OR IGNORE INTO main.names(name) VALUES (?)",
     [ST_NAME_SELECT] = "SELECT id FROM main.names WHERE name = ?",
+    [ST_NAME_WITH_ID] = "INSERT INTO main.names(id, name) VALUES (?,?)",
     [ST_PARAM] = "INSERT INTO main.params VALUES (?,?,?)",
     [ST_METRIC] = "INSERT INTO main.metric VALUES (?,?,?)",
     [ST_EXPECT] = "INSERT INTO main.expectations VALUES (?,?,?,?,?,?,?)",
@@ -165,7 +199,10 @@ struct Trace {
     bool in_txn;
     uint64_t batch_rows;
     char *error;       /* first write error; later writes are skipped */
+    gint failed;       /* error is set: read by the model while the writer runs */
     GPtrArray *scoped; /* names of TEMP views made by trace_scope_to_run */
+    Writer *w;         /* during a run that writes event rows */
+    int64_t next_name; /* during a run: the id the next new name gets */
 };
 
 const char *trace_schema_sql(void) { return schema_sql; }
@@ -183,9 +220,18 @@ static bool exec(Trace *tr, const char *sql, char **err)
 
 static void set_error(Trace *tr)
 {
-    if (!tr->error)
+    if (!tr->error) {
         tr->error = g_strdup_printf("%s: cannot write: %s", tr->path, sqlite3_errmsg(tr->db));
+        g_atomic_int_set(&tr->failed, 1);
+    }
 }
+
+static bool failed(Trace *tr) { return g_atomic_int_get(&tr->failed) != 0; }
+
+static void writer_start(Trace *tr);
+static void writer_drain(Trace *tr);
+static void writer_stop(Trace *tr);
+static void load_names(Trace *tr);
 
 static bool query_text(Trace *tr, const char *sql, char **out)
 {
@@ -319,6 +365,7 @@ void trace_close(Trace *tr)
 {
     if (!tr)
         return;
+    writer_stop(tr);
     if (tr->in_txn)
         exec(tr, "COMMIT", NULL);
     for (int i = 0; i < ST_COUNT; i++)
@@ -331,10 +378,18 @@ void trace_close(Trace *tr)
     g_free(tr);
 }
 
-sqlite3 *trace_db(Trace *tr) { return tr->db; }
+sqlite3 *trace_db(Trace *tr)
+{
+    writer_drain(tr);
+    return tr->db;
+}
 int64_t trace_run_id(const Trace *tr) { return tr ? tr->run_id : 0; }
 TraceLevel trace_level(const Trace *tr) { return tr ? tr->level : TRACE_NONE; }
-const char *trace_error(const Trace *tr) { return tr->error; }
+const char *trace_error(const Trace *tr)
+{
+    writer_drain((Trace *)tr);
+    return tr->error;
+}
 
 static int64_t pragma_int(Trace *tr, const char *sql)
 {
@@ -398,6 +453,9 @@ bool trace_begin_run(Trace *tr, const TraceRunInfo *info, char **err)
         return false;
     tr->in_txn = true;
     tr->batch_rows = 0;
+    load_names(tr);
+    if (info->level > TRACE_NONE)
+        writer_start(tr);
     return true;
 }
 
@@ -416,17 +474,172 @@ static void insert(Trace *tr, sqlite3_stmt *st)
 
 /* Bind a row of int64 values after run_id; negative times (flagged in
  * `times`, a bit per column) become NULL. */
-static void insert_row(Trace *tr, int st_id, const int64_t *v, int n, uint32_t times)
+static void write_row(Trace *tr, const Row *r)
 {
-    sqlite3_stmt *st = tr->st[st_id];
+    sqlite3_stmt *st = tr->st[r->st];
+    if (r->st == ST_NAME_WITH_ID) {
+        sqlite3_bind_int64(st, 1, r->v[0]);
+        sqlite3_bind_text(st, 2, r->text, -1, SQLITE_STATIC);
+        insert(tr, st);
+        return;
+    }
     sqlite3_bind_int64(st, 1, tr->run_id);
-    for (int i = 0; i < n; i++) {
-        if ((times >> i & 1) && v[i] < 0)
+    for (int i = 0; i < r->n; i++) {
+        if ((r->times >> i & 1) && r->v[i] < 0)
             sqlite3_bind_null(st, i + 2);
         else
-            sqlite3_bind_int64(st, i + 2, v[i]);
+            sqlite3_bind_int64(st, i + 2, r->v[i]);
     }
     insert(tr, st);
+}
+
+static gpointer writer_main(gpointer data)
+{
+    Trace *tr = data;
+    Writer *w = tr->w;
+    for (;;) {
+        Block *b = g_async_queue_pop(w->full);
+        if (b == (Block *)w) /* the stop mark */
+            return NULL;
+        for (guint i = 0; i < b->len && !tr->error; i++)
+            write_row(tr, &b->rows[i]);
+        b->len = 0;
+        g_async_queue_push(w->empty, b);
+        g_mutex_lock(&w->lock);
+        w->done++;
+        g_cond_broadcast(&w->written);
+        g_mutex_unlock(&w->lock);
+    }
+}
+
+static void writer_start(Trace *tr)
+{
+    Writer *w = g_new0(Writer, 1);
+    w->full = g_async_queue_new();
+    w->empty = g_async_queue_new();
+    g_mutex_init(&w->lock);
+    g_cond_init(&w->written);
+    tr->w = w;
+    w->thread = g_thread_new("trace-writer", writer_main, tr);
+}
+
+static void writer_submit(Writer *w)
+{
+    g_mutex_lock(&w->lock);
+    w->submitted++;
+    g_mutex_unlock(&w->lock);
+    g_async_queue_push(w->full, w->cur);
+    w->cur = NULL;
+}
+
+/* Wait until every queued row is in the DB. */
+static void writer_drain(Trace *tr)
+{
+    Writer *w = tr->w;
+    if (!w)
+        return;
+    if (w->cur && w->cur->len)
+        writer_submit(w);
+    g_mutex_lock(&w->lock);
+    while (w->done < w->submitted)
+        g_cond_wait(&w->written, &w->lock);
+    g_mutex_unlock(&w->lock);
+}
+
+static void writer_stop(Trace *tr)
+{
+    Writer *w = tr->w;
+    if (!w)
+        return;
+    writer_drain(tr);
+    g_async_queue_push(w->full, w); /* any non-NULL mark no block can be */
+    g_thread_join(w->thread);
+    tr->w = NULL;
+    g_free(w->cur);
+    Block *b;
+    while ((b = g_async_queue_try_pop(w->empty)))
+        g_free(b);
+    g_async_queue_unref(w->full);
+    g_async_queue_unref(w->empty);
+    g_mutex_clear(&w->lock);
+    g_cond_clear(&w->written);
+    g_free(w);
+}
+
+/* The next free row of the block being filled. */
+static Row *next_row(Writer *w)
+{
+    if (!w->cur) {
+        w->cur = g_async_queue_try_pop(w->empty);
+        if (!w->cur && w->blocks < MAX_BLOCKS) {
+            w->cur = g_new(Block, 1);
+            w->blocks++;
+        } else if (!w->cur) {
+            w->cur = g_async_queue_pop(w->empty); /* the writer is behind: wait for it */
+        }
+        w->cur->len = 0;
+    }
+    return &w->cur->rows[w->cur->len];
+}
+
+static void queue_row(Writer *w)
+{
+    if (++w->cur->len == BLOCK_ROWS)
+        writer_submit(w);
+}
+
+static void insert_row(Trace *tr, int st_id, const int64_t *v, int n, uint32_t times)
+{
+    Row direct, *r = tr->w ? next_row(tr->w) : &direct;
+    r->st = st_id;
+    r->n = n;
+    r->times = times;
+    memcpy(r->v, v, (size_t)n * sizeof *v);
+    if (tr->w)
+        queue_row(tr->w);
+    else
+        write_row(tr, r);
+}
+
+/* During a run every name of the DB is in tr->names (loaded when it
+ * began), so a new name's id is the next one, as SQLite would give it
+ * (max + 1), and its row joins the queue like any other. */
+static uint32_t new_name_in_run(Trace *tr, const char *name)
+{
+    char *key = g_strdup(name);
+    uint32_t v = (uint32_t)tr->next_name++;
+    g_hash_table_insert(tr->names, key, GUINT_TO_POINTER(v));
+    int64_t id = v;
+    Row direct, *r = tr->w ? next_row(tr->w) : &direct;
+    r->st = ST_NAME_WITH_ID;
+    r->n = 1;
+    r->times = 0;
+    r->v[0] = id;
+    r->text = key;
+    if (tr->w)
+        queue_row(tr->w);
+    else
+        write_row(tr, r);
+    return v;
+}
+
+static void load_names(Trace *tr)
+{
+    g_hash_table_remove_all(tr->names);
+    tr->next_name = 1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(tr->db, "SELECT id, name FROM main.names", -1, &st, NULL) != SQLITE_OK) {
+        set_error(tr);
+        return;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        g_hash_table_insert(tr->names, g_strdup((const char *)sqlite3_column_text(st, 1)),
+                            GUINT_TO_POINTER((uint32_t)id));
+        if (id >= tr->next_name)
+            tr->next_name = id + 1;
+    }
+    sqlite3_finalize(st);
 }
 
 uint32_t trace_name(Trace *tr, const char *name)
@@ -436,6 +649,8 @@ uint32_t trace_name(Trace *tr, const char *name)
     gpointer id;
     if (g_hash_table_lookup_extended(tr->names, name, NULL, &id))
         return GPOINTER_TO_UINT(id);
+    if (tr->in_txn)
+        return new_name_in_run(tr, name);
     sqlite3_stmt *ins = tr->st[ST_NAME_INSERT], *sel = tr->st[ST_NAME_SELECT];
     sqlite3_bind_text(ins, 1, name, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(ins) != SQLITE_DONE)
@@ -454,7 +669,10 @@ uint32_t trace_name(Trace *tr, const char *name)
 
 void trace_param(Trace *tr, const char *name, const char *value)
 {
-    if (!tr || tr->error)
+    if (!tr)
+        return;
+    writer_drain(tr);
+    if (tr->error)
         return;
     sqlite3_stmt *st = tr->st[ST_PARAM];
     sqlite3_bind_int64(st, 1, tr->run_id);
@@ -465,11 +683,15 @@ void trace_param(Trace *tr, const char *name, const char *value)
 
 void trace_metric(Trace *tr, const char *name, double value)
 {
-    if (!tr || tr->error)
+    if (!tr)
+        return;
+    uint32_t id = trace_name(tr, name);
+    writer_drain(tr);
+    if (tr->error)
         return;
     sqlite3_stmt *st = tr->st[ST_METRIC];
     sqlite3_bind_int64(st, 1, tr->run_id);
-    sqlite3_bind_int64(st, 2, trace_name(tr, name));
+    sqlite3_bind_int64(st, 2, id);
     sqlite3_bind_double(st, 3, value);
     insert(tr, st);
 }
@@ -477,7 +699,10 @@ void trace_metric(Trace *tr, const char *name, double value)
 void trace_expectation(Trace *tr, int line, const char *query, const char *op, const char *expected,
                        const char *actual, bool passed)
 {
-    if (!tr || tr->error)
+    if (!tr)
+        return;
+    writer_drain(tr);
+    if (tr->error)
         return;
     sqlite3_stmt *st = tr->st[ST_EXPECT];
     sqlite3_bind_int64(st, 1, tr->run_id);
@@ -493,7 +718,7 @@ void trace_expectation(Trace *tr, int line, const char *query, const char *op, c
 void trace_packet(Trace *tr, SimTime t, SimTime t_arrive, uint32_t link, uint32_t src, uint32_t dst, int64_t conn,
                   uint32_t bytes, uint32_t kind, uint32_t fate)
 {
-    if (!tr || tr->level < TRACE_ALL || tr->error)
+    if (!tr || tr->level < TRACE_ALL || failed(tr))
         return;
     int64_t v[] = { t, t_arrive, link, src, dst, conn, bytes, kind, fate };
     insert_row(tr, ST_PACKET, v, 9, 1u << 1);
@@ -502,7 +727,7 @@ void trace_packet(Trace *tr, SimTime t, SimTime t_arrive, uint32_t link, uint32_
 void trace_tdi_request(Trace *tr, uint32_t node, uint32_t endpoint, int64_t conn, uint32_t request, uint32_t flags,
                        SimTime t, SimTime t_done, uint32_t status)
 {
-    if (!tr || tr->level < TRACE_MESSAGES || tr->error)
+    if (!tr || tr->level < TRACE_MESSAGES || failed(tr))
         return;
     int64_t v[] = { node, endpoint, conn, request, flags, t, t_done, status };
     insert_row(tr, ST_TDI_REQUEST, v, 8, 1u << 6);
@@ -510,7 +735,7 @@ void trace_tdi_request(Trace *tr, uint32_t node, uint32_t endpoint, int64_t conn
 
 void trace_tdi_state(Trace *tr, SimTime t, uint32_t node, uint32_t endpoint, int64_t conn, uint32_t state)
 {
-    if (!tr || tr->level < TRACE_MESSAGES || tr->error)
+    if (!tr || tr->level < TRACE_MESSAGES || failed(tr))
         return;
     int64_t v[] = { t, node, endpoint, conn, state };
     insert_row(tr, ST_TDI_STATE, v, 5, 0);
@@ -519,7 +744,7 @@ void trace_tdi_state(Trace *tr, SimTime t, uint32_t node, uint32_t endpoint, int
 void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endpoint, uint32_t mode,
                       SimTime t_start, SimTime t_done, int step_reached, uint32_t outcome)
 {
-    if (!tr || tr->level < TRACE_OPS || tr->error)
+    if (!tr || tr->level < TRACE_OPS || failed(tr))
         return;
     int64_t v[] = { conn, initiator, endpoint, mode, t_start, t_done, step_reached, outcome };
     insert_row(tr, ST_DISCONNECT, v, 8, 1u << 5);
@@ -528,7 +753,7 @@ void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endp
 void trace_op(Trace *tr, uint32_t node, uint32_t op, int64_t handle, uint32_t path, SimTime t_start, SimTime t_done,
               uint32_t status, int64_t bytes)
 {
-    if (!tr || tr->level < TRACE_OPS || tr->error)
+    if (!tr || tr->level < TRACE_OPS || failed(tr))
         return;
     int64_t v[] = { node, op, handle, path, t_start, t_done, status, bytes };
     insert_row(tr, ST_OP, v, 8, 1u << 5);
@@ -538,7 +763,7 @@ void trace_oplock_break(Trace *tr, uint32_t server, uint32_t file, uint32_t hold
                         uint32_t from_level, uint32_t to_level, uint32_t trigger, SimTime t_sent, SimTime t_acked,
                         uint32_t outcome)
 {
-    if (!tr || tr->level < TRACE_OPS || tr->error)
+    if (!tr || tr->level < TRACE_OPS || failed(tr))
         return;
     int64_t v[] = { server, file, holder_node, holder_open, from_level, to_level, trigger, t_sent, t_acked, outcome };
     insert_row(tr, ST_OPLOCK_BREAK, v, 10, 1u << 8);
@@ -547,7 +772,7 @@ void trace_oplock_break(Trace *tr, uint32_t server, uint32_t file, uint32_t hold
 void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, uint64_t msg_id,
                        uint32_t command, bool is_response, bool is_async, uint32_t status, uint32_t bytes)
 {
-    if (!tr || tr->level < TRACE_MESSAGES || tr->error)
+    if (!tr || tr->level < TRACE_MESSAGES || failed(tr))
         return;
     int64_t v[] = { t, node, peer, conn, (int64_t)msg_id, command, is_response, is_async, status, bytes };
     insert_row(tr, ST_SMB_MESSAGE, v, 10, 0);
@@ -556,7 +781,7 @@ void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64
 void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,
                     SimTime t_done, bool pending, uint32_t status)
 {
-    if (!tr || tr->level < TRACE_MESSAGES || tr->error)
+    if (!tr || tr->level < TRACE_MESSAGES || failed(tr))
         return;
     int64_t v[] = { node, redirector, routine, object, t, t_done, pending, status };
     insert_row(tr, ST_CALLBACK, v, 8, 1u << 5);
@@ -565,7 +790,7 @@ void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t rout
 void trace_grant(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t path, uint32_t level,
                  bool break_in_progress)
 {
-    if (!tr || tr->level < TRACE_OPS || tr->error)
+    if (!tr || tr->level < TRACE_OPS || failed(tr))
         return;
     int64_t v[] = { t, node, handle, path, level, break_in_progress };
     insert_row(tr, ST_GRANT, v, 6, 0);
@@ -574,7 +799,7 @@ void trace_grant(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t p
 void trace_read(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t path, uint64_t offset, uint64_t bytes,
                 uint64_t version)
 {
-    if (!tr || tr->level < TRACE_OPS || tr->error)
+    if (!tr || tr->level < TRACE_OPS || failed(tr))
         return;
     int64_t v[] = { t, node, handle, path, (int64_t)offset, (int64_t)bytes, (int64_t)version };
     insert_row(tr, ST_READ, v, 7, 0);
@@ -583,6 +808,7 @@ void trace_read(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t pa
 bool trace_end_run(Trace *tr, const char *status, const char *message, SimTime sim_end, uint64_t events,
                    char **err)
 {
+    writer_stop(tr);
     sqlite3_stmt *st;
     char *finished = wall_clock_now();
     char *lost = NULL;

@@ -7,6 +7,12 @@
  * `incomplete` before the first event and becomes `complete` or `failed`
  * only at its end, so a killed run leaves a valid DB that says so.
  *
+ * While a run traces events (level ops or above), their rows go to a
+ * writer thread through a bounded queue, in call order, so the DB is
+ * exactly what a direct write would make; every other call that touches
+ * the DB (trace_db included) first waits for the queue to drain.  Names
+ * get their ids without a query: a run starts by loading every name.
+ *
  * Every writer accepts a NULL Trace and does nothing: models trace
  * unconditionally and tests can run them without a DB. */
 #ifndef RDRSIM_TRACE_H

@@ -87,6 +87,55 @@ static void test_round_trip(void)
     g_free(path);
 }
 
+/* Rows written through the writer thread: more than the queue holds (the
+ * model waits for the writer), names made in the middle of the rows (their
+ * ids are the ones SQLite would give, after the names of an earlier run),
+ * a query in the middle sees every row written before it, and the order
+ * of rows is the order of the calls. */
+static void test_writer_thread(void)
+{
+    char *path = tmp_path("writer.db");
+    char *err = NULL;
+    Trace *tr = trace_open(path, &err);
+    g_assert_nonnull(tr);
+    write_run(tr, 1, 10); /* names c1-srv ... lost, then ping.sent */
+    TraceRunInfo info = { "x.rsim", "x", "client c1", "", 2, TRACE_ALL };
+    g_assert_true(trace_begin_run(tr, &info, &err));
+    g_assert_cmpuint(trace_name(tr, "c1"), ==, 2); /* known from run 1 */
+    const int N = 300000;
+    for (int i = 0; i < N; i++) {
+        uint32_t kind = trace_name(tr, i % 1000 ? "echo_request" : (i % 2000 ? "odd" : "even"));
+        trace_packet(tr, i, -1, 1, 2, 3, i, 100, kind, 0);
+        if (i == 150000) {
+            /* a query in the middle: waits for the writer */
+            char *n = query(trace_db(tr), "SELECT count(*) FROM packet WHERE run_id = 2");
+            g_assert_cmpstr(n, ==, "150001");
+            g_free(n);
+        }
+    }
+    uint32_t fresh = trace_name(tr, "fresh");
+    g_assert_true(trace_end_run(tr, "complete", NULL, N, N, &err));
+    sqlite3 *db = trace_db(tr);
+    ASSERT_QUERY(db, "SELECT count(*) FROM packet WHERE run_id = 2", "300000");
+    /* rows in call order: rowid order is conn order */
+    ASSERT_QUERY(db,
+                 "SELECT count(*) FROM (SELECT conn, lag(conn) OVER (ORDER BY rowid) AS prev FROM packet "
+                 "WHERE run_id = 2) WHERE prev IS NOT NULL AND conn != prev + 1",
+                 "0");
+    /* names: 7 from run 1 (six and ping.sent), then even (i = 0), odd, fresh in the order made */
+    ASSERT_QUERY(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM names WHERE id > 7 ORDER BY id)",
+                 "even,odd,fresh");
+    char *want = g_strdup_printf("%u", fresh);
+    ASSERT_QUERY(db, "SELECT id FROM names WHERE name = 'fresh'", want);
+    g_free(want);
+    ASSERT_QUERY(db,
+                 "SELECT count(*) FROM packet p JOIN names n ON n.id = p.kind WHERE p.run_id = 2 AND "
+                 "n.name = 'odd'",
+                 "150");
+    trace_close(tr);
+    g_free(path);
+}
+
 static void test_levels(void)
 {
     char *path = tmp_path("levels.db");
@@ -186,6 +235,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/trace/round-trip", test_round_trip);
     g_test_add_func("/trace/levels", test_levels);
+    g_test_add_func("/trace/writer-thread", test_writer_thread);
     g_test_add_func("/trace/refuses-foreign", test_refuses_foreign);
     g_test_add_func("/trace/ntstatus-names", test_ntstatus_names);
     return g_test_run();
