@@ -144,9 +144,9 @@ SmbServer *server_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, NetNode *
     s->shares = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, share_free);
     s->users = g_hash_table_new(g_str_hash, g_str_equal);
     s->conns = g_ptr_array_new_with_free_func(g_free);
-    s->sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
-    s->trees = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
-    s->opens = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+    s->sessions = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    s->trees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    s->opens = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     s->next_id = 1;
     s->jobs = g_hash_table_new(g_direct_hash, g_direct_equal);
     tdi_set_connect_handler(tdi, node, SMB_PORT, on_offer, s);
@@ -389,7 +389,7 @@ static bool share_conflict(const Open *o, uint32_t access, uint32_t share)
 static bool owner_conflicts(SmbServer *s, File *f, Owner *o, uint32_t access, uint32_t share)
 {
     if (!o->lease) {
-        Open *op = g_hash_table_lookup(s->opens, &o->key);
+        Open *op = g_hash_table_lookup(s->opens, SMB_ID_KEY(o->key));
         return op && share_conflict(op, access, share);
     }
     for (guint i = 0; i < f->opens->len; i++) {
@@ -430,7 +430,7 @@ static bool break_owners(SmbServer *s, File *f, OplockCause *c, uint32_t access,
 
 static Session *session_of(SmbServer *s, const SmbMsg *m)
 {
-    Session *ss = g_hash_table_lookup(s->sessions, &m->session);
+    Session *ss = g_hash_table_lookup(s->sessions, SMB_ID_KEY(m->session));
     return ss && ss->valid ? ss : NULL;
 }
 
@@ -440,7 +440,7 @@ static Tree *tree_of(SmbServer *s, const SmbMsg *m, NTSTATUS *st)
         *st = STATUS_USER_SESSION_DELETED;
         return NULL;
     }
-    Tree *t = g_hash_table_lookup(s->trees, &m->tree);
+    Tree *t = g_hash_table_lookup(s->trees, SMB_ID_KEY(m->tree));
     if (!t || t->share->deleted) {
         *st = STATUS_NETWORK_NAME_DELETED;
         return NULL;
@@ -517,7 +517,7 @@ static void do_session_setup(Conn *c, const SmbMsg *req)
     ss->valid = true;
     if (s->p.session_expiry > 0)
         ss->expiry = sim_after(s->sim, s->p.session_expiry, on_session_expiry, ss, 0);
-    g_hash_table_insert(s->sessions, &ss->id, ss);
+    g_hash_table_insert(s->sessions, SMB_ID_KEY(ss->id), ss);
     SmbMsg *r = response_to(req, STATUS_SUCCESS);
     r->session = ss->id;
     send_msg(c, r);
@@ -540,7 +540,7 @@ static void do_tree_connect(Conn *c, const SmbMsg *req)
     t->id = s->next_id++;
     t->share = sh;
     t->session = ss;
-    g_hash_table_insert(s->trees, &t->id, t);
+    g_hash_table_insert(s->trees, SMB_ID_KEY(t->id), t);
     SmbMsg *r = response_to(req, STATUS_SUCCESS);
     r->tree = t->id;
     send_msg(c, r);
@@ -600,7 +600,7 @@ static void close_open(SmbServer *s, Open *op)
     g_ptr_array_remove(f->opens, op);
     if (op->owner)
         drop_owner(f, op->owner);
-    g_hash_table_remove(s->opens, &op->id);
+    g_hash_table_remove(s->opens, SMB_ID_KEY(op->id));
     if (f->opens->len == 0 && f->delete_pending && g_queue_is_empty(&f->waiters))
         remove_file(f);
     else
@@ -732,7 +732,7 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
     }
     r->lease_key = req->lease_key;
     g_ptr_array_add(f->opens, op);
-    g_hash_table_insert(s->opens, &op->id, op);
+    g_hash_table_insert(s->opens, SMB_ID_KEY(op->id), op);
     send_msg(c, r);
     return true;
 }
@@ -741,7 +741,7 @@ static Open *open_of(SmbServer *s, const SmbMsg *m, NTSTATUS *st)
 {
     if (!tree_of(s, m, st))
         return NULL;
-    Open *op = g_hash_table_lookup(s->opens, &m->file);
+    Open *op = g_hash_table_lookup(s->opens, SMB_ID_KEY(m->file));
     if (!op) {
         *st = STATUS_FILE_CLOSED;
         return NULL;
@@ -883,7 +883,7 @@ static void resolve_waiters(File *f)
 static void do_oplock_ack(Conn *c, const SmbMsg *req)
 {
     SmbServer *s = c->srv;
-    Open *op = g_hash_table_lookup(s->opens, &req->file);
+    Open *op = g_hash_table_lookup(s->opens, SMB_ID_KEY(req->file));
     Owner *o = op ? op->owner : NULL;
     if (req->oplock == OPLOCK_LEVEL_LEASE && !o) {
         /* a lease ack names its key; find the lease through any file */
@@ -993,7 +993,7 @@ static void drop_session(SmbServer *s, Session *ss)
         if (((Tree *)v)->session == ss)
             g_hash_table_iter_remove(&it);
     sim_cancel(s->sim, ss->expiry);
-    g_hash_table_remove(s->sessions, &ss->id);
+    g_hash_table_remove(s->sessions, SMB_ID_KEY(ss->id));
 }
 
 static void serve(Conn *c, SmbMsg *req)
@@ -1014,7 +1014,7 @@ static void serve(Conn *c, SmbMsg *req)
     case SMB2_TREE_DISCONNECT: {
         Tree *t = tree_of(s, req, &st);
         if (t)
-            g_hash_table_remove(s->trees, &req->tree);
+            g_hash_table_remove(s->trees, SMB_ID_KEY(req->tree));
         reply(c, req, t ? STATUS_SUCCESS : st);
         break;
     }

@@ -106,7 +106,7 @@ SmbWire *smb_wire_new(Trace *trace, Sim *sim)
     SmbWire *w = g_new0(SmbWire, 1);
     w->trace = trace;
     w->sim = sim;
-    w->inflight = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)smb_msg_free);
+    w->inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)smb_msg_free);
     w->next_tag = 1;
     for (int i = 0; i < SMB2_N_COMMANDS; i++)
         w->cmd_names[i] = trace_name(trace, names[i]);
@@ -127,8 +127,7 @@ static void on_sent(void *ctx, TdiEndpoint *ep, const TdiIo *io)
     SmbWire *w = ctx;
     /* A send that failed (connection gone) leaves its message behind. */
     if (io->status != STATUS_SUCCESS) {
-        uint64_t tag = io->tag;
-        g_hash_table_remove(w->inflight, &tag);
+        g_hash_table_remove(w->inflight, SMB_ID_KEY(io->tag));
     }
 }
 
@@ -139,18 +138,15 @@ NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, Smb
                       tdi_endpoint_conn(ep), m->msg_id, w->cmd_names[m->cmd], m->response, m->async, m->status,
                       bytes);
     m->t_sent = sim_now(w->sim);
-    uint64_t *tag = g_new(uint64_t, 1);
-    *tag = w->next_tag++;
-    g_hash_table_insert(w->inflight, tag, m);
-    return tdi_send(ep, bytes, *tag, on_sent, w);
+    uint64_t tag = w->next_tag++;
+    g_hash_table_insert(w->inflight, SMB_ID_KEY(tag), m);
+    return tdi_send(ep, bytes, tag, on_sent, w);
 }
 
 SmbMsg *smb_receive(SmbWire *w, uint64_t tag)
 {
-    gpointer key, val;
-    if (!g_hash_table_lookup_extended(w->inflight, &tag, &key, &val))
-        return NULL;
-    g_hash_table_steal(w->inflight, &tag);
-    g_free(key);
-    return val;
+    SmbMsg *m = g_hash_table_lookup(w->inflight, SMB_ID_KEY(tag));
+    if (m)
+        g_hash_table_steal(w->inflight, SMB_ID_KEY(tag));
+    return m;
 }

@@ -17,6 +17,13 @@
 #include "oplock.h"
 #include "tdi.h"
 
+/* Tables keyed by a 64-bit id (sessions, trees, opens, message ids) keep
+ * the id in the key pointer itself, with g_direct_hash: no key to
+ * allocate, none to follow on a lookup.  For ids below 2^32 the hash is
+ * g_int64_hash's, so tables iterate in the order they always did. */
+G_STATIC_ASSERT(sizeof(gpointer) >= sizeof(uint64_t));
+#define SMB_ID_KEY(id) ((gpointer)(uintptr_t)(id))
+
 /* SMB2 command codes (MS-SMB2 2.2.1.2). */
 typedef enum {
     SMB2_NEGOTIATE = 0x00, SMB2_SESSION_SETUP = 0x01, SMB2_LOGOFF = 0x02, SMB2_TREE_CONNECT = 0x03,

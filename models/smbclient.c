@@ -87,7 +87,7 @@ SmbClient *smbclient_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, const 
     g_queue_init(&c->queued);
     c->next_mid = 1;
     c->handles = g_ptr_array_new_with_free_func(handle_free);
-    c->pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, pending_free);
+    c->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, pending_free);
     return c;
 }
 
@@ -136,10 +136,10 @@ static void on_connected(void *ctx, TdiEndpoint *ep, const TdiIo *io)
     /* Every request waiting for the connection fails with its status. */
     SmbMsg *m;
     while ((m = g_queue_pop_head(&c->queued))) {
-        Pending *q = g_hash_table_lookup(c->pending, &m->msg_id);
+        Pending *q = g_hash_table_lookup(c->pending, SMB_ID_KEY(m->msg_id));
         if (q)
             trace_op_row(c, q, sim_now(c->sim), io->status);
-        g_hash_table_remove(c->pending, &m->msg_id);
+        g_hash_table_remove(c->pending, SMB_ID_KEY(m->msg_id));
         smb_msg_free(m);
     }
 }
@@ -157,9 +157,7 @@ static void request(SmbClient *c, SmbMsg *m, const char *op, int handle, const c
     q->t0 = sim_now(c->sim);
     q->bytes = bytes;
     q->offset = m->offset;
-    uint64_t *k = g_new(uint64_t, 1);
-    *k = m->msg_id;
-    g_hash_table_insert(c->pending, k, q);
+    g_hash_table_insert(c->pending, SMB_ID_KEY(m->msg_id), q);
     if (c->connected) {
         smb_send(c->wire, c->ep, c->node, c->server, m);
         return;
@@ -423,7 +421,7 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
     if (m->cmd == SMB2_OPLOCK_BREAK && m->msg_id == SMB2_UNSOLICITED) {
         on_break(c, m);
     } else if (!m->async) { /* interim responses only say "pending" */
-        Pending *q = g_hash_table_lookup(c->pending, &m->msg_id);
+        Pending *q = g_hash_table_lookup(c->pending, SMB_ID_KEY(m->msg_id));
         if (q) {
             if (m->status == STATUS_SUCCESS) {
                 if (m->cmd == SMB2_SESSION_SETUP)
@@ -451,7 +449,7 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
                             m->lease_break_in_progress);
             }
             trace_op_row(c, q, sim_now(c->sim), m->status);
-            g_hash_table_remove(c->pending, &m->msg_id);
+            g_hash_table_remove(c->pending, SMB_ID_KEY(m->msg_id));
         }
     }
     smb_msg_free(m);
@@ -488,7 +486,7 @@ void smbclient_flush_trace(SmbClient *c)
     /* message ids in order: the trace must not depend on hash order */
     for (guint i = 0; i < ids->len; i++)
         for (guint j = i + 1; j < ids->len; j++)
-            if (*(uint64_t *)g_ptr_array_index(ids, j) < *(uint64_t *)g_ptr_array_index(ids, i)) {
+            if (GPOINTER_TO_SIZE(g_ptr_array_index(ids, j)) < GPOINTER_TO_SIZE(g_ptr_array_index(ids, i))) {
                 gpointer t = g_ptr_array_index(ids, i);
                 g_ptr_array_index(ids, i) = g_ptr_array_index(ids, j);
                 g_ptr_array_index(ids, j) = t;

@@ -88,9 +88,7 @@ static void send_req(Conn *c, SmbMsg *m, RxContext *rx, ReqKind kind)
         q->mid = m->msg_id;
         if (c->rdr->p.request_timeout > 0 && kind != K_WAIT)
             q->timer = sim_after(c->rdr->sim, c->rdr->p.request_timeout, on_timeout, q, 0);
-        uint64_t *k = g_new(uint64_t, 1);
-        *k = q->mid;
-        g_hash_table_insert(c->pending, k, q);
+        g_hash_table_insert(c->pending, SMB_ID_KEY(q->mid), q);
     }
     smb_send(c->rdr->wire, c->ep, rdbss_node(c->rdr->rdbss), c->server, m);
 }
@@ -206,7 +204,7 @@ static void on_timeout(Sim *sim, void *ctx, uint64_t arg)
     Req *q = ctx;
     Conn *c = q->c;
     q->timer = SIM_NO_EVENT;
-    g_hash_table_remove(c->pending, &q->mid);
+    g_hash_table_remove(c->pending, SMB_ID_KEY(q->mid));
     Req copy = *q;
     g_free(q);
     finish_req(&copy, STATUS_IO_TIMEOUT);
@@ -228,10 +226,10 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
         rx_indicate_buffering_change(c->sc, m->file, to, m->t_sent);
     } else if (!m->async) {
         uint64_t mid = m->msg_id;
-        Req *q = g_hash_table_lookup(c->pending, &mid);
+        Req *q = g_hash_table_lookup(c->pending, SMB_ID_KEY(mid));
         if (q) {
             sim_cancel(c->rdr->sim, q->timer);
-            g_hash_table_remove(c->pending, &mid);
+            g_hash_table_remove(c->pending, SMB_ID_KEY(mid));
             if (q->kind == K_COUNTDOWN)
                 finish_req(q, m->status);
             else
@@ -339,7 +337,7 @@ static NTSTATUS create_srv_call(RxContext *rx)
     c->sc = sc;
     c->server = server;
     c->next_mid = 1;
-    c->pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL); /* Req* owned here */
+    c->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, NULL); /* Req* owned here */
     c->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     char *name = g_strdup_printf("%s:%s%d", net_node_name(rdbss_node(s->rdbss)), rdbss_rdr_name(s->m), ++s->endpoints);
     c->ep = tdi_endpoint_open(s->tdi, rdbss_node(s->rdbss), 0, name);
