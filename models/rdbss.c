@@ -136,6 +136,8 @@ static const char *object_of(const RxContext *rx, char *buf, size_t n)
 static void trace_call(RxContext *rx, bool pending)
 {
     Rdbss *r = rx->rdbss;
+    if (trace_level(r->trace) < TRACE_MESSAGES)
+        return; /* no row: neither format the object's name nor intern it */
     char buf[512];
     const char *obj = object_of(rx, buf, sizeof buf);
     trace_callback(r->trace, net_node_trace_id(r->node), rx->rdr->name_id, trace_name(r->trace, mrx_name(rx->routine)),
