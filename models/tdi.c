@@ -47,6 +47,7 @@ typedef struct {
     TdiComplete done;
     void *ctx;
     GList link;       /* in tdi->reqs, in the order of issue */
+    GList qlink;      /* in its endpoint's sends or receives */
 } Req;
 
 /* A handler call waiting for its event. */
@@ -64,7 +65,31 @@ typedef struct {
     uint64_t end;
     uint32_t bytes;
     uint64_t tag;
+    GList link;       /* in the sender's records, then the receiver's rx */
 } Record;
+
+/* Requests and records sit in one queue at a time, linked through a node
+ * of their own: queuing them allocates nothing.  (So these queues are
+ * never cleared with g_queue_clear, which would free the nodes.) */
+static void q_push(GQueue *q, GList *node, void *item)
+{
+    node->data = item;
+    node->prev = node->next = NULL;
+    g_queue_push_tail_link(q, node);
+}
+
+static void *q_pop(GQueue *q)
+{
+    GList *node = g_queue_pop_head_link(q);
+    return node ? node->data : NULL;
+}
+
+static void q_free_all(GQueue *q)
+{
+    void *item;
+    while ((item = q_pop(q)))
+        g_free(item);
+}
 
 typedef struct {
     uint64_t start, end;
@@ -387,7 +412,7 @@ static void set_state(TdiEndpoint *ep, TdiState s)
 
 static void clear_rx(TdiEndpoint *ep)
 {
-    g_queue_clear_full(&ep->rx, g_free);
+    q_free_all(&ep->rx);
 }
 
 /* Complete every request the endpoint holds with `st`. */
@@ -400,9 +425,9 @@ static void fail_all(TdiEndpoint *ep, NTSTATUS st)
         g_queue_remove(&address(ep->tn, ep->port, true)->listeners, ep);
         finish(ep->listen, st, 0, 0), ep->listen = NULL;
     }
-    while ((r = g_queue_pop_head(&ep->sends)))
+    while ((r = q_pop(&ep->sends)))
         finish(r, st, 0, 0);
-    while ((r = g_queue_pop_head(&ep->receives)))
+    while ((r = q_pop(&ep->receives)))
         finish(r, st, 0, 0);
     if (ep->release)
         finish(ep->release, st, 0, 0), ep->release = NULL;
@@ -494,7 +519,7 @@ static void conn_free(Conn *c)
     write_discs(c);
     for (int i = 0; i < 2; i++) {
         sim_cancel(c->tdi->sim, c->h[i].rtx_timer);
-        g_queue_clear_full(&c->h[i].records, g_free);
+        q_free_all(&c->h[i].records);
         g_array_unref(c->h[i].ooo);
         if (c->h[i].ep)
             c->h[i].ep->half = NULL;
@@ -668,7 +693,7 @@ static void complete_sends(Half *h)
         return;
     Req *r;
     while ((r = g_queue_peek_head(&ep->sends)) && r->end <= h->snd_una) {
-        g_queue_pop_head(&ep->sends);
+        q_pop(&ep->sends);
         ep->bytes_sent += r->bytes;
         finish(r, STATUS_SUCCESS, r->bytes, r->tag);
     }
@@ -714,9 +739,9 @@ static void serve_receives(TdiEndpoint *ep)
     Req *r;
     Record *rec;
     while ((r = g_queue_peek_head(&ep->receives)) && (rec = g_queue_peek_head(&ep->rx))) {
-        g_queue_pop_head(&ep->receives);
+        q_pop(&ep->receives);
         if (rec->bytes <= r->bytes) {
-            g_queue_pop_head(&ep->rx);
+            q_pop(&ep->rx);
             finish(r, STATUS_SUCCESS, rec->bytes, rec->tag);
             g_free(rec);
         } else {
@@ -735,14 +760,14 @@ static void deliver(Half *h)
     Half *p = peer_of(h);
     Record *rec;
     while ((rec = g_queue_peek_head(&p->records)) && rec->end <= h->rcv_nxt) {
-        g_queue_pop_head(&p->records);
+        q_pop(&p->records);
         TdiEndpoint *ep = h->ep;
         if (!ep || ep->state == TDI_EP_REMOTE_RELEASE) {
             g_free(rec);
             continue;
         }
         ep->bytes_received += rec->bytes;
-        g_queue_push_tail(&ep->rx, rec);
+        q_push(&ep->rx, &rec->link, rec);
     }
     TdiEndpoint *ep = h->ep;
     if (!ep)
@@ -750,7 +775,7 @@ static void deliver(Half *h)
     serve_receives(ep);
     if (!ep->h.receive || !g_queue_is_empty(&ep->receives))
         return;
-    while ((rec = g_queue_pop_head(&ep->rx))) {
+    while ((rec = q_pop(&ep->rx))) {
         Notice *n = g_new0(Notice, 1);
         n->bytes = rec->bytes;
         n->tag = rec->tag;
@@ -774,7 +799,7 @@ static void on_peer_fin(Half *h)
         disc_step(c, c->release, 2);
         Req *r;
         if (g_queue_is_empty(&ep->rx))
-            while ((r = g_queue_pop_head(&ep->receives)))
+            while ((r = q_pop(&ep->receives)))
                 finish(r, STATUS_GRACEFUL_DISCONNECT, 0, 0);
         indicate_disconnect(ep, TDI_DISCONNECT_RELEASE, &peer_of(h)->fin_info);
     } else if (ep->state == TDI_EP_LOCAL_RELEASE) {
@@ -1134,11 +1159,11 @@ NTSTATUS tdi_send(TdiEndpoint *ep, uint32_t bytes, uint64_t tag, TdiComplete don
     rec->end = h->snd_end;
     rec->bytes = bytes;
     rec->tag = tag;
-    g_queue_push_tail(&h->records, rec);
+    q_push(&h->records, &rec->link, rec);
     r->bytes = bytes;
     r->tag = tag;
     r->end = h->snd_end;
-    g_queue_push_tail(&ep->sends, r);
+    q_push(&ep->sends, &r->qlink, r);
     try_send(h);
     return STATUS_PENDING;
 }
@@ -1152,7 +1177,7 @@ NTSTATUS tdi_receive(TdiEndpoint *ep, uint32_t buffer_bytes, TdiComplete done, v
     switch (ep->state) {
     case TDI_EP_ESTABLISHED:
     case TDI_EP_LOCAL_RELEASE:
-        g_queue_push_tail(&ep->receives, r);
+        q_push(&ep->receives, &r->qlink, r);
         serve_receives(ep);
         return r->finished ? r->io.status : STATUS_PENDING;
     case TDI_EP_REMOTE_RELEASE:
@@ -1161,7 +1186,7 @@ NTSTATUS tdi_receive(TdiEndpoint *ep, uint32_t buffer_bytes, TdiComplete done, v
          * tells a graceful close). */
         if (g_queue_is_empty(&ep->rx))
             return finish(r, STATUS_GRACEFUL_DISCONNECT, 0, 0);
-        g_queue_push_tail(&ep->receives, r);
+        q_push(&ep->receives, &r->qlink, r);
         serve_receives(ep);
         return r->io.status;
     default:
@@ -1369,8 +1394,7 @@ void tdi_free(Tdi *tdi)
     }
     for (guint i = 0; i < tdi->endpoints->len; i++) {
         TdiEndpoint *ep = g_ptr_array_index(tdi->endpoints, i);
-        g_queue_clear(&ep->sends);
-        g_queue_clear(&ep->receives);
+        /* sends and receives link requests freed with tdi->reqs */
         clear_rx(ep);
         g_free(ep->name);
         g_free(ep);
