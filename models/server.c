@@ -89,6 +89,10 @@ struct File {
     GPtrArray *opens;   /* Open* */
     GPtrArray *owners;  /* Owner* */
     guint caching;      /* owners whose state is not none: the only ones a break can touch */
+    /* Over the opens with data access, for the share check of a new open:
+     * how many hold read, write, delete access, and how many do not share
+     * each.  (Index 0 read, 1 write or append, 2 delete.) */
+    uint32_t holding[3], not_sharing[3];
     GPtrArray *locks;   /* Lock* */
     GQueue waiters;     /* Waiter* */
     bool delete_pending;
@@ -371,6 +375,35 @@ static void send_break(SmbServer *s, Owner *o, const OplockBreak *b, OplockTrigg
 
 static bool data_access(uint32_t a) { return a & (ACCESS_READ_DATA | ACCESS_WRITE_DATA | ACCESS_APPEND_DATA | ACCESS_DELETE); }
 
+static const uint32_t access_bits[3] = { ACCESS_READ_DATA, ACCESS_WRITE_DATA | ACCESS_APPEND_DATA, ACCESS_DELETE };
+static const uint32_t share_bits[3] = { SHARE_READ, SHARE_WRITE, SHARE_DELETE };
+
+/* An open joins (delta 1) or leaves (-1) the file's share counts. */
+static void count_share(File *f, const Open *o, int delta)
+{
+    if (!data_access(o->access))
+        return;
+    for (int i = 0; i < 3; i++) {
+        if (o->access & access_bits[i])
+            f->holding[i] += (uint32_t)delta;
+        if (!(o->share_access & share_bits[i]))
+            f->not_sharing[i] += (uint32_t)delta;
+    }
+}
+
+/* Would a new open conflict with any open of the file?  The same test as
+ * share_conflict against every open in turn, from the counts: "some open
+ * does not share read" is not_sharing[0] > 0, and so on. */
+static bool file_share_conflict(const File *f, uint32_t access, uint32_t share)
+{
+    if (!data_access(access))
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (((access & access_bits[i]) && f->not_sharing[i]) || (f->holding[i] && !(share & share_bits[i])))
+            return true;
+    return false;
+}
+
 static bool share_conflict(const Open *o, uint32_t access, uint32_t share)
 {
     if (!data_access(access) || !data_access(o->access))
@@ -598,6 +631,7 @@ static void close_open(SmbServer *s, Open *op)
     if (op->delete_on_close)
         f->delete_pending = true;
     g_ptr_array_remove(f->opens, op);
+    count_share(f, op, -1);
     if (op->owner)
         drop_owner(f, op->owner);
     g_hash_table_remove(s->opens, SMB_ID_KEY(op->id));
@@ -663,11 +697,10 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
             defer(c, f, req, w);
             return false;
         }
-        for (guint i = 0; i < f->opens->len; i++)
-            if (share_conflict(g_ptr_array_index(f->opens, i), req->access, req->share_access)) {
-                reply(c, req, STATUS_SHARING_VIOLATION);
-                return true;
-            }
+        if (file_share_conflict(f, req->access, req->share_access)) {
+            reply(c, req, STATUS_SHARING_VIOLATION);
+            return true;
+        }
     } else {
         f = file_new(t->share, req->path, 0);
         share_changed(t->share);
@@ -732,6 +765,7 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
     }
     r->lease_key = req->lease_key;
     g_ptr_array_add(f->opens, op);
+    count_share(f, op, 1);
     g_hash_table_insert(s->opens, SMB_ID_KEY(op->id), op);
     send_msg(c, r);
     return true;
