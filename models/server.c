@@ -66,6 +66,7 @@ typedef struct {
     uint32_t access, share_access;
     bool delete_on_close;
     Owner *owner; /* NULL: no oplock or lease */
+    guint at;     /* its index in file->opens */
 } Open;
 
 typedef struct {
@@ -86,7 +87,7 @@ struct File {
     Share *share;
     uint64_t size, next_version;
     GArray *extents;    /* Range: stamp for the coherence oracle, aux the server's own write version */
-    GPtrArray *opens;   /* Open* */
+    GPtrArray *opens;   /* Open*, in no particular order (nothing depends on it): removal swaps in the last */
     GPtrArray *owners;  /* Owner* */
     guint caching;      /* owners whose state is not none: the only ones a break can touch */
     /* Over the opens with data access, for the share check of a new open:
@@ -630,7 +631,10 @@ static void close_open(SmbServer *s, Open *op)
             g_ptr_array_remove_index(f->locks, i);
     if (op->delete_on_close)
         f->delete_pending = true;
-    g_ptr_array_remove(f->opens, op);
+    Open *last = g_ptr_array_index(f->opens, f->opens->len - 1);
+    g_ptr_array_index(f->opens, op->at) = last;
+    last->at = op->at;
+    g_ptr_array_set_size(f->opens, f->opens->len - 1);
     count_share(f, op, -1);
     if (op->owner)
         drop_owner(f, op->owner);
@@ -764,6 +768,7 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
         r->lease_state = lease ? g : 0;
     }
     r->lease_key = req->lease_key;
+    op->at = f->opens->len;
     g_ptr_array_add(f->opens, op);
     count_share(f, op, 1);
     g_hash_table_insert(s->opens, SMB_ID_KEY(op->id), op);

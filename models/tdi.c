@@ -173,7 +173,7 @@ struct Tdi {
     int64_t next_conn;
     GArray *release_ns;    /* double: completion times of controlled disconnects */
     uint64_t releases_timed_out, aborts;
-    GHashTable *statuses;  /* NTSTATUS -> count, over every completed request */
+    GHashTable *statuses;  /* NTSTATUS -> count, over every request completed with an error */
     uint32_t name_req[6], name_state[7], name_kind[6], name_release, name_abort, name_noflags;
     uint32_t name_flag_release, name_flag_abort, name_flag_qa, name_flag_both;
 };
@@ -325,8 +325,10 @@ static NTSTATUS finish(Req *r, NTSTATUS st, uint64_t information, uint64_t tag)
     r->io.tag = tag;
     if (r->ep->half)
         r->conn = r->ep->half->conn->id;
-    gpointer n = g_hash_table_lookup(tdi->statuses, GUINT_TO_POINTER(st));
-    g_hash_table_insert(tdi->statuses, GUINT_TO_POINTER(st), GSIZE_TO_POINTER(GPOINTER_TO_SIZE(n) + 1));
+    if (st != STATUS_SUCCESS && st != STATUS_PENDING) { /* only error statuses are reported */
+        gpointer n = g_hash_table_lookup(tdi->statuses, GUINT_TO_POINTER(st));
+        g_hash_table_insert(tdi->statuses, GUINT_TO_POINTER(st), GSIZE_TO_POINTER(GPOINTER_TO_SIZE(n) + 1));
+    }
     trace_req(tdi, r, sim_now(tdi->sim), st);
     sim_after(tdi->sim, 0, on_req_done, tdi, (uint64_t)(uintptr_t)r);
     return st;
