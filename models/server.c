@@ -51,6 +51,7 @@ typedef struct {
     Conn *conn;             /* where its notifications go */
     uint64_t notify_file;   /* FileId a notification names */
     File *file;
+    uint64_t seq;           /* order of making, which is the order of file->owners */
     /* the break under way, for the trace */
     uint32_t row_from, row_trigger;
     SimTime row_sent;
@@ -89,7 +90,8 @@ struct File {
     GArray *extents;    /* Range: stamp for the coherence oracle, aux the server's own write version */
     GPtrArray *opens;   /* Open*, in no particular order (nothing depends on it): removal swaps in the last */
     GPtrArray *owners;  /* Owner* */
-    guint caching;      /* owners whose state is not none: the only ones a break can touch */
+    GPtrArray *cachers; /* the owners whose state is not none, in the order of owners:
+                           the only ones a break can touch */
     /* Over the opens with data access, for the share check of a new open:
      * how many hold read, write, delete access, and how many do not share
      * each.  (Index 0 read, 1 write or append, 2 delete.) */
@@ -221,6 +223,7 @@ static File *file_new(Share *sh, const char *path, uint64_t size)
     f->next_version = 1;
     f->opens = g_ptr_array_new();
     f->owners = g_ptr_array_new();
+    f->cachers = g_ptr_array_new();
     f->locks = g_ptr_array_new_with_free_func(g_free);
     g_queue_init(&f->waiters);
     g_hash_table_insert(sh->files, f->path, f);
@@ -241,6 +244,7 @@ static void file_free(File *f)
     for (guint i = 0; i < f->owners->len; i++)
         g_free(g_ptr_array_index(f->owners, i));
     g_ptr_array_unref(f->owners);
+    g_ptr_array_unref(f->cachers);
     g_ptr_array_unref(f->locks);
     g_queue_clear_full(&f->waiters, waiter_free);
     g_free(f->path);
@@ -318,10 +322,18 @@ static void write_break_row(SmbServer *s, Owner *o, CacheState to, SimTime acked
 static void resolve_waiters(File *f);
 
 /* Every change of an owner's state goes through here, to keep the file's
- * count of caching owners. */
+ * list of caching owners (in the order of its owners). */
 static void owner_set_state(Owner *o, CacheState state)
 {
-    o->file->caching += (state != 0) - (o->state != 0);
+    GPtrArray *c = o->file->cachers;
+    if (o->state && !state) {
+        g_ptr_array_remove(c, o);
+    } else if (!o->state && state) {
+        guint i = c->len;
+        while (i > 0 && ((Owner *)g_ptr_array_index(c, i - 1))->seq > o->seq)
+            i--;
+        g_ptr_array_insert(c, (gint)i, o);
+    }
     o->state = state;
 }
 
@@ -436,17 +448,18 @@ static bool owner_conflicts(SmbServer *s, File *f, Owner *o, uint32_t access, ui
 
 /* Break what the cause needs broken; true when it must wait.  An owner whose
  * state is none can neither be broken nor be waited for (oplock.c: on_open
- * and on_io return nothing for state 0), so only the f->caching others are
- * visited: a hot file's opens that lost their oplocks cost nothing. */
+ * and on_io return nothing for state 0), so only f->cachers are visited: a
+ * hot file's opens that lost their oplocks cost nothing.  They are visited
+ * from a copy, since a break to none takes its owner off the list. */
 static bool break_owners(SmbServer *s, File *f, OplockCause *c, uint32_t access, uint32_t share, Open *self)
 {
     bool wait = false;
-    guint left = f->caching;
-    for (guint i = 0; left && i < f->owners->len; i++) {
-        Owner *o = g_ptr_array_index(f->owners, i);
-        if (!o->state)
-            continue;
-        left--;
+    guint n = f->cachers->len;
+    if (!n)
+        return false;
+    Owner **visit = g_memdup2(f->cachers->pdata, n * sizeof(Owner *));
+    for (guint i = 0; i < n; i++) {
+        Owner *o = visit[i];
         if (self && self->owner == o && c->trigger == TRIGGER_OPEN)
             continue;
         OplockHolder h = { o->lease, o->key, o->state, o->breaking };
@@ -457,6 +470,7 @@ static bool break_owners(SmbServer *s, File *f, OplockCause *c, uint32_t access,
             send_break(s, o, &b, c->trigger);
         wait = wait || b.wait;
     }
+    g_free(visit);
     return wait;
 }
 
@@ -722,8 +736,8 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
             break;
         }
     }
-    for (guint i = 0; f->caching && i < f->owners->len; i++) {
-        Owner *o = g_ptr_array_index(f->owners, i);
+    for (guint i = 0; i < f->cachers->len; i++) {
+        Owner *o = g_ptr_array_index(f->cachers, i);
         plain = plain || (!o->lease && o->state);
         hlease = hlease || (o->lease && (o->state & CACHE_H) && !(lease && o->key == req->lease_key));
     }
@@ -758,6 +772,7 @@ static bool try_create(Conn *c, SmbMsg *req, Waiter *w)
             own->refs = 1;
             own->conn = c;
             own->file = f;
+            own->seq = s->next_id; /* ids only grow: a making order */
             owner_set_state(own, g);
             own->notify_file = op->id;
             own->row_open = (int64_t)op->id;
