@@ -15,7 +15,13 @@
  * whole time-out period and outnumber the live ones many times over.  When
  * they are more than half the heap, the heap is rebuilt without them: the
  * order events run in is fixed by (time, sequence) alone, so the rebuild
- * changes nothing a model can see. */
+ * changes nothing a model can see.
+ *
+ * An event for the current instant (a third of a full-stack run's: request
+ * completions, indications) skips the heap for a FIFO.  The order stays
+ * (time, sequence): whatever the heap holds for this instant was scheduled
+ * before the instant began, so before anything in the FIFO, and runs
+ * first; the clock moves on only once the FIFO is empty. */
 #include "engine.h"
 
 #include <glib.h>
@@ -54,6 +60,9 @@ struct Sim {
     void *heap_mem;
     size_t heap_len, heap_cap;
 
+    uint32_t *fifo;      /* slots of events at `now`, a ring of fifo_cap (a power of two) */
+    size_t fifo_head, fifo_len, fifo_cap;
+
     EventRecord *rec;
     uint32_t *gen;       /* per record: moves on when its event runs or is cancelled */
     uint32_t rec_len, rec_cap;
@@ -72,6 +81,7 @@ void sim_free(Sim *sim)
     if (!sim)
         return;
     free(sim->heap_mem);
+    g_free(sim->fifo);
     g_free(sim->rec);
     g_free(sim->gen);
     g_free(sim->failure);
@@ -81,7 +91,7 @@ void sim_free(Sim *sim)
 SimTime sim_now(const Sim *sim) { return sim->now; }
 uint64_t sim_events_run(const Sim *sim) { return sim->events_run; }
 size_t sim_pending(const Sim *sim) { return sim->live; }
-size_t sim_queued(const Sim *sim) { return sim->heap_len; }
+size_t sim_queued(const Sim *sim) { return sim->heap_len + sim->fifo_len; }
 void sim_stop(Sim *sim) { sim->stop = true; }
 const char *sim_failure(const Sim *sim) { return sim->failure; }
 
@@ -200,6 +210,29 @@ static inline void gen_advance(Sim *sim, uint32_t s)
     sim->gen[s] = g == UINT32_MAX ? 1 : g + 1;
 }
 
+static void fifo_push(Sim *sim, uint32_t slot)
+{
+    if (sim->fifo_len == sim->fifo_cap) {
+        size_t cap = sim->fifo_cap ? sim->fifo_cap * 2 : 256;
+        uint32_t *ring = g_new(uint32_t, cap);
+        for (size_t i = 0; i < sim->fifo_len; i++)
+            ring[i] = sim->fifo[(sim->fifo_head + i) & (sim->fifo_cap - 1)];
+        g_free(sim->fifo);
+        sim->fifo = ring;
+        sim->fifo_cap = cap;
+        sim->fifo_head = 0;
+    }
+    sim->fifo[(sim->fifo_head + sim->fifo_len++) & (sim->fifo_cap - 1)] = slot;
+}
+
+static inline uint32_t fifo_front(const Sim *sim) { return sim->fifo[sim->fifo_head]; }
+
+static inline void fifo_pop(Sim *sim)
+{
+    sim->fifo_head = (sim->fifo_head + 1) & (sim->fifo_cap - 1);
+    sim->fifo_len--;
+}
+
 SimEventId sim_at(Sim *sim, SimTime t, SimHandler fn, void *ctx, uint64_t arg)
 {
     g_assert(t >= sim->now && fn);
@@ -209,12 +242,16 @@ SimEventId sim_at(Sim *sim, SimTime t, SimHandler fn, void *ctx, uint64_t arg)
     r->ctx = ctx;
     r->arg = arg;
     r->seq = sim->seq++;
+    sim->live++;
+    if (t == sim->now) {
+        fifo_push(sim, s);
+        return ((uint64_t)sim->gen[s] << 32) | s;
+    }
 
     if (sim->heap_len == sim->heap_cap)
         heap_grow(sim);
     HeapEntry e = { t, s };
     sift_up(sim, sim->heap, sim->heap_len++, e);
-    sim->live++;
     return ((uint64_t)sim->gen[s] << 32) | s;
 }
 
@@ -224,9 +261,19 @@ SimEventId sim_after(Sim *sim, SimTime delay, SimHandler fn, void *ctx, uint64_t
     return sim_at(sim, sim->now + delay, fn, ctx, arg);
 }
 
-/* Drop every cancelled entry and restore the heap order (Floyd's build). */
+/* Drop every cancelled entry of the FIFO (keeping its order) and of the
+ * heap, and restore the heap order (Floyd's build). */
 static void heap_compact(Sim *sim)
 {
+    size_t kept = 0;
+    for (size_t i = 0; i < sim->fifo_len; i++) {
+        uint32_t slot = sim->fifo[(sim->fifo_head + i) & (sim->fifo_cap - 1)];
+        if (sim->rec[slot].fn)
+            sim->fifo[(sim->fifo_head + kept++) & (sim->fifo_cap - 1)] = slot;
+        else
+            rec_free(sim, slot);
+    }
+    sim->fifo_len = kept;
     size_t n = 0;
     for (size_t i = 0; i < sim->heap_len; i++) {
         HeapEntry e = sim->heap[i];
@@ -253,14 +300,21 @@ bool sim_cancel(Sim *sim, SimEventId id)
     sim->rec[s].fn = NULL;
     gen_advance(sim, s);
     sim->live--;
-    if (sim->heap_len >= COMPACT_MIN && sim->heap_len - sim->live > sim->heap_len / 2)
+    size_t queued = sim->heap_len + sim->fifo_len;
+    if (queued >= COMPACT_MIN && queued - sim->live > queued / 2)
         heap_compact(sim);
     return true;
 }
 
-/* Drop cancelled entries from the top so that heap[0], if any, is live. */
+/* Drop cancelled entries from the front of the FIFO and the top of the
+ * heap, so that each front, if any, is live. */
 static void skip_cancelled(Sim *sim)
 {
+    while (sim->fifo_len && !sim->rec[fifo_front(sim)].fn) {
+        uint32_t s = fifo_front(sim);
+        fifo_pop(sim);
+        rec_free(sim, s);
+    }
     while (sim->heap_len && !sim->rec[sim->heap[0].slot].fn) {
         uint32_t s = sim->heap[0].slot;
         heap_pop(sim);
@@ -271,7 +325,24 @@ static void skip_cancelled(Sim *sim)
 SimTime sim_next_time(Sim *sim)
 {
     skip_cancelled(sim);
+    if (sim->fifo_len)
+        return sim->now;
     return sim->heap_len ? sim->heap[0].t : SIM_TIME_MAX;
+}
+
+/* Run the event in slot (already off its queue) at time t. */
+static inline void run_slot(Sim *sim, uint32_t slot, SimTime t)
+{
+    EventRecord *r = &sim->rec[slot];
+    SimHandler fn = r->fn;
+    void *ctx = r->ctx;
+    uint64_t arg = r->arg;
+    gen_advance(sim, slot);
+    rec_free(sim, slot);
+    sim->live--;
+    sim->now = t;
+    sim->events_run++;
+    fn(sim, ctx, arg);
 }
 
 SimDone sim_run(Sim *sim, SimTime stop, uint64_t max_events,
@@ -284,14 +355,25 @@ SimDone sim_run(Sim *sim, SimTime stop, uint64_t max_events,
             return SIM_DONE_STOPPED;
         if (max_events && ran >= max_events)
             return SIM_DONE_MAX_EVENTS;
-        if (!sim->heap_len)
+        if (sim->fifo_len && (!sim->heap_len || sim->heap[0].t > sim->now) && sim->now <= stop) {
+            uint32_t slot = fifo_front(sim);
+            fifo_pop(sim);
+            if (!sim->rec[slot].fn) {
+                rec_free(sim, slot); /* cancelled */
+                continue;
+            }
+            ran++;
+            run_slot(sim, slot, sim->now);
+            continue;
+        }
+        if (!sim->heap_len && !sim->fifo_len)
             return SIM_DONE_EMPTY;
-        HeapEntry top = sim->heap[0];
-        if (top.t > stop) {
+        HeapEntry top = sim->heap_len ? sim->heap[0] : (HeapEntry){ sim->now, 0 };
+        if (!sim->heap_len || top.t > stop) {
             /* Everything left is later than stop; only cancelled entries
              * would make "empty" the true answer. */
             skip_cancelled(sim);
-            return sim->heap_len ? SIM_DONE_STOP_TIME : SIM_DONE_EMPTY;
+            return sim->heap_len || sim->fifo_len ? SIM_DONE_STOP_TIME : SIM_DONE_EMPTY;
         }
         /* The record and its generation are cache misses in a large
          * pending set; so is the pop.  Ask for them first so that the
@@ -304,21 +386,11 @@ SimDone sim_run(Sim *sim, SimTime stop, uint64_t max_events,
             __builtin_prefetch(&sim->rec[sim->heap[0].slot]);
             __builtin_prefetch(&sim->gen[sim->heap[0].slot]);
         }
-        EventRecord *r = &sim->rec[top.slot];
-        SimHandler fn = r->fn;
-        if (!fn) {
+        if (!sim->rec[top.slot].fn) {
             rec_free(sim, top.slot); /* cancelled */
             continue;
         }
-        void *ctx = r->ctx;
-        uint64_t arg = r->arg;
-        gen_advance(sim, top.slot);
-        rec_free(sim, top.slot);
-        sim->live--;
-
-        sim->now = top.t;
-        sim->events_run++;
         ran++;
-        fn(sim, ctx, arg);
+        run_slot(sim, top.slot, top.t);
     }
 }

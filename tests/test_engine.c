@@ -37,7 +37,7 @@ static void record(Sim *sim, void *ctx, uint64_t arg)
  * to a live one of them: the pattern of a request's time-out cancelled by
  * its response, which leaves the heap mostly dead entries unless the
  * engine sweeps them. */
-static void against_reference(int p_sched, int p_cancel, bool timeouts)
+static void against_reference(int p_sched, int p_cancel, bool timeouts, uint64_t span)
 {
     const int OPS = 1000000;
     Sim *sim = sim_new();
@@ -57,7 +57,7 @@ static void against_reference(int p_sched, int p_cancel, bool timeouts)
         uint64_t r = rng_below(&rng, 100);
         if (r < (uint64_t)p_sched) {
             /* Times from a small range so that ties are common. */
-            SimTime t = sim_now(sim) + (SimTime)rng_below(&rng, 64);
+            SimTime t = sim_now(sim) + (SimTime)rng_below(&rng, span);
             bool timeout = timeouts && rng_below(&rng, 2);
             if (timeout) {
                 t += 1000000;
@@ -138,8 +138,11 @@ static void against_reference(int p_sched, int p_cancel, bool timeouts)
     sim_free(sim);
 }
 
-static void test_against_reference(void) { against_reference(50, 20, false); }
-static void test_against_reference_timeouts(void) { against_reference(50, 30, true); }
+static void test_against_reference(void) { against_reference(50, 20, false, 64); }
+static void test_against_reference_timeouts(void) { against_reference(50, 30, true, 64); }
+/* Half the events for the current instant: they take the engine's FIFO,
+ * mixed with heap events of the same instant scheduled before it. */
+static void test_against_reference_now(void) { against_reference(50, 20, false, 2); }
 
 static void bump(Sim *sim, void *ctx, uint64_t arg)
 {
@@ -201,6 +204,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/engine/against-reference", test_against_reference);
     g_test_add_func("/engine/against-reference-timeouts", test_against_reference_timeouts);
+    g_test_add_func("/engine/against-reference-now", test_against_reference_now);
     g_test_add_func("/engine/stop-time-and-cap", test_stop_time_and_cap);
     g_test_add_func("/engine/self-cancel-and-fail", test_self_cancel_and_fail);
     return g_test_run();
