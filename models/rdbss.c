@@ -2376,8 +2376,6 @@ static bool audit_file_object(Rdbss *r, void *obj)
     }
 }
 
-static void fobx_free(Fobx *x) { g_free(x); }
-
 static void srv_open_free(SrvOpen *so)
 {
     g_ptr_array_unref(so->fobxs);
@@ -2400,7 +2398,7 @@ static void fcb_free(Fcb *f)
 static void file_object_free(void *obj)
 {
     switch (*(RxNodeType *)obj) {
-    case RX_NTC_FOBX: fobx_free(obj); break;
+    case RX_NTC_FOBX: g_free(obj); break;
     case RX_NTC_SRVOPEN: srv_open_free(obj); break;
     default: fcb_free(obj); break;
     }
@@ -2502,17 +2500,11 @@ void rdbss_free(Rdbss *r)
         op_free(k);
     g_hash_table_unref(r->sides);
     g_hash_table_unref(r->records); /* frees what is left */
-    for (GList *l = r->fobxs.head, *next; l; l = next) {
-        next = l->next;
-        fobx_free(l->data);
-    }
-    for (GList *l = r->srv_opens.head, *next; l; l = next) {
-        next = l->next;
-        srv_open_free(l->data);
-    }
-    for (GList *l = r->fcbs.head, *next; l; l = next) {
-        next = l->next;
-        fcb_free(l->data);
+    GQueue *live[] = { &r->fobxs, &r->srv_opens, &r->fcbs };
+    for (int i = 0; i < 3; i++) {
+        GList *l;
+        while ((l = g_queue_pop_head_link(live[i])))
+            file_object_free(l->data);
     }
     for (guint i = 0; i < r->finalized->len; i++)
         file_object_free(g_ptr_array_index(r->finalized, i));

@@ -1386,14 +1386,8 @@ void tdi_free(Tdi *tdi)
         if (g_ptr_array_index(tdi->conns, i))
             conn_free(g_ptr_array_index(tdi->conns, i));
     g_ptr_array_unref(tdi->conns);
-    for (GList *l = tdi->reqs.head, *next; l; l = next) {
-        next = l->next;
-        g_free(l->data);
-    }
-    for (GList *l = tdi->notices.head, *next; l; l = next) {
-        next = l->next;
-        g_free(l->data);
-    }
+    q_free_all(&tdi->reqs);
+    q_free_all(&tdi->notices);
     for (guint i = 0; i < tdi->endpoints->len; i++) {
         TdiEndpoint *ep = g_ptr_array_index(tdi->endpoints, i);
         /* sends and receives link requests freed with tdi->reqs */

@@ -588,17 +588,22 @@ static void queue_row(Writer *w)
         writer_submit(w);
 }
 
+/* To the writer's queue while it runs, else straight to the DB. */
+static void emit_row(Trace *tr, const Row *r)
+{
+    if (!tr->w) {
+        write_row(tr, r);
+        return;
+    }
+    *next_row(tr->w) = *r;
+    queue_row(tr->w);
+}
+
 static void insert_row(Trace *tr, int st_id, const int64_t *v, int n, uint32_t times)
 {
-    Row direct, *r = tr->w ? next_row(tr->w) : &direct;
-    r->st = st_id;
-    r->n = n;
-    r->times = times;
-    memcpy(r->v, v, (size_t)n * sizeof *v);
-    if (tr->w)
-        queue_row(tr->w);
-    else
-        write_row(tr, r);
+    Row r = { .st = st_id, .n = n, .times = times };
+    memcpy(r.v, v, (size_t)n * sizeof *v);
+    emit_row(tr, &r);
 }
 
 /* During a run every name of the DB is in tr->names (loaded when it
@@ -609,17 +614,8 @@ static uint32_t new_name_in_run(Trace *tr, const char *name)
     char *key = g_strdup(name);
     uint32_t v = (uint32_t)tr->next_name++;
     g_hash_table_insert(tr->names, key, GUINT_TO_POINTER(v));
-    int64_t id = v;
-    Row direct, *r = tr->w ? next_row(tr->w) : &direct;
-    r->st = ST_NAME_WITH_ID;
-    r->n = 1;
-    r->times = 0;
-    r->v[0] = id;
-    r->text = key;
-    if (tr->w)
-        queue_row(tr->w);
-    else
-        write_row(tr, r);
+    Row r = { .st = ST_NAME_WITH_ID, .n = 1, .v = { v }, .text = key };
+    emit_row(tr, &r);
     return v;
 }
 
