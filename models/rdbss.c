@@ -38,7 +38,7 @@ struct Rdbss {
     GHashTable *sides;  /* Op* of RDBSS's own contexts (finalizations, creations): freed at the end if still out */
     GHashTable *records; /* continuation records (flushes, closes, deletes) still out: freed at the end */
     uint64_t next_id;
-    uint32_t obj_names[8];
+    uint32_t routine_names[MRX_N_ROUTINES]; /* trace name ids, interned when first called */
     GQueue fcbs, srv_opens, fobxs;   /* not yet finalized, oldest first */
     GPtrArray *finalized;            /* FCB, SRV_OPEN, FOBX: finalized, memory not yet reclaimed */
     GPtrArray *vnr_all, *nr_all, *sc_all; /* every one made (few): freed at the end */
@@ -96,41 +96,75 @@ static void fail(Rdbss *r, const char *fmt, const char *a)
 
 /* ---- routine calls ---- */
 
-static const char *object_of(const RxContext *rx, char *buf, size_t n)
+/* What a routine call is about, as the callbacks table names it: its kind
+ * and the name of the structure it acts on. */
+typedef enum { OBJ_DEVICE, OBJ_SRV_CALL, OBJ_NET_ROOT, OBJ_V_NET_ROOT, OBJ_FCB, OBJ_SRV_OPEN, OBJ_FOBX } ObjKind;
+static const char *const obj_kind_name[] = { "device", "SrvCall", "NetRoot", "VNetRoot", "Fcb", "SrvOpen", "Fobx" };
+
+static ObjKind object_kind(const RxContext *rx)
 {
-    MrxId id = rx->routine;
-    switch (id) {
+    switch (rx->routine) {
     case ID_MRxStart: case ID_MRxStop: case ID_MRxDevFcbXXXControlFile:
-        return "device";
+        return OBJ_DEVICE;
     case ID_MRxCreateSrvCall: case ID_MRxSrvCallWinnerNotify: case ID_MRxFinalizeSrvCall:
     case ID_MRxExtractNetRootName:
-        snprintf(buf, n, "SrvCall %s", rx->srv_call ? rx->srv_call->name : "?");
-        return buf;
+        return OBJ_SRV_CALL;
     case ID_MRxFinalizeNetRoot:
-        snprintf(buf, n, "NetRoot %s", rx->net_root ? rx->net_root->name : "?");
-        return buf;
+        return OBJ_NET_ROOT;
     case ID_MRxCreateVNetRoot: case ID_MRxFinalizeVNetRoot: case ID_MRxGetConnectionId:
     case ID_MRxIsValidDirectory:
-        snprintf(buf, n, "VNetRoot %s", rx->vnet_root ? rx->vnet_root->name : rx->server ? rx->server : "?");
-        return buf;
+        return OBJ_V_NET_ROOT;
     case ID_MRxCreate: case ID_MRxCollapseOpen: case ID_MRxCloseSrvOpen: case ID_MRxForceClosed:
     case ID_MRxComputeNewBufferingState: case ID_MRxCompleteBufferingStateChangeRequest:
-        snprintf(buf, n, "SrvOpen %s", rx->fcb ? rx->fcb->path : "?");
-        return buf;
+        return OBJ_SRV_OPEN;
     case ID_MRxShouldTryToCollapseThisOpen:
-        snprintf(buf, n, "%s %s", rx->srv_open ? "SrvOpen" : "Fcb", rx->fcb ? rx->fcb->path : "?");
-        return buf;
+        return rx->srv_open ? OBJ_SRV_OPEN : OBJ_FCB;
     case ID_MRxCleanupFobx: case ID_MRxDeallocateForFobx:
-        snprintf(buf, n, "Fobx %s", rx->fcb ? rx->fcb->path : "?");
-        return buf;
+        return OBJ_FOBX;
     default:
-        if (id >= ID_LOWIO_FIRST) {
-            snprintf(buf, n, "Fobx %s", rx->fcb ? rx->fcb->path : "?");
-            return buf;
-        }
-        snprintf(buf, n, "Fcb %s", rx->fcb ? rx->fcb->path : rx->path ? rx->path : "?");
-        return buf;
+        return rx->routine >= ID_LOWIO_FIRST ? OBJ_FOBX : OBJ_FCB;
     }
+}
+
+static const char *object_subject(const RxContext *rx, ObjKind k)
+{
+    switch (k) {
+    case OBJ_DEVICE:
+        return NULL;
+    case OBJ_SRV_CALL:
+        return rx->srv_call ? rx->srv_call->name : "?";
+    case OBJ_NET_ROOT:
+        return rx->net_root ? rx->net_root->name : "?";
+    case OBJ_V_NET_ROOT:
+        return rx->vnet_root ? rx->vnet_root->name : rx->server ? rx->server : "?";
+    case OBJ_FCB:
+        if (!rx->fcb && rx->routine != ID_MRxShouldTryToCollapseThisOpen && rx->path)
+            return rx->path;
+        /* fall through */
+    default:
+        return rx->fcb ? rx->fcb->path : "?";
+    }
+}
+
+/* The trace name of the call's object ("Fobx \\srv\\share\\f").  Names of
+ * an FCB's objects are interned once, when first used, and kept with the
+ * FCB: most calls are about files, and formatting and hashing the name
+ * on every call was a tenth of the model's time at --trace all.  Interning
+ * happens at the same call as before, so name ids do not change. */
+static uint32_t object_name(const RxContext *rx)
+{
+    Trace *tr = rx->rdbss->trace;
+    ObjKind k = object_kind(rx);
+    uint32_t *cached = k >= OBJ_FCB && rx->fcb ? &rx->fcb->trace_names[k - OBJ_FCB] : NULL;
+    if (cached && *cached)
+        return *cached;
+    const char *subject = object_subject(rx, k);
+    char *name = subject ? g_strdup_printf("%s %s", obj_kind_name[k], subject) : g_strdup(obj_kind_name[k]);
+    uint32_t id = trace_name(tr, name);
+    g_free(name);
+    if (cached)
+        *cached = id;
+    return id;
 }
 
 static void trace_call(RxContext *rx, bool pending)
@@ -138,10 +172,15 @@ static void trace_call(RxContext *rx, bool pending)
     Rdbss *r = rx->rdbss;
     if (trace_level(r->trace) < TRACE_MESSAGES)
         return; /* no row: neither format the object's name nor intern it */
-    char buf[512];
-    const char *obj = object_of(rx, buf, sizeof buf);
-    trace_callback(r->trace, net_node_trace_id(r->node), rx->rdr->name_id, trace_name(r->trace, mrx_name(rx->routine)),
-                   trace_name(r->trace, obj), rx->t0, sim_now(r->sim), pending, rx->status);
+    /* The object's name first: the order names were always interned in
+     * (gcc evaluated the arguments of the call that did both right to
+     * left), so name ids stay what they were. */
+    uint32_t object = object_name(rx);
+    uint32_t *routine = &r->routine_names[rx->routine];
+    if (!*routine)
+        *routine = trace_name(r->trace, mrx_name(rx->routine));
+    trace_callback(r->trace, net_node_trace_id(r->node), rx->rdr->name_id, *routine, object, rx->t0,
+                   sim_now(r->sim), pending, rx->status);
 }
 
 void rx_complete(RxContext *rx, NTSTATUS status)

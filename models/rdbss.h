@@ -156,6 +156,7 @@ struct Fcb {
     RxNodeType node_type;
     char *path;
     char *key;           /* "\srv\share\path": the coherence oracle's name of the file */
+    uint32_t trace_names[3]; /* trace name ids of "Fcb", "SrvOpen", "Fobx" and the path; 0: not yet */
     NetRoot *net_root;
     VNetRoot *vnet_root;
     uint32_t state;      /* buffering bits */
