@@ -258,20 +258,37 @@ static void launch(Net *net, LinkDir *d, const NetPacket *pkt, SimTime arrive, i
     sim_at(net->sim, arrive, on_arrival, f, 0);
 }
 
+static void send_dir(Net *net, LinkDir *d, const NetPacket *pkt);
+
 bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt)
 {
     LinkDir *d = g_hash_table_lookup(src->out, dst);
     if (!d)
         return false;
+    send_dir(net, d, pkt);
+    return true;
+}
+
+bool net_send_on(Net *net, NetLink *link, NetNode *src, const NetPacket *pkt)
+{
+    if (!link)
+        return false;
+    send_dir(net, link->dir[0].from == src ? &link->dir[0] : &link->dir[1], pkt);
+    return true;
+}
+
+/* Every outcome of a packet on its way is its traced fate. */
+static void send_dir(Net *net, LinkDir *d, const NetPacket *pkt)
+{
     const LinkParams *p = &d->link->p;
     SimTime now = sim_now(net->sim);
     if (!d->link->up) {
         trace_fate(net, d, pkt, now, -1, FATE_LINK_DOWN);
-        return true;
+        return;
     }
     if (pkt->bytes > p->mtu) {
         trace_fate(net, d, pkt, now, -1, FATE_TOO_BIG);
-        return true;
+        return;
     }
     SimTime start = now;
     if (p->bandwidth > 0) {
@@ -280,7 +297,7 @@ bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt)
             double backlog = (double)(d->busy_until - now) * (double)p->bandwidth / 8e9;
             if (p->queue > 0 && backlog + pkt->bytes > (double)p->queue) {
                 trace_fate(net, d, pkt, now, -1, FATE_QUEUE_DROP);
-                return true;
+                return;
             }
             start = d->busy_until;
         }
@@ -294,7 +311,7 @@ bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt)
     double u_dup = rng_uniform01(&d->misc_rng);
     if (lost) {
         trace_fate(net, d, pkt, now, -1, FATE_LOST);
-        return true;
+        return;
     }
     /* A heavy-tailed jitter must not push the clock past its range. */
     jitter = isfinite(jitter) ? fmin(fmax(jitter, -1e17), 1e17) : 0;
@@ -310,5 +327,4 @@ bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt)
     launch(net, d, pkt, arrive, FATE_DELIVERED);
     if (u_dup < p->duplicate)
         launch(net, d, pkt, arrive, FATE_DUPLICATE);
-    return true;
 }

@@ -71,6 +71,10 @@ bool net_link_is_up(const NetLink *link);
  * (and sends nothing) only when no link joins them; every other outcome is
  * the packet's traced fate. */
 bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt);
+/* The same, over a link the caller already holds (a connection keeps its
+ * link rather than look it up for every packet): src is one of its ends,
+ * the packet goes to the other.  A NULL link sends nothing. */
+bool net_send_on(Net *net, NetLink *link, NetNode *src, const NetPacket *pkt);
 
 Sim *net_sim(Net *net);
 Trace *net_trace(Net *net);

@@ -136,6 +136,7 @@ struct Half {
 struct Conn {
     Tdi *tdi;
     int64_t id;
+    NetLink *link;  /* between the halves' nodes (links are never removed) */
     uint16_t port;
     Half h[2];
     GArray *discs;       /* Disc */
@@ -508,6 +509,7 @@ static Conn *conn_new(Tdi *tdi, TdiNode *a, TdiNode *b, uint16_t port)
     c->tdi = tdi;
     c->id = tdi->next_conn++;
     c->port = port;
+    c->link = net_find_link(tdi->net, a->node, b->node);
     half_init(&c->h[0], c, 0, a);
     half_init(&c->h[1], c, 1, b);
     c->discs = g_array_new(FALSE, FALSE, sizeof(Disc));
@@ -560,7 +562,7 @@ static void send_seg(Half *h, uint32_t flags, uint64_t seq, uint32_t len, int ki
         .bytes = HDR_BYTES + len + extra,
         .hdr = { flags | (uint64_t)h->side << 8 | (uint64_t)h->conn->port << 16, seq, h->rcv_nxt, len },
     };
-    net_send(tdi->net, h->tn->node, peer_of(h)->tn->node, &pkt);
+    net_send_on(tdi->net, h->conn->link, h->tn->node, &pkt);
 }
 
 static void send_ack(Half *h) { send_seg(h, SEG_ACK, h->snd_nxt, 0, K_ACK); }
@@ -597,8 +599,7 @@ static void close_half(Half *h)
 
 static uint32_t mss(Half *h)
 {
-    Net *net = h->conn->tdi->net;
-    NetLink *l = net_find_link(net, h->tn->node, peer_of(h)->tn->node);
+    NetLink *l = h->conn->link;
     int64_t mtu = l ? net_link_params(l)->mtu : 1500;
     return mtu > HDR_BYTES ? (uint32_t)(mtu - HDR_BYTES) : 1;
 }
