@@ -346,7 +346,9 @@ static Trace *open_db(const char *path, bool readonly, char **err)
     return tr;
 }
 
-/* The event rows' statements again with MULTI_ROWS groups of values. */
+/* The queued rows' statements again with MULTI_ROWS groups of values.  In
+ * an event table's, every group's run_id is the one parameter ?1 (bound
+ * once a run): a bind fewer per row. */
 static bool prepare_multi(Trace *tr, char **err)
 {
     for (int i = ST_NAME_WITH_ID; i < ST_COUNT; i++) {
@@ -354,8 +356,14 @@ static bool prepare_multi(Trace *tr, char **err)
             continue; /* written directly, never queued */
         const char *values = strstr(stmt_sql[i], "VALUES ") + strlen("VALUES ");
         GString *sql = g_string_new_len(stmt_sql[i], values - stmt_sql[i]);
-        for (int k = 0; k < MULTI_ROWS; k++)
-            g_string_append_printf(sql, "%s%s", k ? "," : "", values);
+        for (int k = 0; k < MULTI_ROWS; k++) {
+            if (k)
+                g_string_append_c(sql, ',');
+            if (i == ST_NAME_WITH_ID)
+                g_string_append(sql, values);
+            else /* "(?,?,...)" -> "(?1,?,...)" */
+                g_string_append_printf(sql, "(?1%s", values + 2);
+        }
         int rc = sqlite3_prepare_v3(tr->db, sql->str, -1, SQLITE_PREPARE_PERSISTENT, &tr->multi[i], NULL);
         g_string_free(sql, TRUE);
         if (rc != SQLITE_OK) {
@@ -495,6 +503,9 @@ bool trace_begin_run(Trace *tr, const TraceRunInfo *info, char **err)
     tr->in_txn = true;
     tr->batch_rows = 0;
     load_names(tr);
+    for (int i = 0; i < ST_COUNT; i++)
+        if (tr->multi[i] && i != ST_NAME_WITH_ID)
+            sqlite3_bind_int64(tr->multi[i], 1, tr->run_id);
     if (info->level > TRACE_NONE)
         writer_start(tr);
     return true;
@@ -517,29 +528,34 @@ static void insert_n(Trace *tr, sqlite3_stmt *st, int rows)
 
 static void insert(Trace *tr, sqlite3_stmt *st) { insert_n(tr, st, 1); }
 
-/* Bind a row's values from parameter `first` on: a name row is its id and
- * text; an event row is run_id, then int64 values, of which negative times
- * (flagged in `times`, a bit per column) become NULL. */
-static void bind_row(Trace *tr, sqlite3_stmt *st, int first, const Row *r)
+/* Bind a row's values from parameter `first` on: a name row's id and
+ * text, or an event row's int64 values after run_id, of which negative
+ * times (flagged in `times`, a bit per column) become NULL. */
+static void bind_values(sqlite3_stmt *st, int first, const Row *r)
 {
     if (r->st == ST_NAME_WITH_ID) {
         sqlite3_bind_int64(st, first, r->v[0]);
         sqlite3_bind_text(st, first + 1, r->text, -1, SQLITE_STATIC);
         return;
     }
-    sqlite3_bind_int64(st, first, tr->run_id);
     for (int i = 0; i < r->n; i++) {
         if ((r->times >> i & 1) && r->v[i] < 0)
-            sqlite3_bind_null(st, first + 1 + i);
+            sqlite3_bind_null(st, first + i);
         else
-            sqlite3_bind_int64(st, first + 1 + i, r->v[i]);
+            sqlite3_bind_int64(st, first + i, r->v[i]);
     }
 }
 
 static void write_row(Trace *tr, const Row *r)
 {
-    bind_row(tr, tr->st[r->st], 1, r);
-    insert(tr, tr->st[r->st]);
+    sqlite3_stmt *st = tr->st[r->st];
+    if (r->st == ST_NAME_WITH_ID) {
+        bind_values(st, 1, r);
+    } else {
+        sqlite3_bind_int64(st, 1, tr->run_id);
+        bind_values(st, 2, r);
+    }
+    insert(tr, st);
 }
 
 /* Write a block table by table: rows of one table keep their order, so
@@ -562,9 +578,12 @@ static void write_block(Trace *tr, const Block *b)
         guint i = start[s], end = start[s + 1];
         sqlite3_stmt *multi = tr->multi[s];
         for (; multi && end - i >= MULTI_ROWS && !tr->error; i += MULTI_ROWS) {
-            int per_row = sqlite3_bind_parameter_count(multi) / MULTI_ROWS;
+            /* An event row's run_id is ?1, shared by every row (bound when
+             * the run began); a name row has no run_id. */
+            int shared = s != ST_NAME_WITH_ID;
+            int per_row = (sqlite3_bind_parameter_count(multi) - shared) / MULTI_ROWS;
             for (int k = 0; k < MULTI_ROWS; k++)
-                bind_row(tr, multi, 1 + k * per_row, &b->rows[order[i + (guint)k]]);
+                bind_values(multi, 1 + shared + k * per_row, &b->rows[order[i + (guint)k]]);
             insert_n(tr, multi, MULTI_ROWS);
         }
         for (; i < end && !tr->error; i++)
