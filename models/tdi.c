@@ -119,6 +119,11 @@ struct Half {
     SimEventId rtx_timer;
     SimTime rtx_at, rtx_deadline; /* when rtx_timer fires; when the time-out really is */
     int retries, syn_retransmits, dupacks;
+    /* receiving: segments taken in since this side last sent anything (every
+     * segment carries rcv_nxt), and the delayed-ACK timer, armed lazily: it
+     * stays when an ACK rides on data, and finds nothing owed when it fires */
+    int unacked_segs;
+    SimEventId delack_timer;
     bool timing, in_recovery;
     uint64_t timed_end, recover;
     SimTime timed_at;
@@ -205,6 +210,11 @@ void tdi_default_params(TdiParams *p)
     p->data_retries = 5;
     p->disconnect_timeout = 500 * SIM_MS;
     p->accept_timeout = 500 * SIM_MS;
+    /* Delayed acknowledgements, RFC 9293 3.8.6.3 (RFC 1122 4.2.3.2): at
+     * least every second segment, within 0.5 s; Windows' TCP waits 200 ms
+     * (TcpDelAckTicks 2) and acknowledges every second segment
+     * (TcpAckFrequency 2). */
+    p->delayed_ack = 200 * SIM_MS;
     p->window = 64 * 1024;
 }
 
@@ -523,6 +533,7 @@ static void conn_free(Conn *c)
     write_discs(c);
     for (int i = 0; i < 2; i++) {
         sim_cancel(c->tdi->sim, c->h[i].rtx_timer);
+        sim_cancel(c->tdi->sim, c->h[i].delack_timer);
         q_free_all(&c->h[i].records);
         g_array_unref(c->h[i].ooo);
         if (c->h[i].ep)
@@ -562,6 +573,7 @@ static void send_seg(Half *h, uint32_t flags, uint64_t seq, uint32_t len, int ki
         .bytes = HDR_BYTES + len + extra,
         .hdr = { flags | (uint64_t)h->side << 8 | (uint64_t)h->conn->port << 16, seq, h->rcv_nxt, len },
     };
+    h->unacked_segs = 0; /* this segment acknowledges all we have */
     net_send_on(tdi->net, h->conn->link, h->tn->node, &pkt);
 }
 
@@ -594,6 +606,8 @@ static void stop_rtx(Half *h)
 static void close_half(Half *h)
 {
     stop_rtx(h);
+    sim_cancel(h->conn->tdi->sim, h->delack_timer);
+    h->delack_timer = SIM_NO_EVENT;
     h->st = H_CLOSED;
 }
 
@@ -810,8 +824,36 @@ static void on_peer_fin(Half *h)
     }
 }
 
+static void on_delack(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    Half *h = ctx;
+    h->delack_timer = SIM_NO_EVENT;
+    if (h->unacked_segs > 0 && h->st == H_OPEN)
+        send_ack(h);
+}
+
+/* Acknowledge now, or owe it (RFC 9293 3.8.6.3): data in order that fills
+ * no hole is acknowledged with the second such segment, or by whatever this
+ * side sends first, or when the delayed-ACK timer runs out.  Anything else
+ * -- data beyond a hole or filling one (RFC 5681 4.2, so the sender's
+ * duplicate ACKs and recovery are as prompt as before), a duplicate (our
+ * ACK may have been lost), a FIN -- is acknowledged at once. */
+static void ack_data(Half *h, bool at_once)
+{
+    SimTime delay = h->tn->p.delayed_ack;
+    if (at_once || delay <= 0 || ++h->unacked_segs >= 2) {
+        send_ack(h);
+        return;
+    }
+    if (h->delack_timer == SIM_NO_EVENT)
+        h->delack_timer = sim_after(h->conn->tdi->sim, delay, on_delack, h, 0);
+}
+
 static void on_data(Half *h, uint64_t seq, uint32_t len, bool fin)
 {
+    bool in_order = len > 0 && seq == h->rcv_nxt && h->ooo->len == 0;
     if (len > 0 && seq + len > h->rcv_nxt) {
         if (seq > h->rcv_nxt) {
             Range r = { seq, seq + len };
@@ -839,7 +881,7 @@ static void on_data(Half *h, uint64_t seq, uint32_t len, bool fin)
         h->rcv_nxt++;
         h->fin_rcvd = true;
     }
-    send_ack(h);
+    ack_data(h, !in_order || fin);
     if (new_fin) {
         on_peer_fin(h);
         maybe_close(h);

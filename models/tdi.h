@@ -50,6 +50,7 @@ typedef struct {
     int syn_retries;             /* SYN retransmissions before TDI_CONNECT fails */
     int data_retries;            /* retransmissions of one segment before the connection is lost */
     SimTime disconnect_timeout;  /* used when a TDI_DISCONNECT gives none (< 1 s) */
+    SimTime delayed_ack;         /* longest an ACK waits for data to ride on; 0: ACK every segment at once */
     SimTime accept_timeout;      /* how long an offer waits for TDI_ACCEPT */
     uint32_t window;             /* bytes in flight per direction */
 } TdiParams;

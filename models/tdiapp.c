@@ -36,6 +36,7 @@ void tdiapp_node_params(const Decl *node, TdiParams *p)
     p->data_retries = (int)decl_param(node, "data_retries")->i;
     p->disconnect_timeout = decl_param(node, "disconnect_timeout")->i;
     p->accept_timeout = decl_param(node, "accept_timeout")->i;
+    p->delayed_ack = decl_param(node, "delayed_ack")->i;
     p->window = (uint32_t)decl_param(node, "window")->i;
 }
 

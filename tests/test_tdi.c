@@ -112,6 +112,8 @@ typedef struct {
     TdiEndpoint *a, *b;
     GArray *ios;       /* TdiIo of every completion, in order */
     GPtrArray *who;    /* the endpoint of each */
+    GArray *times;     /* SimTime of each completion */
+    TdiEndpoint *replier;
     int disconnects;   /* ClientEventDisconnect calls */
     uint32_t disc_flags;
     TdiConnInfo disc_info;
@@ -124,6 +126,8 @@ static void on_done(void *ctx, TdiEndpoint *ep, const TdiIo *io)
     g_assert_false(w->in_call); /* never from inside the issuing call */
     g_array_append_val(w->ios, *io);
     g_ptr_array_add(w->who, ep);
+    SimTime now = sim_now(w->sim);
+    g_array_append_val(w->times, now);
 }
 
 static void on_disc(void *ctx, TdiEndpoint *ep, uint32_t flags, const TdiConnInfo *info)
@@ -152,6 +156,7 @@ static void world_init(World *w, const TdiParams *p)
     tdi_endpoint_set_handlers(w->b, &h);
     w->ios = g_array_new(FALSE, FALSE, sizeof(TdiIo));
     w->who = g_ptr_array_new();
+    w->times = g_array_new(FALSE, FALSE, sizeof(SimTime));
 }
 
 static void world_fini(World *w)
@@ -161,6 +166,7 @@ static void world_fini(World *w)
     sim_free(w->sim);
     g_array_unref(w->ios);
     g_ptr_array_unref(w->who);
+    g_array_unref(w->times);
 }
 
 static void run_for(World *w, SimTime t) { sim_run(w->sim, sim_now(w->sim) + t, 0, NULL); }
@@ -192,6 +198,7 @@ static void test_karn(void)
     TdiParams p;
     tdi_default_params(&p);
     p.rto.min = MS;
+    p.delayed_ack = 0; /* every segment acknowledged on arrival: the times below are RTTs */
     World w = { 0 };
     world_init(&w, &p);
     connect_pair(&w);
@@ -204,10 +211,71 @@ static void test_karn(void)
     net_link_set_up(w.link, true);
     run_for(&w, 300 * MS); /* the retransmission at +210 ms is acknowledged */
     g_assert_cmpuint(last_io(&w)->status, ==, STATUS_SUCCESS);
+    g_assert_cmpuint(last_io(&w)->tag, ==, 1);
     g_assert_cmpint(tdi_endpoint_rto(w.a), ==, 240 * MS); /* backed off once more, no sample */
     tdi_send(w.a, 1000, 2, on_done, &w);
     run_for(&w, 100 * MS);
     g_assert_cmpint(tdi_endpoint_rto(w.a), <, 40 * MS);
+    world_fini(&w);
+}
+
+/* Delayed acknowledgements (RFC 9293 3.8.6.3), seen in when a TDI_SEND
+ * completes, which is when its last byte is acknowledged (5 ms each way).
+ * `count` sends from `from` (tags 1..count), and when reply_after > 0 a
+ * send of the peer's (tag 99) that much later; returns how long after the
+ * first send the completion with tag `tag` came. */
+static void reply(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    World *w = ctx;
+    tdi_send(w->replier, 100, 99, on_done, w);
+}
+
+static SimTime completed_after(World *w, TdiEndpoint *from, int count, SimTime reply_after, uint64_t tag)
+{
+    SimTime t0 = sim_now(w->sim);
+    guint before = w->ios->len;
+    for (int i = 0; i < count; i++)
+        tdi_send(from, 1000, (uint64_t)i + 1, on_done, w);
+    w->replier = from == w->a ? w->b : w->a;
+    if (reply_after > 0)
+        sim_at(w->sim, t0 + reply_after, reply, w, 0);
+    run_for(w, SIM_SEC);
+    for (guint i = before; i < w->ios->len; i++) {
+        const TdiIo *io = &g_array_index(w->ios, TdiIo, i);
+        if (io->tag == tag) {
+            g_assert_cmpuint(io->status, ==, STATUS_SUCCESS);
+            return g_array_index(w->times, SimTime, i) - t0;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static void test_delayed_ack(void)
+{
+    TdiParams p;
+    tdi_default_params(&p);
+    g_assert_cmpint(p.delayed_ack, ==, 200 * MS);
+    World w = { 0 };
+    world_init(&w, &p);
+    connect_pair(&w);
+    /* one segment, nothing to ride on: acknowledged when the timer runs out */
+    g_assert_cmpint(completed_after(&w, w.a, 1, 0, 1), ==, 210 * MS);
+    /* the peer sends 20 ms after: the ACK rides on its data, here at 25 ms;
+     * the peer's segment is acknowledged by our timer, 200 ms after it came */
+    g_assert_cmpint(completed_after(&w, w.a, 1, 20 * MS, 1), ==, 25 * MS);
+    g_assert_cmpint(g_array_index(w.times, SimTime, w.times->len - 1) -
+                        g_array_index(w.times, SimTime, w.times->len - 2), ==, 205 * MS);
+    /* two segments: the second is acknowledged at once, both done at 10 ms */
+    g_assert_cmpint(completed_after(&w, w.a, 2, 0, 2), ==, 10 * MS);
+    world_fini(&w);
+
+    /* delayed_ack 0: every segment acknowledged on arrival */
+    p.delayed_ack = 0;
+    world_init(&w, &p);
+    connect_pair(&w);
+    g_assert_cmpint(completed_after(&w, w.a, 1, 0, 1), ==, 10 * MS);
     world_fini(&w);
 }
 
@@ -357,6 +425,7 @@ int main(int argc, char **argv)
     g_test_add_func("/rto/backoff", test_rto_backoff);
     g_test_add_func("/rto/syn", test_rto_syn);
     g_test_add_func("/tdi/karn", test_karn);
+    g_test_add_func("/tdi/delayed-ack", test_delayed_ack);
     g_test_add_func("/tdi/invalid-requests", test_invalid_requests);
     g_test_add_func("/tdi/half-close", test_half_close);
     g_test_add_func("/tdi/buffer-overflow", test_buffer_overflow);
