@@ -12,6 +12,7 @@ if command -v pkg-config >/dev/null 2>&1; then
 else
     missing="$missing libglib2.0-dev libsqlite3-dev"
 fi
+[ -e /usr/include/mimalloc.h ] || missing="$missing libmimalloc-dev"   # no pkg-config file
 command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
 command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 command -v parallel >/dev/null 2>&1 || missing="$missing parallel"  # the sweep test runs GNU parallel
