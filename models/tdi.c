@@ -133,7 +133,9 @@ struct Half {
     GQueue records; /* Record*: sent, not yet delivered to the peer's client */
     /* receiving */
     uint64_t rcv_nxt;
-    GArray *ooo; /* Range, sorted, beyond rcv_nxt */
+    GArray *ooo; /* Range, sorted, beyond rcv_nxt; NULL until a segment first
+                  * comes out of order (most connections never see one, and
+                  * touching an empty array was a cache miss per segment) */
     bool peer_fin_known, fin_rcvd;
     uint64_t peer_fin_seq;
 };
@@ -510,7 +512,6 @@ static void half_init(Half *h, Conn *c, int side, TdiNode *tn)
     h->tn = tn;
     rto_init(&h->rto, &tn->p.rto);
     g_queue_init(&h->records);
-    h->ooo = g_array_new(FALSE, FALSE, sizeof(Range));
 }
 
 static Conn *conn_new(Tdi *tdi, TdiNode *a, TdiNode *b, uint16_t port)
@@ -535,7 +536,8 @@ static void conn_free(Conn *c)
         sim_cancel(c->tdi->sim, c->h[i].rtx_timer);
         sim_cancel(c->tdi->sim, c->h[i].delack_timer);
         q_free_all(&c->h[i].records);
-        g_array_unref(c->h[i].ooo);
+        if (c->h[i].ooo)
+            g_array_unref(c->h[i].ooo);
         if (c->h[i].ep)
             c->h[i].ep->half = NULL;
     }
@@ -853,11 +855,13 @@ static void ack_data(Half *h, bool at_once)
 
 static void on_data(Half *h, uint64_t seq, uint32_t len, bool fin)
 {
-    bool in_order = len > 0 && seq == h->rcv_nxt && h->ooo->len == 0;
+    bool in_order = len > 0 && seq == h->rcv_nxt && !(h->ooo && h->ooo->len);
     if (len > 0 && seq + len > h->rcv_nxt) {
         if (seq > h->rcv_nxt) {
             Range r = { seq, seq + len };
             guint i = 0;
+            if (!h->ooo)
+                h->ooo = g_array_new(FALSE, FALSE, sizeof(Range));
             while (i < h->ooo->len && g_array_index(h->ooo, Range, i).start < r.start)
                 i++;
             g_array_insert_val(h->ooo, i, r);
@@ -865,7 +869,7 @@ static void on_data(Half *h, uint64_t seq, uint32_t len, bool fin)
             h->rcv_nxt = seq + len;
         }
         /* Pull in whatever the new data made contiguous. */
-        while (h->ooo->len && g_array_index(h->ooo, Range, 0).start <= h->rcv_nxt) {
+        while (h->ooo && h->ooo->len && g_array_index(h->ooo, Range, 0).start <= h->rcv_nxt) {
             uint64_t end = g_array_index(h->ooo, Range, 0).end;
             h->rcv_nxt = MAX(h->rcv_nxt, end);
             g_array_remove_index(h->ooo, 0);
