@@ -124,6 +124,7 @@ struct LoadGen {
     GPtrArray *paths;    /* interned "W:\wl\fK.dat", by file */
     bool mapped, ending, stopped;
     int next_id;
+    uint64_t ops_done;   /* operations over, whatever their status */
     uint64_t uses;
     SimEventId arrival, session_end;
 };
@@ -171,6 +172,7 @@ static void op_row(LgOp *o, SimTime t_done, NTSTATUS st, uint64_t bytes)
 static void op_end(LgOp *o, NTSTATUS st, uint64_t bytes)
 {
     op_row(o, sim_now(o->g->sim), st, bytes);
+    o->g->ops_done++;
     if (o->uses)
         o->h->busy--;
     g_hash_table_remove(o->g->inflight, o);
@@ -508,6 +510,8 @@ static gint op_cmp(gconstpointer a, gconstpointer b)
         return hx - hy;
     return strcmp(x->name, y->name);
 }
+
+uint64_t loadgen_ops_done(const LoadGen *g) { return g->ops_done; }
 
 void loadgen_flush_trace(LoadGen *g)
 {

@@ -50,5 +50,7 @@ LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const L
 void loadgen_free(LoadGen *g);
 /* Operations still waiting at the end of the run. */
 void loadgen_flush_trace(LoadGen *g);
+/* Operations over so far (metric loadgen.ops: throughput at any trace level). */
+uint64_t loadgen_ops_done(const LoadGen *g);
 
 #endif

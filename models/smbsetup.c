@@ -520,8 +520,13 @@ void smbsetup_flush_trace(SmbSetup *s)
     g_hash_table_unref(s->dirty);
     s->dirty = NULL;
     coh_write_metrics(s->coh, s->trace);
-    for (guint i = 0; i < s->loadgens->len; i++)
+    uint64_t ops = 0;
+    for (guint i = 0; i < s->loadgens->len; i++) {
         loadgen_flush_trace(g_ptr_array_index(s->loadgens, i));
+        ops += loadgen_ops_done(g_ptr_array_index(s->loadgens, i));
+    }
+    if (s->loadgens->len)
+        trace_metric(s->trace, "loadgen.ops", (double)ops);
     size_t held = 0;
     for (guint i = 0; i < s->client_order->len; i++)
         held += rdbss_file_objects(g_hash_table_lookup(s->rdbss, ((const Decl *)g_ptr_array_index(s->client_order, i))->id));
