@@ -55,8 +55,10 @@ static void test_round_trip(void)
     g_assert_nonnull(tr);
     /* More rows than one batch, so that batches commit in between. */
     write_run(tr, 1, 250000);
-    write_run(tr, 2, 10);
     sqlite3 *db = trace_db(tr);
+    /* one run: no index (its run_id would select every row) */
+    ASSERT_QUERY(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE '%_run%'", "0");
+    write_run(tr, 2, 10);
     ASSERT_QUERY(db, "SELECT count(*) FROM packets WHERE run_id = 1", "250000");
     ASSERT_QUERY(db, "SELECT count(*) FROM packets WHERE run_id = 1 AND fate = 'lost'", "25000");
     ASSERT_QUERY(db, "SELECT link || ' ' || src || '>' || dst || ' ' || kind FROM packets LIMIT 1",
@@ -67,7 +69,16 @@ static void test_round_trip(void)
                  "complete 123 250000");
     ASSERT_QUERY(db, "SELECT name FROM ntstatus WHERE code = 3221225653", "STATUS_IO_TIMEOUT");
     ASSERT_QUERY(db, "SELECT value FROM meta WHERE key = 'schema_version'", "1");
+    /* two: every event table indexed by run and time, and the planner uses it */
     ASSERT_QUERY(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'packet_run_t'", "1");
+    ASSERT_QUERY(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE '%_run%'", "10");
+    ASSERT_QUERY(db, "SELECT count(*) FROM (SELECT * FROM pragma_index_info('packet_run_t'))", "2");
+    sqlite3_stmt *plan;
+    g_assert_cmpint(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT t_ns FROM packet WHERE run_id = 2 ORDER BY t_ns",
+                                       -1, &plan, NULL), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_step(plan), ==, SQLITE_ROW);
+    g_assert_nonnull(strstr((const char *)sqlite3_column_text(plan, 3), "USING COVERING INDEX packet_run_t"));
+    sqlite3_finalize(plan);
 
     /* Scoped to a run, unqualified names see that run only. */
     g_assert_true(trace_scope_to_run(tr, 2, &err));
