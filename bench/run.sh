@@ -1,5 +1,6 @@
 #!/bin/sh
-# make bench [BENCH=phold|all]: each figure on its own line as
+# make bench [BENCH=phold|sweep|fullstack|fullstack-1k|fullstack-10k|trace|all]:
+# each figure on its own line as
 #   bench NAME key=value ...
 # Rates are medians of RUNS runs; the yardstick of ../shared/bench is built
 # and measured in the same run, and the ratio to it is printed.
@@ -63,8 +64,9 @@ sweep() {
 }
 
 # The full stack (bench/fullstack-*.rsim): 1,000 or 10,000 clients on 10
-# servers for 60 simulated seconds.  One run each (they take minutes).
-# Peak RSS comes from GNU time when it is installed.
+# servers for 60 simulated seconds.  fullstack-1k and the trace line are
+# medians of RUNS runs; fullstack-10k takes minutes a run, so it runs
+# RUNS_10K times (1).  Peak RSS comes from GNU time when it is installed.
 peak_of() { sed -n 's/^peak_rss_kib=//p' "$1"; }
 run_timed() { # scenario db level -> prints "wall peak"
     tfile=$(mktemp)
@@ -85,39 +87,67 @@ db_rows() { # every row of every table of the DB
     done
     echo $n
 }
-fullstack_line() { # name scenario
-    db=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db")
-    set -- "$1" "$2" $(run_timed "$2" "$db" none)
-    events=$(sqlite3 "$db" "SELECT events FROM runs")
-    bytes=$(stat -c %s "$db")
-    awk -v n="$1" -v e="$events" -v w="$3" -v p="$4" -v b="$bytes" 'BEGIN {
-        printf "bench %s events_per_s=%.0f wall_s=%.1f peak_rss_kib=%s trace_bytes_per_event=%.2f events=%d trace=none target_events_per_s=2000000\n",
-               n, e / w, w, p, b / e, e }'
-    rm -f "$db"
+# The machine, for the absolute targets: PHOLD (b) of the plain C loop
+# against the 6.2M events/s of a CI-class machine (../shared/bench/README.md).
+machine_line() {
+    [ "$have_ref" = 1 ] || return 0
+    refs=""
+    for i in $(seq "$RUNS"); do
+        refs="$refs $("$build/bench/phold_ref" inline 10000 10 8000000 | field ev_per_s)"
+    done
+    ref=$(echo $refs | tr ' ' '\n' | median)
+    awk -v r="$ref" 'BEGIN { printf "bench machine phold_ref_b_events_per_s=%s ci_class=6200000 speed=%.2f\n", r, r / 6200000 }'
+}
+fullstack_line() { # name scenario runs
+    walls=""; peaks=""
+    for i in $(seq "$3"); do
+        db=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db")
+        set -- "$1" "$2" "$3" $(run_timed "$2" "$db" none)
+        walls="$walls $4"; peaks="$peaks $5"
+        events=$(sqlite3 "$db" "SELECT events FROM runs")
+        ops=$(sqlite3 "$db" "SELECT CAST(value AS INTEGER) FROM metrics WHERE name = 'loadgen.ops'")
+        bytes=$(stat -c %s "$db")
+        rm -f "$db"
+    done
+    w=$(echo $walls | tr ' ' '\n' | median); p=$(echo $peaks | tr ' ' '\n' | median)
+    awk -v n="$1" -v e="$events" -v o="$ops" -v w="$w" -v p="$p" -v b="$bytes" -v r="$3" 'BEGIN {
+        printf "bench %s events_per_s=%.0f ops_per_s=%.0f wall_s=%.1f peak_rss_kib=%s trace_bytes_per_event=%.2f events=%d ops=%d trace=none runs=%d target_events_per_s=2000000\n",
+               n, e / w, o / w, w, p, b / e, e, o, r }'
 }
 trace_line() {
-    db0=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db"); db1=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db")
-    set -- $(run_timed bench/fullstack-1k.rsim "$db0" none) $(run_timed bench/fullstack-1k.rsim "$db1" all)
-    rows=$(db_rows "$db1"); events=$(sqlite3 "$db1" "SELECT events FROM runs"); bytes=$(stat -c %s "$db1")
+    w0s=""; w1s=""; refs=""
+    gcc -O2 -o "$build/bench/sqlite_trace" "$shared/sqlite_trace.c" -lsqlite3 2>/dev/null || refs=NA
+    for i in $(seq "$RUNS"); do
+        db0=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db"); db1=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db")
+        set -- $(run_timed bench/fullstack-1k.rsim "$db0" none) $(run_timed bench/fullstack-1k.rsim "$db1" all)
+        w0s="$w0s $1"; w1s="$w1s $3"
+        rows=$(db_rows "$db1"); events=$(sqlite3 "$db1" "SELECT events FROM runs"); bytes=$(stat -c %s "$db1")
+        rm -f "$db0" "$db1"
+        if [ "$refs" != NA ]; then
+            rdb=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-ref-XXXXXX.db")
+            refs="$refs $("$build/bench/sqlite_trace" "$rdb" 3000000 off int | field rows_per_s)"
+            rm -f "$rdb"*
+        fi
+    done
+    w0=$(echo $w0s | tr ' ' '\n' | median); w1=$(echo $w1s | tr ' ' '\n' | median)
     ref=NA
-    if gcc -O2 -o "$build/bench/sqlite_trace" "$shared/sqlite_trace.c" -lsqlite3 2>/dev/null; then
-        rdb=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-ref-XXXXXX.db")
-        ref=$("$build/bench/sqlite_trace" "$rdb" 3000000 off int | field rows_per_s)
-        rm -f "$rdb"*
-    fi
-    awk -v w0="$1" -v w1="$3" -v r="$rows" -v e="$events" -v b="$bytes" -v ref="$ref" 'BEGIN {
+    [ "$refs" = NA ] || ref=$(echo $refs | tr ' ' '\n' | median)
+    awk -v w0="$w0" -v w1="$w1" -v r="$rows" -v e="$events" -v b="$bytes" -v ref="$ref" -v n="$RUNS" 'BEGIN {
         rps = r / w1
-        printf "bench trace rows_per_s=%.0f slowdown=%.2f rows=%d wall_none_s=%.1f wall_all_s=%.1f trace_bytes_per_event=%.2f ref_rows_per_s=%s ratio=%s target_ratio=0.75 target_slowdown=1.50\n",
-               rps, w1 / w0, r, w0, w1, b / e, ref, ref == "NA" ? "NA" : sprintf("%.2f", rps / ref) }'
-    rm -f "$db0" "$db1"
+        printf "bench trace rows_per_s=%.0f slowdown=%.2f rows=%d wall_none_s=%.1f wall_all_s=%.1f trace_bytes_per_event=%.2f ref_rows_per_s=%s ratio=%s runs=%d target_ratio=0.75 target_slowdown=1.50\n",
+               rps, w1 / w0, r, w0, w1, b / e, ref, ref == "NA" ? "NA" : sprintf("%.2f", rps / ref), n }'
 }
 
 case "$which" in
 fullstack)
-    fullstack_line fullstack-1k bench/fullstack-1k.rsim
-    fullstack_line fullstack-10k bench/fullstack-10k.rsim
+    machine_line
+    fullstack_line fullstack-1k bench/fullstack-1k.rsim "$RUNS"
+    fullstack_line fullstack-10k bench/fullstack-10k.rsim "${RUNS_10K:-1}"
     trace_line
     ;;
+fullstack-1k)  machine_line; fullstack_line fullstack-1k bench/fullstack-1k.rsim "$RUNS" ;;
+fullstack-10k) machine_line; fullstack_line fullstack-10k bench/fullstack-10k.rsim "${RUNS_10K:-1}" ;;
+trace)         trace_line ;;
 all|phold|sweep)
     if [ "$which" != sweep ]; then
         phold phold-a 1000 1 16000000
@@ -127,7 +157,7 @@ all|phold|sweep)
     [ "$which" = phold ] || sweep
     ;;
 *)
-    echo "unknown benchmark '$which' (expected phold, sweep, fullstack or all)" >&2
+    echo "unknown benchmark '$which' (expected phold, sweep, fullstack, fullstack-1k, fullstack-10k, trace or all)" >&2
     exit 2
     ;;
 esac
