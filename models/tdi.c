@@ -121,7 +121,9 @@ struct Half {
     int retries, syn_retransmits, dupacks;
     /* receiving: segments taken in since this side last sent anything (every
      * segment carries rcv_nxt), and the delayed-ACK timer, armed lazily: it
-     * stays when an ACK rides on data, and finds nothing owed when it fires */
+     * stays when an ACK rides on data and finds nothing owed when it fires,
+     * so an ACK owed since may go out sooner than the full delay (allowed:
+     * RFC 9293 bounds the delay from above; Windows' timer ticks by 100 ms) */
     int unacked_segs;
     SimEventId delack_timer;
     bool timing, in_recovery;

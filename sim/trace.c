@@ -11,9 +11,9 @@
 #define BATCH_ROWS 100000
 
 /* During a run, the event rows are written by a thread of their own: the
- * model fills blocks of rows and queues them, the writer binds and steps
- * them in queue order, so the DB gets exactly the rows, in exactly the
- * order, a direct write would give.  Everything else that touches the DB
+ * model fills blocks of rows and queues them, the writer takes them in
+ * queue order, each block table by table, so every table gets exactly the
+ * rows, in exactly the order, a direct write would give.  Everything else that touches the DB
  * (names aside, which get their ids here) first waits for the queue to
  * drain, so the connection is only ever used by one thread at a time. */
 #define BLOCK_ROWS 4096
@@ -588,13 +588,13 @@ static void write_block(Trace *tr, const Block *b)
     for (int s = 0; s < ST_COUNT && !tr->error; s++) {
         guint i = start[s], end = start[s + 1];
         sqlite3_stmt *multi = tr->multi[s];
+        /* An event row's run_id is ?1, one for every row (bound when the
+         * run began); a name row has none. */
+        int run_param = s != ST_NAME_WITH_ID;
+        int per_row = multi ? (sqlite3_bind_parameter_count(multi) - run_param) / MULTI_ROWS : 0;
         for (; multi && end - i >= MULTI_ROWS && !tr->error; i += MULTI_ROWS) {
-            /* An event row's run_id is ?1, shared by every row (bound when
-             * the run began); a name row has no run_id. */
-            int shared = s != ST_NAME_WITH_ID;
-            int per_row = (sqlite3_bind_parameter_count(multi) - shared) / MULTI_ROWS;
             for (int k = 0; k < MULTI_ROWS; k++)
-                bind_values(multi, 1 + shared + k * per_row, &b->rows[order[i + (guint)k]]);
+                bind_values(multi, 1 + run_param + k * per_row, &b->rows[order[i + (guint)k]]);
             insert_n(tr, multi, MULTI_ROWS);
         }
         for (; i < end && !tr->error; i++)

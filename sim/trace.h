@@ -3,13 +3,15 @@
  * One DB holds any number of runs; every table is keyed by run_id.  Base
  * tables are narrow (integers; names interned in `names`), written through
  * prepared statements in large transactions; readable views join the names
- * back in.  Indexes are built when a run ends.  A run's row is committed as
- * `incomplete` before the first event and becomes `complete` or `failed`
- * only at its end, so a killed run leaves a valid DB that says so.
+ * back in.  A DB is indexed by run once it holds more than one.  A run's
+ * row is committed as `incomplete` before the first event and becomes
+ * `complete` or `failed` only at its end, so a killed run leaves a valid
+ * DB that says so.
  *
  * While a run traces events (level ops or above), their rows go to a
- * writer thread through a bounded queue, in call order, so the DB is
- * exactly what a direct write would make; every other call that touches
+ * writer thread through a bounded queue, in call order; it writes them
+ * table by table, so each table gets exactly the rows, and rowids, that a
+ * direct write would make; every other call that touches
  * the DB (trace_db included) first waits for the queue to drain.  Names
  * get their ids without a query: a run starts by loading every name.
  *
