@@ -264,25 +264,6 @@ static void launch(Net *net, LinkDir *d, const NetPacket *pkt, SimTime arrive, i
     sim_at(net->sim, arrive, on_arrival, f, 0);
 }
 
-static void send_dir(Net *net, LinkDir *d, const NetPacket *pkt);
-
-bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt)
-{
-    LinkDir *d = g_hash_table_lookup(src->out, dst);
-    if (!d)
-        return false;
-    send_dir(net, d, pkt);
-    return true;
-}
-
-bool net_send_on(Net *net, NetLink *link, NetNode *src, const NetPacket *pkt)
-{
-    if (!link)
-        return false;
-    send_dir(net, link->dir[0].from == src ? &link->dir[0] : &link->dir[1], pkt);
-    return true;
-}
-
 /* Every outcome of a packet on its way is its traced fate. */
 static void send_dir(Net *net, LinkDir *d, const NetPacket *pkt)
 {
@@ -333,4 +314,21 @@ static void send_dir(Net *net, LinkDir *d, const NetPacket *pkt)
     launch(net, d, pkt, arrive, FATE_DELIVERED);
     if (u_dup < p->duplicate)
         launch(net, d, pkt, arrive, FATE_DUPLICATE);
+}
+
+bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt)
+{
+    LinkDir *d = g_hash_table_lookup(src->out, dst);
+    if (!d)
+        return false;
+    send_dir(net, d, pkt);
+    return true;
+}
+
+bool net_send_on(Net *net, NetLink *link, NetNode *src, const NetPacket *pkt)
+{
+    if (!link)
+        return false;
+    send_dir(net, link->dir[0].from == src ? &link->dir[0] : &link->dir[1], pkt);
+    return true;
 }

@@ -516,13 +516,13 @@ static void half_init(Half *h, Conn *c, int side, TdiNode *tn)
     g_queue_init(&h->records);
 }
 
-static Conn *conn_new(Tdi *tdi, TdiNode *a, TdiNode *b, uint16_t port)
+static Conn *conn_new(Tdi *tdi, TdiNode *a, TdiNode *b, NetLink *link, uint16_t port)
 {
     Conn *c = g_new0(Conn, 1);
     c->tdi = tdi;
     c->id = tdi->next_conn++;
     c->port = port;
-    c->link = net_find_link(tdi->net, a->node, b->node);
+    c->link = link;
     half_init(&c->h[0], c, 0, a);
     half_init(&c->h[1], c, 1, b);
     c->discs = g_array_new(FALSE, FALSE, sizeof(Disc));
@@ -1130,7 +1130,7 @@ NTSTATUS tdi_connect(TdiEndpoint *ep, NetNode *remote, uint16_t port, const int6
         return finish(r, STATUS_BAD_NETWORK_PATH, 0, 0);
     if (!net_link_is_up(link))
         return finish(r, STATUS_NETWORK_UNREACHABLE, 0, 0);
-    Conn *c = conn_new(tdi, ep->tn, tdi_node(tdi, remote), port);
+    Conn *c = conn_new(tdi, ep->tn, tdi_node(tdi, remote), link, port);
     Half *h = &c->h[0];
     h->ep = ep;
     ep->half = h;

@@ -219,11 +219,6 @@ static void test_karn(void)
     world_fini(&w);
 }
 
-/* Delayed acknowledgements (RFC 9293 3.8.6.3), seen in when a TDI_SEND
- * completes, which is when its last byte is acknowledged (5 ms each way).
- * `count` sends from `from` (tags 1..count), and when reply_after > 0 a
- * send of the peer's (tag 99) that much later; returns how long after the
- * first send the completion with tag `tag` came. */
 static void reply(Sim *sim, void *ctx, uint64_t arg)
 {
     (void)sim;
@@ -232,6 +227,11 @@ static void reply(Sim *sim, void *ctx, uint64_t arg)
     tdi_send(w->replier, 100, 99, on_done, w);
 }
 
+/* Delayed acknowledgements (RFC 9293 3.8.6.3), seen in when a TDI_SEND
+ * completes, which is when its last byte is acknowledged (5 ms each way).
+ * `count` sends from `from` (tags 1..count), and when reply_after > 0 a
+ * send of the peer's (tag 99) that much later; returns how long after the
+ * first send the completion with tag `tag` came. */
 static SimTime completed_after(World *w, TdiEndpoint *from, int count, SimTime reply_after, uint64_t tag)
 {
     SimTime t0 = sim_now(w->sim);
