@@ -23,7 +23,10 @@ typedef struct {
     NetNode *server;
     bool up, lost;
     uint64_t next_mid;
-    GHashTable *pending;  /* msg id -> Req* */
+    GArray *pending;      /* Pending, by message id: ids only grow, so a
+                           * request joins at the end; a handful wait at a
+                           * time, and a lookup reads one line where a hash
+                           * table read three */
     GHashTable *sessions; /* user -> session id */
 } Conn;
 
@@ -67,6 +70,35 @@ static void on_timeout(Sim *sim, void *ctx, uint64_t arg);
 
 static void finish_req(Req *q, NTSTATUS st);
 
+typedef struct {
+    uint64_t mid;
+    Req *q;
+} Pending;
+
+static void pending_add(Conn *c, Req *q)
+{
+    Pending p = { q->mid, q };
+    g_array_append_val(c->pending, p);
+}
+
+/* The request waiting for message id `mid`, now off the list; NULL if none. */
+static Req *pending_take(Conn *c, uint64_t mid)
+{
+    guint lo = 0, hi = c->pending->len;
+    while (lo < hi) {
+        guint k = (lo + hi) / 2;
+        if (g_array_index(c->pending, Pending, k).mid < mid)
+            lo = k + 1;
+        else
+            hi = k;
+    }
+    if (lo == c->pending->len || g_array_index(c->pending, Pending, lo).mid != mid)
+        return NULL;
+    Req *q = g_array_index(c->pending, Pending, lo).q;
+    g_array_remove_index(c->pending, lo);
+    return q;
+}
+
 /* Send a request; its response (or time-out) comes back to finish. */
 static void send_req(Conn *c, SmbMsg *m, RxContext *rx, ReqKind kind)
 {
@@ -88,7 +120,7 @@ static void send_req(Conn *c, SmbMsg *m, RxContext *rx, ReqKind kind)
         q->mid = m->msg_id;
         if (c->rdr->p.request_timeout > 0 && kind != K_WAIT)
             q->timer = sim_after(c->rdr->sim, c->rdr->p.request_timeout, on_timeout, q, 0);
-        g_hash_table_insert(c->pending, SMB_ID_KEY(q->mid), q);
+        pending_add(c, q);
     }
     smb_send(c->rdr->wire, c->ep, rdbss_node(c->rdr->rdbss), c->server, m);
 }
@@ -204,7 +236,7 @@ static void on_timeout(Sim *sim, void *ctx, uint64_t arg)
     Req *q = ctx;
     Conn *c = q->c;
     q->timer = SIM_NO_EVENT;
-    g_hash_table_remove(c->pending, SMB_ID_KEY(q->mid));
+    pending_take(c, q->mid);
     Req copy = *q;
     g_free(q);
     finish_req(&copy, STATUS_IO_TIMEOUT);
@@ -226,10 +258,9 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
         rx_indicate_buffering_change(c->sc, m->file, to, m->t_sent);
     } else if (!m->async) {
         uint64_t mid = m->msg_id;
-        Req *q = g_hash_table_lookup(c->pending, SMB_ID_KEY(mid));
+        Req *q = pending_take(c, mid);
         if (q) {
             sim_cancel(c->rdr->sim, q->timer);
-            g_hash_table_remove(c->pending, SMB_ID_KEY(mid));
             if (q->kind == K_COUNTDOWN)
                 finish_req(q, m->status);
             else
@@ -247,28 +278,16 @@ static void conn_lost(Conn *c, NTSTATUS st)
         return;
     c->lost = true;
     c->up = false;
-    GPtrArray *qs = g_ptr_array_new();
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, c->pending);
-    while (g_hash_table_iter_next(&it, &k, &v))
-        g_ptr_array_add(qs, v);
-    g_hash_table_remove_all(c->pending);
-    /* in message-id order: the trace must not depend on hash order */
-    for (guint i = 0; i < qs->len; i++)
-        for (guint j = i + 1; j < qs->len; j++)
-            if (((Req *)g_ptr_array_index(qs, j))->mid < ((Req *)g_ptr_array_index(qs, i))->mid) {
-                gpointer t = g_ptr_array_index(qs, i);
-                g_ptr_array_index(qs, i) = g_ptr_array_index(qs, j);
-                g_ptr_array_index(qs, j) = t;
-            }
+    /* in message-id order, the list's own */
+    GArray *qs = c->pending;
+    c->pending = g_array_new(FALSE, FALSE, sizeof(Pending));
     for (guint i = 0; i < qs->len; i++) {
-        Req *q = g_ptr_array_index(qs, i);
+        Req *q = g_array_index(qs, Pending, i).q;
         sim_cancel(c->rdr->sim, q->timer);
         finish_req(q, st);
         g_free(q);
     }
-    g_ptr_array_unref(qs);
+    g_array_unref(qs);
     if (c->sc)
         rx_srv_call_lost(c->sc, st);
 }
@@ -337,7 +356,7 @@ static NTSTATUS create_srv_call(RxContext *rx)
     c->sc = sc;
     c->server = server;
     c->next_mid = 1;
-    c->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, NULL); /* Req* owned here */
+    c->pending = g_array_new(FALSE, FALSE, sizeof(Pending)); /* its Req* owned here */
     c->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     char *name = g_strdup_printf("%s:%s%d", net_node_name(rdbss_node(s->rdbss)), rdbss_rdr_name(s->m), ++s->endpoints);
     c->ep = tdi_endpoint_open(s->tdi, rdbss_node(s->rdbss), 0, name);
@@ -605,12 +624,9 @@ void smbrdr_free(SmbRdr *s)
         return;
     for (guint i = 0; i < s->conns->len; i++) {
         Conn *c = g_ptr_array_index(s->conns, i);
-        GHashTableIter it;
-        gpointer k, v;
-        g_hash_table_iter_init(&it, c->pending);
-        while (g_hash_table_iter_next(&it, &k, &v))
-            g_free(v);
-        g_hash_table_unref(c->pending);
+        for (guint j = 0; j < c->pending->len; j++)
+            g_free(g_array_index(c->pending, Pending, j).q);
+        g_array_unref(c->pending);
         g_hash_table_unref(c->sessions);
         g_free(c);
     }
