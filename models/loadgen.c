@@ -109,6 +109,7 @@ typedef struct LgOp {
     SimTime t0;
     uint32_t path;
     bool uses;        /* counts in h->busy: I/O on an open handle (not its open or close) */
+    GList link;       /* in g->inflight */
 } LgOp;
 
 struct LoadGen {
@@ -120,7 +121,7 @@ struct LoadGen {
     double weight_total;
     Rng rng;
     GPtrArray *handles;  /* LgHandle* */
-    GHashTable *inflight; /* LgOp* set */
+    GQueue inflight;     /* LgOp*, linked through their own nodes */
     GPtrArray *paths;    /* interned "W:\wl\fK.dat", by file */
     bool mapped, ending, stopped;
     int next_id;
@@ -157,7 +158,8 @@ static LgOp *op_begin(LoadGen *g, LoadOp op, const char *name, LgHandle *h, uint
     o->uses = uses;
     if (uses)
         h->busy++;
-    g_hash_table_add(g->inflight, o);
+    o->link.data = o;
+    g_queue_push_tail_link(&g->inflight, &o->link);
     return o;
 }
 
@@ -175,7 +177,7 @@ static void op_end(LgOp *o, NTSTATUS st, uint64_t bytes)
     o->g->ops_done++;
     if (o->uses)
         o->h->busy--;
-    g_hash_table_remove(o->g->inflight, o);
+    g_queue_unlink(&o->g->inflight, &o->link);
 }
 
 static void handle_drop(LoadGen *g, LgHandle *h)
@@ -489,7 +491,6 @@ LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const L
     rng_stream(&g->rng, seed, stream);
     g_free(stream);
     g->handles = g_ptr_array_new();
-    g->inflight = g_hash_table_new(g_direct_hash, g_direct_equal);
     g->paths = g_ptr_array_new();
     g_ptr_array_set_size(g->paths, (guint)p->popularity->n);
     sim_at(sim, p->start, session_begin, g, 0);
@@ -516,11 +517,8 @@ uint64_t loadgen_ops_done(const LoadGen *g) { return g->ops_done; }
 void loadgen_flush_trace(LoadGen *g)
 {
     GPtrArray *ops = g_ptr_array_new();
-    GHashTableIter it;
-    gpointer k;
-    g_hash_table_iter_init(&it, g->inflight);
-    while (g_hash_table_iter_next(&it, &k, NULL))
-        g_ptr_array_add(ops, k);
+    for (GList *l = g->inflight.head; l; l = l->next)
+        g_ptr_array_add(ops, l->data);
     g_ptr_array_sort(ops, op_cmp);
     for (guint i = 0; i < ops->len; i++)
         op_row(g_ptr_array_index(ops, i), -1, STATUS_PENDING, 0);
@@ -531,12 +529,9 @@ void loadgen_free(LoadGen *g)
 {
     if (!g)
         return;
-    GHashTableIter it;
-    gpointer k;
-    g_hash_table_iter_init(&it, g->inflight);
-    while (g_hash_table_iter_next(&it, &k, NULL))
-        g_free(k);
-    g_hash_table_unref(g->inflight);
+    GList *l;
+    while ((l = g_queue_pop_head_link(&g->inflight)))
+        g_free(l->data);
     for (guint i = 0; i < g->handles->len; i++)
         g_free(g_ptr_array_index(g->handles, i));
     g_ptr_array_unref(g->handles);
