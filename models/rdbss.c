@@ -34,9 +34,12 @@ struct Rdbss {
     NetNode *node;
     GPtrArray *rdrs; /* provider order */
     GHashTable *drives; /* "X:" -> Drive* */
-    GPtrArray *ops;     /* Op* not yet finished */
-    GHashTable *sides;  /* Op* of RDBSS's own contexts (finalizations, creations): freed at the end if still out */
-    GHashTable *records; /* continuation records (flushes, closes, deletes) still out: freed at the end */
+    /* What is still out, freed at the end if a run stops in the middle; each
+     * is linked through a node of its own, so joining and leaving cost no
+     * search and no allocation: */
+    GQueue ops;     /* Op* not yet finished */
+    GQueue sides;   /* Op* of RDBSS's own contexts (finalizations, creations) */
+    GQueue records; /* continuation records (flushes, closes, deletes) */
     uint64_t next_id;
     uint32_t routine_names[MRX_N_ROUTINES]; /* trace name ids, interned when first called */
     GQueue fcbs, srv_opens, fobxs;   /* not yet finalized, oldest first */
@@ -84,7 +87,15 @@ typedef struct {
     GArray *expect;  /* a read: what the oracle said it must not be older than */
     uint64_t epoch;
     int waiting; /* sub-requests (flush writes) still out */
+    GList link;  /* in the Rdbss's ops or sides */
 } Op;
+
+/* What precedes a continuation record, keeping its payload aligned as
+ * g_malloc's own blocks are. */
+typedef union {
+    GList link; /* in the Rdbss's records */
+    max_align_t align;
+} RecordHead;
 
 
 static void fail(Rdbss *r, const char *fmt, const char *a)
@@ -235,7 +246,8 @@ static Op *op_new(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx)
     o->rx.rdr = m;
     o->done = done;
     o->ctx = ctx;
-    g_ptr_array_add(r->ops, o);
+    o->link.data = o;
+    g_queue_push_tail_link(&r->ops, &o->link);
     return o;
 }
 
@@ -264,7 +276,7 @@ static void irp_done(Op *o, NTSTATUS st, uint64_t info)
         return;
     }
     o->completed = true;
-    g_ptr_array_remove(r->ops, o);
+    g_queue_unlink(&r->ops, &o->link);
     if (o->done)
         o->done(o->ctx, st, info, o->result);
     op_free(o);
@@ -284,8 +296,8 @@ static RxContext *side_rx(MiniRdr *m)
 {
     Op *o = op_new(m->rdbss, m, NULL, NULL);
     o->completed = true; /* an internal context: no IRP to complete */
-    g_ptr_array_remove(m->rdbss->ops, o);
-    g_hash_table_add(m->rdbss->sides, o);
+    g_queue_unlink(&m->rdbss->ops, &o->link);
+    g_queue_push_tail_link(&m->rdbss->sides, &o->link);
     return &o->rx;
 }
 
@@ -293,16 +305,22 @@ static RxContext *side_rx(MiniRdr *m)
  * stopped run leaves out is freed by rdbss_free. */
 static void *record_new(Rdbss *r, size_t size)
 {
-    void *p = g_malloc0(size);
-    g_hash_table_add(r->records, p);
-    return p;
+    RecordHead *h = g_malloc0(sizeof *h + size);
+    h->link.data = h;
+    g_queue_push_tail_link(&r->records, &h->link);
+    return h + 1;
 }
 
-static void record_free(Rdbss *r, void *p) { g_hash_table_remove(r->records, p); /* the table frees it */ }
+static void record_free(Rdbss *r, void *p)
+{
+    RecordHead *h = (RecordHead *)p - 1;
+    g_queue_unlink(&r->records, &h->link);
+    g_free(h);
+}
 
 static void side_free(RxContext *rx)
 {
-    g_hash_table_remove(rx->rdbss->sides, rx);
+    g_queue_unlink(&rx->rdbss->sides, &((Op *)rx)->link);
     op_free((Op *)rx);
 }
 
@@ -624,11 +642,8 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node)
     r->node = node;
     r->rdrs = g_ptr_array_new();
     r->flush_interval = SIM_SEC;
-    r->sides = g_hash_table_new(g_direct_hash, g_direct_equal);
-    r->records = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
     r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
-    r->ops = g_ptr_array_new();
     r->finalized = g_ptr_array_new();
     r->vnr_all = g_ptr_array_new();
     r->nr_all = g_ptr_array_new();
@@ -2453,8 +2468,7 @@ static bool still_pointed_at(void *obj)
 
 void rdbss_reclaim(Rdbss *r)
 {
-    if (!r->finalized->len || r->failed || r->ops->len || g_hash_table_size(r->sides) ||
-        g_hash_table_size(r->records))
+    if (!r->finalized->len || r->failed || r->ops.length || r->sides.length || r->records.length)
         return;
     /* The audit's check of a finalized structure, made now instead of at
      * the end; nothing is freed if one fails (the run stops on it). */
@@ -2529,16 +2543,13 @@ void rdbss_free(Rdbss *r)
 {
     if (!r)
         return;
-    for (guint i = 0; i < r->ops->len; i++)
-        op_free(g_ptr_array_index(r->ops, i));
-    g_ptr_array_unref(r->ops);
-    GHashTableIter it;
-    gpointer k;
-    g_hash_table_iter_init(&it, r->sides); /* contexts a run stopped in the middle of */
-    while (g_hash_table_iter_next(&it, &k, NULL))
-        op_free(k);
-    g_hash_table_unref(r->sides);
-    g_hash_table_unref(r->records); /* frees what is left */
+    GList *l;
+    while ((l = g_queue_pop_head_link(&r->ops)))
+        op_free(l->data);
+    while ((l = g_queue_pop_head_link(&r->sides))) /* contexts a run stopped in the middle of */
+        op_free(l->data);
+    while ((l = g_queue_pop_head_link(&r->records)))
+        g_free(l->data);
     GQueue *live[] = { &r->fobxs, &r->srv_opens, &r->fcbs };
     for (int i = 0; i < 3; i++) {
         GList *l;
