@@ -1388,9 +1388,25 @@ static int cmp_status(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void tdi_write_metrics(Tdi *tdi, Trace *trace)
+void tdi_write_metrics(Tdi *tdi, Trace *trace) { tdi_write_metrics_of(&tdi, 1, trace); }
+
+void tdi_write_metrics_of(Tdi *const *tdis, int n, Trace *trace)
 {
-    GArray *v = tdi->release_ns;
+    GArray *v = g_array_new(FALSE, FALSE, sizeof(double));
+    uint64_t timed_out = 0, aborts = 0;
+    GHashTable *statuses = g_hash_table_new(g_direct_hash, g_direct_equal); /* code -> count */
+    for (int i = 0; i < n; i++) {
+        g_array_append_vals(v, tdis[i]->release_ns->data, tdis[i]->release_ns->len);
+        timed_out += tdis[i]->releases_timed_out;
+        aborts += tdis[i]->aborts;
+        GHashTableIter it;
+        gpointer k, c;
+        g_hash_table_iter_init(&it, tdis[i]->statuses);
+        while (g_hash_table_iter_next(&it, &k, &c))
+            g_hash_table_insert(statuses, k,
+                                GSIZE_TO_POINTER(GPOINTER_TO_SIZE(g_hash_table_lookup(statuses, k)) +
+                                                 GPOINTER_TO_SIZE(c)));
+    }
     stats_sort((double *)(void *)v->data, v->len);
     const double *d = (const double *)(void *)v->data;
     trace_metric(trace, "tdi.release.count", v->len);
@@ -1400,14 +1416,15 @@ void tdi_write_metrics(Tdi *tdi, Trace *trace)
         trace_metric(trace, "tdi.release.p99_ns", stats_quantile(d, v->len, 0.99));
         trace_metric(trace, "tdi.release.max_ns", d[v->len - 1]);
     }
-    trace_metric(trace, "tdi.release.timed_out", (double)tdi->releases_timed_out);
-    trace_metric(trace, "tdi.abort.count", (double)tdi->aborts);
+    g_array_unref(v);
+    trace_metric(trace, "tdi.release.timed_out", (double)timed_out);
+    trace_metric(trace, "tdi.abort.count", (double)aborts);
     /* Error statuses, in code order (hash order is not deterministic). */
     GArray *codes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
     GHashTableIter it;
-    gpointer k, n;
-    g_hash_table_iter_init(&it, tdi->statuses);
-    while (g_hash_table_iter_next(&it, &k, &n)) {
+    gpointer k, c;
+    g_hash_table_iter_init(&it, statuses);
+    while (g_hash_table_iter_next(&it, &k, &c)) {
         uint32_t code = GPOINTER_TO_UINT(k);
         if (code != STATUS_SUCCESS && code != STATUS_PENDING)
             g_array_append_val(codes, code);
@@ -1416,7 +1433,7 @@ void tdi_write_metrics(Tdi *tdi, Trace *trace)
     uint64_t timeouts = 0;
     for (guint i = 0; i < codes->len; i++) {
         uint32_t code = g_array_index(codes, uint32_t, i);
-        uint64_t count = GPOINTER_TO_SIZE(g_hash_table_lookup(tdi->statuses, GUINT_TO_POINTER(code)));
+        uint64_t count = GPOINTER_TO_SIZE(g_hash_table_lookup(statuses, GUINT_TO_POINTER(code)));
         char *name = g_strdup_printf("status.%s", ntstatus_name(code) ? ntstatus_name(code) : "?");
         trace_metric(trace, name, (double)count);
         g_free(name);
@@ -1425,7 +1442,10 @@ void tdi_write_metrics(Tdi *tdi, Trace *trace)
     }
     trace_metric(trace, "tdi.timeouts", (double)timeouts);
     g_array_unref(codes);
+    g_hash_table_unref(statuses);
 }
+
+int64_t tdi_conns_made(const Tdi *tdi) { return tdi->next_conn - 1; }
 
 void tdi_free(Tdi *tdi)
 {

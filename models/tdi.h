@@ -115,6 +115,12 @@ void tdi_flush_trace(Tdi *tdi);
  * p99_ns,max_ns,timed_out}, tdi.abort.count, tdi.timeouts, and
  * status.STATUS_X: how many requests completed with each error status. */
 void tdi_write_metrics(Tdi *tdi, Trace *trace);
+/* The same metrics over the parts of a run that ran apart, each with its
+ * own Tdi (rdrsim run --jobs): counts add up, quantiles are of all of
+ * their disconnects together. */
+void tdi_write_metrics_of(Tdi *const *tdis, int n, Trace *trace);
+/* Connections made so far (their ids are 1 to this). */
+int64_t tdi_conns_made(const Tdi *tdi);
 
 void tdi_default_params(TdiParams *p);
 void tdi_set_node_params(Tdi *tdi, NetNode *node, const TdiParams *p);

@@ -474,14 +474,30 @@ World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
     return w;
 }
 
-void world_write_metrics(World *w, Trace *trace)
+void world_flush(World *w, Trace *trace)
 {
     ping_write_metrics(w->ping, trace);
     tdiapp_write_metrics(w->tdiapp, trace);
     smbsetup_flush_trace(w->smb);
     tdi_flush_trace(w->tdi);
-    tdi_write_metrics(w->tdi, trace);
 }
+
+void world_summary(World *const *ws, int n, Trace *trace)
+{
+    Tdi **tdis = g_new(Tdi *, n);
+    for (int i = 0; i < n; i++)
+        tdis[i] = ws[i]->tdi;
+    tdi_write_metrics_of(tdis, n, trace);
+    g_free(tdis);
+}
+
+void world_write_metrics(World *w, Trace *trace)
+{
+    world_flush(w, trace);
+    world_summary(&w, 1, trace);
+}
+
+int64_t world_conns(const World *w) { return tdi_conns_made(w->tdi); }
 
 void world_free(World *w)
 {

@@ -21,8 +21,16 @@ void world_check(Scenario *sc);
 /* Build the models of sc on sim; schedule the timeline.  sc must outlive
  * the world. */
 World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed);
-/* Write the run's metrics to the trace. */
+/* Write the run's metrics to the trace: world_flush, then world_summary. */
 void world_write_metrics(World *w, Trace *trace);
+/* What is still open at the end of the run, and the metrics that are each
+ * one model's own or counts (a run's parts add them up). */
+void world_flush(World *w, Trace *trace);
+/* The metrics of the whole: over n worlds, the parts of one run that ran
+ * apart (n = 1: the whole run). */
+void world_summary(World *const *ws, int n, Trace *trace);
+/* TDI connections made: their ids are 1 to this. */
+int64_t world_conns(const World *w);
 void world_free(World *w);
 
 #endif
