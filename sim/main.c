@@ -61,9 +61,12 @@ static int cmd_run(int argc, char **argv)
     char *max_trace = NULL;
     char **sets = NULL;
     gboolean quiet = FALSE;
+    gint jobs = 1;
     GOptionEntry entries[] = {
         { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "trace DB to write (default results/<scenario>.db)",
           "DB" },
+        { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs,
+          "run the scenario's independent parts on up to J threads (default 1; see README)", "J" },
         { "seed", 0, 0, G_OPTION_ARG_STRING, &seed, "seed of the run (overrides scenario.seed)", "N" },
         { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "override a declared value: KIND.NAME.KEY=VALUE",
           "K=V" },
@@ -91,6 +94,11 @@ static int cmd_run(int argc, char **argv)
     opt.output = output;
     opt.overrides = sets;
     opt.quiet = quiet;
+    if (jobs < 1 || jobs > 1024) {
+        fprintf(stderr, "rdrsim run: --jobs: expected 1 to 1024, got %d\n", jobs);
+        goto out;
+    }
+    opt.jobs = jobs;
     if (seed) {
         int64_t v;
         if (!units_parse_int(seed, QTY_INT, &v, &err) || v < 0) {

@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "expect.h"
+#include "partition.h"
 #include "scenario.h"
 #include "units.h"
 #include "world.h"
@@ -170,6 +171,213 @@ static Outcome drive(Sim *sim, Trace *tr, const RunOptions *opt, SimTime stop, b
     return o;
 }
 
+/* The engines and worlds of a run, freed once its end is written: one,
+ * or one per part. */
+typedef struct {
+    GPtrArray *sims, *worlds;
+    GPtrArray *traces; /* the parts' shard DBs: closed after their worlds */
+    GPtrArray *shards; /* and then deleted: their paths */
+    uint64_t events;   /* of every part */
+} Engines;
+
+static void unlink_db(const char *path)
+{
+    const char *suffixes[] = { "", "-journal", "-wal", "-shm" };
+    for (size_t k = 0; k < G_N_ELEMENTS(suffixes); k++) {
+        char *f = g_strconcat(path, suffixes[k], NULL);
+        g_unlink(f);
+        g_free(f);
+    }
+}
+
+static void engines_free(Engines *e)
+{
+    for (guint i = 0; i < e->worlds->len; i++)
+        world_free(g_ptr_array_index(e->worlds, i));
+    for (guint i = 0; i < e->sims->len; i++)
+        sim_free(g_ptr_array_index(e->sims, i));
+    for (guint i = 0; i < e->traces->len; i++)
+        trace_close(g_ptr_array_index(e->traces, i));
+    for (guint i = 0; i < e->shards->len; i++)
+        unlink_db(g_ptr_array_index(e->shards, i));
+    g_ptr_array_unref(e->shards);
+    g_ptr_array_unref(e->worlds);
+    g_ptr_array_unref(e->sims);
+    g_ptr_array_unref(e->traces);
+}
+
+/* A failure the models found at the end (their audits) fails the run. */
+static void end_failure(Outcome *o, const Sim *sim)
+{
+    if (sim_failure(sim) && strcmp(o->status, "complete") == 0) {
+        o->status = "failed";
+        o->message = g_strdup(sim_failure(sim));
+    }
+}
+
+/* The whole run on one engine. */
+static Outcome run_whole(const Scenario *sc, Trace *tr, const RunOptions *opt, SimTime stop, bool time_capped,
+                         Engines *e)
+{
+    Sim *sim = sim_new();
+    World *world = world_new(sc, sim, tr, scenario_seed(sc));
+    g_ptr_array_add(e->sims, sim);
+    g_ptr_array_add(e->worlds, world);
+    Outcome o = drive(sim, tr, opt, stop, time_capped);
+    world_write_metrics(world, tr);
+    end_failure(&o, sim);
+    return o;
+}
+
+/* ---- a run in independent parts, on several threads (--jobs) ----
+ *
+ * Each part runs on its own engine into a shard DB of its own, as a run
+ * of its own; the shards are then merged into the run in part order.  So
+ * the trace is the same whatever the number of threads, and each part's
+ * rows are the ones it would write inside the whole run.  Two things do
+ * differ from a run on one engine: rows come part by part, each in time
+ * order (every view orders by time), and connections are numbered part
+ * by part. */
+typedef struct {
+    Scenario *sc;   /* the part: a view of the whole */
+    char *shard;
+    Trace *tr;
+    Sim *sim;
+    World *world;
+    Outcome o;
+    char *err;      /* its DB could not be written */
+} Part;
+
+typedef struct {
+    GPtrArray *parts; /* Part* */
+    RunOptions opt;   /* quiet: the parts print nothing */
+    const TraceRunInfo *info;
+    SimTime stop;
+    bool time_capped, show;
+    gint next, done;
+    GMutex lock;
+} Parts;
+
+static void part_run(Parts *ps, Part *p)
+{
+    unlink_db(p->shard);
+    p->tr = trace_open(p->shard, &p->err);
+    if (!p->tr || !trace_begin_run(p->tr, ps->info, &p->err))
+        return;
+    p->sim = sim_new();
+    p->world = world_new(p->sc, p->sim, p->tr, ps->info->seed);
+    p->o = drive(p->sim, p->tr, &ps->opt, ps->stop, ps->time_capped);
+    world_flush(p->world, p->tr);
+    end_failure(&p->o, p->sim);
+    trace_end_run(p->tr, p->o.status, p->o.message, p->o.sim_end, sim_events_run(p->sim), &p->err);
+}
+
+static gpointer parts_worker(gpointer data)
+{
+    Parts *ps = data;
+    for (;;) {
+        guint i = (guint)g_atomic_int_add(&ps->next, 1);
+        if (i >= ps->parts->len)
+            return NULL;
+        part_run(ps, g_ptr_array_index(ps->parts, i));
+        int done = g_atomic_int_add(&ps->done, 1) + 1;
+        if (ps->show) {
+            g_mutex_lock(&ps->lock);
+            fprintf(stderr, "\r  %d of %u parts run ", done, ps->parts->len);
+            fflush(stderr);
+            g_mutex_unlock(&ps->lock);
+        }
+    }
+}
+
+/* The outcome of the whole from its parts': the first failure, else the
+ * first part that stopped short; the latest end. */
+static Outcome parts_outcome(Parts *ps)
+{
+    Outcome o = { "complete", NULL, 0 };
+    for (guint i = 0; i < ps->parts->len; i++) {
+        Part *p = g_ptr_array_index(ps->parts, i);
+        if (p->err && !o.message) {
+            o.status = "incomplete";
+            o.message = g_strdup_printf("part %u of the run: %s", i + 1, p->err);
+        }
+        if (!p->sim)
+            continue;
+        o.sim_end = MAX(o.sim_end, p->o.sim_end);
+        bool worse = strcmp(p->o.status, "failed") == 0 ? strcmp(o.status, "failed") != 0
+                                                       : strcmp(o.status, "complete") == 0;
+        if (strcmp(p->o.status, "complete") != 0 && worse) {
+            o.status = p->o.status;
+            g_free(o.message);
+            o.message = g_strdup(p->o.message);
+        }
+    }
+    return o;
+}
+
+static Outcome run_parts(GPtrArray *views, const char *out, Trace *tr, const TraceRunInfo *info,
+                         const RunOptions *opt, SimTime stop, bool time_capped, Engines *e)
+{
+    Parts ps = { .parts = g_ptr_array_new(), .opt = *opt, .info = info, .stop = stop,
+                 .time_capped = time_capped, .show = !opt->quiet && isatty(STDERR_FILENO) };
+    ps.opt.quiet = true;
+    g_mutex_init(&ps.lock);
+    for (guint i = 0; i < views->len; i++) {
+        Part *p = g_new0(Part, 1);
+        p->sc = g_ptr_array_index(views, i);
+        p->shard = g_strdup_printf("%s.part%u.tmp", out, i + 1);
+        g_ptr_array_add(ps.parts, p);
+    }
+    guint n_threads = MIN((guint)opt->jobs, views->len);
+    GThread **threads = g_new(GThread *, n_threads);
+    for (guint i = 0; i < n_threads; i++)
+        threads[i] = g_thread_new("part", parts_worker, &ps);
+    for (guint i = 0; i < n_threads; i++)
+        g_thread_join(threads[i]);
+    g_free(threads);
+    if (ps.show)
+        fprintf(stderr, "\r%-70s\r", "");
+
+    Outcome o = parts_outcome(&ps);
+    char **shards = g_new0(char *, views->len);
+    int64_t *offsets = g_new0(int64_t, views->len);
+    int64_t conns = 0;
+    uint64_t events = 0;
+    bool all_ran = true;
+    for (guint i = 0; i < ps.parts->len; i++) {
+        Part *p = g_ptr_array_index(ps.parts, i);
+        all_ran = all_ran && p->sim && !p->err;
+        shards[i] = p->shard;
+        offsets[i] = conns;
+        if (p->world) {
+            conns += world_conns(p->world);
+            events += sim_events_run(p->sim);
+            g_ptr_array_add(e->sims, p->sim);
+            g_ptr_array_add(e->worlds, p->world);
+        }
+        if (p->tr)
+            g_ptr_array_add(e->traces, p->tr);
+        g_ptr_array_add(e->shards, p->shard);
+    }
+    char *err = NULL;
+    if (all_ran && trace_merge_parts(tr, shards, offsets, (int)ps.parts->len, &err))
+        world_summary((World *const *)e->worlds->pdata, (int)e->worlds->len, tr);
+    g_free(err); /* the run's write error: trace_end_run reports it */
+    e->events = events;
+
+    for (guint i = 0; i < ps.parts->len; i++) {
+        Part *p = g_ptr_array_index(ps.parts, i);
+        g_free(p->o.message);
+        g_free(p->err);
+        g_free(p);
+    }
+    g_free(shards);
+    g_free(offsets);
+    g_ptr_array_unref(ps.parts);
+    g_mutex_clear(&ps.lock);
+    return o;
+}
+
 static void write_params(Trace *tr, const Scenario *sc)
 {
     GPtrArray *params = scenario_params(sc);
@@ -219,27 +427,23 @@ int run_scenario(const RunOptions *opt)
     bool time_capped = opt->max_sim_time > 0 && opt->max_sim_time < stop;
     if (time_capped)
         stop = opt->max_sim_time;
-    Sim *sim = sim_new();
-    World *world = world_new(sc, sim, tr, scenario_seed(sc));
+    /* Independent parts run apart only when no cap counts across them. */
+    GPtrArray *views = opt->jobs > 1 && !opt->max_events && opt->max_wall <= 0 ? scenario_partition(sc) : NULL;
+    Engines e = { g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new_with_free_func(g_free), 0 };
     interrupted = 0;
     catch_signals(true);
     gint64 t0 = g_get_monotonic_time();
-    Outcome o = drive(sim, tr, opt, stop, time_capped);
+    Outcome o = views ? run_parts(views, out, tr, &info, opt, stop, time_capped, &e)
+                      : run_whole(sc, tr, opt, stop, time_capped, &e);
     double wall = (double)(g_get_monotonic_time() - t0) / 1e6;
-
-    world_write_metrics(world, tr);
-    if (sim_failure(sim) && strcmp(o.status, "complete") == 0) {
-        /* an invariant checked at the end of the run (the models' audits) */
-        o.status = "failed";
-        o.message = g_strdup(sim_failure(sim));
-    }
-    trace_metric(tr, "sim.events", (double)sim_events_run(sim));
+    uint64_t events = views ? e.events : sim_events_run(g_ptr_array_index(e.sims, 0));
+    trace_metric(tr, "sim.events", (double)events);
     trace_metric(tr, "sim.end_ns", (double)o.sim_end);
-    bool written = trace_end_run(tr, o.status, o.message, o.sim_end, sim_events_run(sim), &err);
+    bool written = trace_end_run(tr, o.status, o.message, o.sim_end, events, &err);
     catch_signals(false);
-    uint64_t events = sim_events_run(sim);
-    world_free(world);
-    sim_free(sim);
+    engines_free(&e);
+    if (views)
+        g_ptr_array_unref(views);
     if (!written) {
         fprintf(stderr, "rdrsim: %s\n", err);
         status = EXIT_BAD_INPUT;

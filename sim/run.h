@@ -29,6 +29,7 @@ typedef struct {
     int64_t max_sim_time;        /* ns; 0: none */
     double max_wall;             /* seconds; 0: none */
     int64_t max_trace_bytes;     /* 0: no limit but the disk's */
+    int jobs;                    /* threads for the scenario's independent parts (partition.h); <= 1: one */
 } RunOptions;
 
 /* Run a scenario; returns an exit status. */

@@ -978,8 +978,8 @@ static bool is_name_col(const TraceTableInfo *t, const char *col)
 }
 
 /* INSERT INTO main.T SELECT ... FROM shard.T, with run ids and name ids
- * mapped to this DB's. */
-static char *copy_sql(Trace *tr, const TraceTableInfo *t)
+ * mapped to this DB's, and connection ids moved up by conn_offset. */
+static char *copy_sql(Trace *tr, const TraceTableInfo *t, int64_t conn_offset)
 {
     GPtrArray *cols = shard_columns(tr, t->table);
     GString *sel = g_string_new(""), *joins = g_string_new(""), *names = g_string_new("");
@@ -991,7 +991,10 @@ static char *copy_sql(Trace *tr, const TraceTableInfo *t)
         else if (is_name_col(t, c)) {
             g_string_append_printf(sel, "%sn%u.new", i ? ", " : "", i);
             g_string_append_printf(joins, " LEFT JOIN temp.merge_names n%u ON n%u.old = x.%s", i, i, c);
-        } else
+        } else if (conn_offset && strcmp(c, "conn") == 0)
+            g_string_append_printf(sel, "%sCASE WHEN x.conn > 0 THEN x.conn + %lld ELSE x.conn END", i ? ", " : "",
+                                   (long long)conn_offset); /* 0: no connection (a ping) */
+        else
             g_string_append_printf(sel, "%sx.%s", i ? ", " : "", c);
     }
     char *sql = g_strdup_printf("INSERT INTO main.%s(%s) SELECT %s FROM shard.%s x "
@@ -1028,7 +1031,7 @@ bool trace_merge(Trace *tr, const char *shard_path, char **err)
               "  FROM shard.runs x JOIN temp.merge_runs r ON r.old = x.run_id ORDER BY x.run_id;",
               err);
     for (const TraceTableInfo *t = trace_tables; ok && t->table; t++) {
-        char *sql = copy_sql(tr, t);
+        char *sql = copy_sql(tr, t, 0);
         ok = exec(tr, sql, err);
         g_free(sql);
     }
@@ -1037,6 +1040,75 @@ bool trace_merge(Trace *tr, const char *shard_path, char **err)
         exec(tr, "ROLLBACK; DROP TABLE IF EXISTS temp.merge_runs; DROP TABLE IF EXISTS temp.merge_names", NULL);
     exec(tr, "DETACH shard", NULL);
     return ok && (count_runs(tr) < 2 || exec(tr, index_sql, err));
+}
+
+/* One part into the run being written; its metrics wait in
+ * temp.merge_metric. */
+static bool merge_part(Trace *tr, const char *shard_path, int64_t conn_offset, char **err)
+{
+    char *attach = sqlite3_mprintf("ATTACH %Q AS shard", shard_path);
+    bool ok = exec(tr, attach, err);
+    sqlite3_free(attach);
+    if (!ok)
+        return false;
+    char *runs = g_strdup_printf("INSERT INTO temp.merge_runs SELECT run_id, %lld FROM shard.runs",
+                                 (long long)tr->run_id);
+    ok = exec(tr, "BEGIN IMMEDIATE", err) &&
+         exec(tr,
+              "CREATE TEMP TABLE merge_runs(old INTEGER PRIMARY KEY, new INTEGER);"
+              "CREATE TEMP TABLE merge_names(old INTEGER PRIMARY KEY, new INTEGER);"
+              "INSERT OR IGNORE INTO main.names(name) SELECT name FROM shard.names ORDER BY id;"
+              "INSERT INTO temp.merge_names SELECT s.id, m.id FROM shard.names s JOIN main.names m USING (name);"
+              "INSERT INTO temp.merge_metric SELECT n.new, x.value FROM shard.metric x "
+              "  JOIN temp.merge_names n ON n.old = x.name ORDER BY x.rowid;",
+              err) &&
+         exec(tr, runs, err);
+    g_free(runs);
+    for (const TraceTableInfo *t = trace_tables; ok && t->table; t++) {
+        if (strcmp(t->table, "params") == 0 || strcmp(t->table, "metric") == 0 ||
+            strcmp(t->table, "expectations") == 0)
+            continue;
+        char *sql = copy_sql(tr, t, conn_offset);
+        ok = exec(tr, sql, err);
+        g_free(sql);
+    }
+    ok = ok && exec(tr, "DROP TABLE temp.merge_runs; DROP TABLE temp.merge_names; COMMIT", err);
+    if (!ok)
+        exec(tr, "ROLLBACK; DROP TABLE IF EXISTS temp.merge_runs; DROP TABLE IF EXISTS temp.merge_names", NULL);
+    exec(tr, "DETACH shard", NULL);
+    return ok;
+}
+
+bool trace_merge_parts(Trace *tr, char *const *shards, const int64_t *conn_offsets, int n, char **err)
+{
+    writer_drain(tr);
+    if (tr->error) {
+        *err = g_strdup(tr->error);
+        return false;
+    }
+    /* ATTACH cannot happen inside a transaction: end the run's, take each
+     * part in one of its own, and begin the run's again. */
+    if (tr->in_txn) {
+        tr->in_txn = false;
+        if (!exec(tr, "COMMIT", err))
+            return false;
+    }
+    bool ok = exec(tr, "CREATE TEMP TABLE merge_metric(name INTEGER, value REAL)", err);
+    for (int i = 0; ok && i < n; i++)
+        ok = merge_part(tr, shards[i], conn_offsets[i], err);
+    char *metrics = g_strdup_printf("INSERT INTO main.metric SELECT %lld, name, sum(value) FROM temp.merge_metric "
+                                    "GROUP BY name ORDER BY min(rowid)",
+                                    (long long)tr->run_id);
+    ok = ok && exec(tr, "BEGIN", err) && exec(tr, metrics, err);
+    g_free(metrics);
+    exec(tr, "DROP TABLE IF EXISTS temp.merge_metric", NULL);
+    if (!tr->in_txn && sqlite3_get_autocommit(tr->db) == 0)
+        tr->in_txn = true;
+    tr->batch_rows = 0;
+    load_names(tr); /* the parts' names came in behind its back */
+    if (!ok)
+        set_error(tr);
+    return ok;
 }
 
 static bool has_run_id(Trace *tr, const char *table)

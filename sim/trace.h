@@ -131,6 +131,15 @@ extern const TraceTableInfo trace_tables[];
  * All or nothing.  Not while a run is being written. */
 bool trace_merge(Trace *tr, const char *shard_path, char **err);
 
+/* Add to the run being written (after trace_begin_run, before
+ * trace_end_run) the rows of its parts that ran apart (rdrsim run --jobs),
+ * each the one run of its own shard DB, in order.  Names are mapped; a
+ * part's connection ids (1, 2, ... in each part) move up by its offset; a
+ * metric the parts share is their sum (each part writes only counts and
+ * its own nodes' figures: world_flush).  Params and expectations stay
+ * behind: the run writes its own.  A failure is a write error of the run. */
+bool trace_merge_parts(Trace *tr, char *const *shards, const int64_t *conn_offsets, int n, char **err);
+
 /* The schema's SQL, for checking queries against an empty trace. */
 const char *trace_schema_sql(void);
 

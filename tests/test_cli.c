@@ -286,6 +286,93 @@ static void test_determinism_tdi(void)
     g_free(s);
 }
 
+/* rdrsim run --jobs: three independent parts (two groups of clients on
+ * their servers, and a ping pair) run apart and merged. */
+static const char parts[] =
+    "scenario parts seed=5 stop=2s\n"
+    "server s[1..2]\nclient c[1..4] redirectors=smb\nredirector smb\n"
+    "share sh1 server=s1\nuser u1 server=s1 password=p\n"
+    "share sh2 server=s2\nuser u2 server=s2 password=p\n"
+    "link c[1..2] s1 latency=5ms loss=3% bandwidth=100Mbit\n"
+    "workload c[1..2] share=\\\\s1\\sh1 user=u1 password=p rate=30 files=4 zipf=1 "
+    "mix=read:6,write:3,lock:1,close:1 size=exponential(8KiB)\n"
+    "link c[3..4] s2 latency=2ms loss=3% bandwidth=10Mbit\n"
+    "workload c[3..4] share=\\\\s2\\sh2 user=u2 password=p rate=30 files=4 zipf=1 "
+    "mix=read:6,write:3,lock:1,close:1 size=exponential(8KiB)\n"
+    "client p1\nserver p2\nlink p1 p2 latency=1ms loss=5%\n"
+    "at 0ms p1 ping p2 count=50 interval=10ms\n"
+    "expect \"SELECT count(DISTINCT node) FROM ops\" = 4\n"
+    "expect \"SELECT count(*) FROM packets WHERE kind = 'echo_request'\" = 50\n";
+
+/* Every view's rows as a sorted multiset, leaving out what numbers rows
+ * or connections (the parts number them apart) and the events count. */
+static char *content(const char *db)
+{
+    const char *views[] = { "ops", "smb_messages", "tdi_requests", "endpoint_states", "packets", "callbacks",
+                            "oplock_breaks", "oplock_grants", "disconnects",
+                            "metrics WHERE name <> 'sim.events'", "params", "expectations" };
+    GString *all = g_string_new("");
+    for (size_t i = 0; i < G_N_ELEMENTS(views); i++) {
+        char *view = g_strndup(views[i], strcspn(views[i], " "));
+        char *cols_sql = g_strdup_printf("SELECT group_concat(name, ', ') FROM pragma_table_info('%s') "
+                                         "WHERE name NOT IN ('run_id', 'conn', 'seq')", view);
+        char *cols = query(db, cols_sql);
+        char *sql = g_strdup_printf("SELECT %s FROM %s ORDER BY %s", cols, views[i], cols);
+        char *rows = query(db, sql);
+        g_string_append_printf(all, "%s:\n%s\n", views[i], rows);
+        g_free(rows), g_free(sql), g_free(cols), g_free(cols_sql), g_free(view);
+    }
+    return g_string_free(all, FALSE);
+}
+
+static void test_jobs(void)
+{
+    char *s = write_scenario("parts.rsim", parts);
+    char *a = path_in("jobs-1.db"), *b = path_in("jobs-2.db"), *c = path_in("jobs-3.db");
+    g_unlink(a), g_unlink(b), g_unlink(c);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", a, s, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-j", "2", "-o", b, s, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-j", "3", "-o", c, s, NULL), ==, 0);
+
+    /* The same behaviour: every row of the whole run, part by part. */
+    char *ca = content(a), *cb = content(b);
+    g_assert_nonnull(strstr(ca, "OPLOCK_BREAK"));
+    g_assert_nonnull(strstr(ca, "tdi.p1.retransmits"));
+    g_assert_cmpuint(strlen(ca), >, 100000);
+    g_assert_cmpstr(ca, ==, cb);
+    g_free(ca), g_free(cb);
+
+    /* The same trace whatever the threads: row for row. */
+    const char *rows[] = { "SELECT * FROM ops ORDER BY rowid", "SELECT * FROM smb_messages ORDER BY rowid",
+                           "SELECT * FROM endpoint_states ORDER BY seq", "SELECT * FROM metrics ORDER BY rowid",
+                           "SELECT run_id, sim_end_ns, events, status FROM runs" };
+    char *db = dump_queries(b, rows, G_N_ELEMENTS(rows)), *dc = dump_queries(c, rows, G_N_ELEMENTS(rows));
+    g_assert_cmpstr(db, ==, dc);
+    g_free(db), g_free(dc);
+
+    /* Connections are numbered part by part, never shared between parts,
+     * and as many as in the whole run. */
+    ASSERT_QUERY(b, "SELECT count(*) FROM (SELECT conn FROM packets WHERE conn IS NOT NULL GROUP BY conn "
+                    "HAVING count(DISTINCT link) > 1)", "0");
+    char *na = query(a, "SELECT count(DISTINCT conn), max(conn) FROM endpoint_states");
+    char *nb = query(b, "SELECT count(DISTINCT conn), max(conn) FROM endpoint_states");
+    g_assert_cmpstr(na, ==, nb);
+    g_free(na), g_free(nb);
+    /* A part with redirectors starts them in an event of its own: the two
+     * SMB parts run one more event than the whole did. */
+    ASSERT_QUERY(b, "SELECT (SELECT events FROM runs) = (SELECT value FROM metrics WHERE name = 'sim.events')",
+                 "1");
+    char *ea = query(a, "SELECT events + 1 FROM runs"), *eb = query(b, "SELECT events FROM runs");
+    g_assert_cmpstr(ea, ==, eb);
+    g_free(ea), g_free(eb);
+    /* The parts' shard DBs are gone. */
+    char *shard = g_strconcat(b, ".part1.tmp", NULL);
+    g_assert_false(g_file_test(shard, G_FILE_TEST_EXISTS));
+    g_free(shard);
+    g_free(a), g_free(b), g_free(c);
+    g_free(s);
+}
+
 static const char endless[] = "scenario endless stop=1h\nclient c1\nserver srv\nlink c1 srv latency=1ms\n"
                               "at 0s c1 ping srv count=100000000 interval=1us\n"
                               "expect \"SELECT 1\" = 1\n";
@@ -370,6 +457,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/determinism", test_determinism);
     g_test_add_func("/cli/determinism-tdi", test_determinism_tdi);
     g_test_add_func("/cli/caps", test_caps);
+    g_test_add_func("/cli/jobs", test_jobs);
     g_test_add_func("/cli/sigint", test_sigint);
     g_test_add_func("/cli/sigterm", test_sigterm);
     int rc = g_test_run();

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "expect.h"
+#include "partition.h"
 #include "scenario.h"
 #include "world.h"
 
@@ -367,6 +368,59 @@ static void test_groups(void)
     scenario_free(sc);
 }
 
+/* The ids of a part's declarations, space-separated. */
+static char *part_ids(const Scenario *part)
+{
+    GString *s = g_string_new("");
+    for (guint i = 0; i < part->decls->len; i++)
+        g_string_append_printf(s, "%s%s", i ? " " : "", ((Decl *)g_ptr_array_index(part->decls, i))->id);
+    return g_string_free(s, FALSE);
+}
+
+static void test_partition(void)
+{
+    /* Two servers with their clients; the redirector and the scenario line
+     * belong to both; user u2 is on s2, so c3 (which names u2) joins s2's
+     * part though its share is named without a path; p1's ping names p2. */
+    Scenario *sc = parse("scenario p stop=1s\n"
+                         "server s[1..2]\nclient c[1..3] redirectors=smb\nredirector smb\n"
+                         "share sh1 server=s1\nuser u1 server=s1 password=x\n"
+                         "share sh2 server=s2\nuser u2 server=s2 password=x\n"
+                         "link c[1..2] s1 latency=1ms\nlink c3 s2 latency=1ms\n"
+                         "workload c[1..2] share=\\\\s1\\sh1 user=u1 password=x rate=1\n"
+                         "workload c3 share=\\\\s2\\sh2 user=u2 password=x rate=1\n"
+                         "client p1\nserver p2\nlink p1 p2 latency=1ms\nat 1ms p1 ping p2 count=1\n");
+    g_assert_cmpuint(sc->errors->len, ==, 0);
+    GPtrArray *parts = scenario_partition(sc);
+    g_assert_nonnull(parts);
+    g_assert_cmpuint(parts->len, ==, 3);
+    const char *want[] = { "p s1 c1 c2 smb sh1 u1 c1-s1 c2-s1 c1 c2", "p s2 c3 smb sh2 u2 c3-s2 c3",
+                           "p smb p1 p2 p1-p2" };
+    for (guint i = 0; i < parts->len; i++) {
+        char *ids = part_ids(g_ptr_array_index(parts, i));
+        g_assert_cmpstr(ids, ==, want[i]);
+        g_free(ids);
+    }
+    g_assert_cmpuint(((Scenario *)g_ptr_array_index(parts, 2))->actions->len, ==, 1);
+    g_assert_cmpuint(((Scenario *)g_ptr_array_index(parts, 0))->actions->len, ==, 0);
+    g_ptr_array_unref(parts);
+    scenario_free(sc);
+
+    /* A workload that names a user on the other server ties the parts. */
+    sc = parse("server s[1..2]\nclient c[1..2] redirectors=smb\nredirector smb\n"
+               "user u2 server=s2 password=x\nshare sh1 server=s1\n"
+               "link c1 s1 latency=1ms\nlink c2 s2 latency=1ms\n"
+               "workload c1 share=\\\\s1\\sh1 user=u2 password=x rate=1\n");
+    g_assert_cmpuint(sc->errors->len, ==, 0);
+    g_assert_null(scenario_partition(sc));
+    scenario_free(sc);
+
+    /* One part: nothing to split. */
+    sc = parse(HEAD);
+    g_assert_null(scenario_partition(sc));
+    scenario_free(sc);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -379,5 +433,6 @@ int main(int argc, char **argv)
     g_test_add_func("/scenario/empirical", test_empirical);
     g_test_add_func("/scenario/bundled", test_bundled_scenarios_parse);
     g_test_add_func("/scenario/groups", test_groups);
+    g_test_add_func("/scenario/partition", test_partition);
     return g_test_run();
 }
