@@ -287,7 +287,8 @@ static void test_determinism_tdi(void)
 }
 
 /* rdrsim run --jobs: three independent parts (two groups of clients on
- * their servers, and a ping pair) run apart and merged. */
+ * their servers, and a transport connection that sends and releases)
+ * run apart and merged. */
 static const char parts[] =
     "scenario parts seed=5 stop=2s\n"
     "server s[1..2]\nclient c[1..4] redirectors=smb\nredirector smb\n"
@@ -300,9 +301,11 @@ static const char parts[] =
     "workload c[3..4] share=\\\\s2\\sh2 user=u2 password=p rate=30 files=4 zipf=1 "
     "mix=read:6,write:3,lock:1,close:1 size=exponential(8KiB)\n"
     "client p1\nserver p2\nlink p1 p2 latency=1ms loss=5%\n"
-    "at 0ms p1 ping p2 count=50 interval=10ms\n"
+    "endpoint a node=p1\nendpoint b node=p2 port=1\n"
+    "at 0s endpoint b listen\nat 100ms endpoint a connect p2 port=1\n"
+    "at 200ms endpoint a send bytes=64KiB count=4\nat 300ms endpoint a disconnect mode=release\n"
     "expect \"SELECT count(DISTINCT node) FROM ops\" = 4\n"
-    "expect \"SELECT count(*) FROM packets WHERE kind = 'echo_request'\" = 50\n";
+    "expect \"SELECT count(*) FROM disconnects WHERE mode = 'release'\" = 1\n";
 
 /* Every view's rows as a sorted multiset, leaving out what numbers rows
  * or connections (the parts number them apart) and the events count. */
@@ -330,34 +333,31 @@ static void test_jobs(void)
     char *s = write_scenario("parts.rsim", parts);
     char *a = path_in("jobs-1.db"), *b = path_in("jobs-2.db"), *c = path_in("jobs-3.db");
     g_unlink(a), g_unlink(b), g_unlink(c);
-    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", a, s, NULL), ==, 0);
-    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-j", "2", "-o", b, s, NULL), ==, 0);
-    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-j", "3", "-o", c, s, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "--trace", "ops", "-o", a, s, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "--trace", "ops", "-j", "2", "-o", b, s, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "--trace", "ops", "-j", "3", "-o", c, s, NULL), ==, 0);
 
-    /* The same behaviour: every row of the whole run, part by part. */
+    /* The same behaviour: every row of the whole run, part by part, every
+     * metric (the disconnect quantiles over all parts) but sim.events. */
     char *ca = content(a), *cb = content(b);
-    g_assert_nonnull(strstr(ca, "OPLOCK_BREAK"));
+    g_assert_nonnull(strstr(ca, "tdi.release.p50_ns"));
     g_assert_nonnull(strstr(ca, "tdi.p1.retransmits"));
-    g_assert_cmpuint(strlen(ca), >, 100000);
+    g_assert_nonnull(strstr(ca, "coherence.reads_judged"));
+    g_assert_cmpuint(strlen(ca), >, 20000);
     g_assert_cmpstr(ca, ==, cb);
     g_free(ca), g_free(cb);
 
     /* The same trace whatever the threads: row for row. */
-    const char *rows[] = { "SELECT * FROM ops ORDER BY rowid", "SELECT * FROM smb_messages ORDER BY rowid",
-                           "SELECT * FROM endpoint_states ORDER BY seq", "SELECT * FROM metrics ORDER BY rowid",
+    const char *rows[] = { "SELECT * FROM ops ORDER BY rowid", "SELECT * FROM disconnects ORDER BY rowid",
+                           "SELECT * FROM metrics ORDER BY rowid",
                            "SELECT run_id, sim_end_ns, events, status FROM runs" };
     char *db = dump_queries(b, rows, G_N_ELEMENTS(rows)), *dc = dump_queries(c, rows, G_N_ELEMENTS(rows));
     g_assert_cmpstr(db, ==, dc);
     g_free(db), g_free(dc);
 
-    /* Connections are numbered part by part, never shared between parts,
-     * and as many as in the whole run. */
-    ASSERT_QUERY(b, "SELECT count(*) FROM (SELECT conn FROM packets WHERE conn IS NOT NULL GROUP BY conn "
-                    "HAVING count(DISTINCT link) > 1)", "0");
-    char *na = query(a, "SELECT count(DISTINCT conn), max(conn) FROM endpoint_states");
-    char *nb = query(b, "SELECT count(DISTINCT conn), max(conn) FROM endpoint_states");
-    g_assert_cmpstr(na, ==, nb);
-    g_free(na), g_free(nb);
+    /* Connections are numbered part by part: the transport's, in the last
+     * part, comes after the four SMB clients' of the two parts before. */
+    ASSERT_QUERY(b, "SELECT conn FROM disconnects", "5");
     /* A part with redirectors starts them in an event of its own: the two
      * SMB parts run one more event than the whole did. */
     ASSERT_QUERY(b, "SELECT (SELECT events FROM runs) = (SELECT value FROM metrics WHERE name = 'sim.events')",
@@ -369,6 +369,15 @@ static void test_jobs(void)
     char *shard = g_strconcat(b, ".part1.tmp", NULL);
     g_assert_false(g_file_test(shard, G_FILE_TEST_EXISTS));
     g_free(shard);
+
+    /* A finer trace runs whole, and says so. */
+    char *err;
+    g_unlink(c);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "--trace", "messages", "-j", "2", "-o", c, s, NULL), ==, 0);
+    g_assert_nonnull(strstr(err, "--jobs: a trace at level messages runs whole"));
+    char *ec = query(c, "SELECT events FROM runs"), *e1 = query(a, "SELECT events FROM runs");
+    g_assert_cmpstr(ec, ==, e1);
+    g_free(ec), g_free(e1), g_free(err);
     g_free(a), g_free(b), g_free(c);
     g_free(s);
 }
