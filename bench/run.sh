@@ -64,17 +64,22 @@ sweep() {
 }
 
 # The full stack (bench/fullstack-*.rsim): 1,000 or 10,000 clients on 10
-# servers for 60 simulated seconds.  fullstack-1k and the trace line are
-# medians of RUNS runs; fullstack-10k takes minutes a run, so it runs
-# RUNS_10K times (1).  Peak RSS comes from GNU time when it is installed.
+# servers for 60 simulated seconds, medians of RUNS runs (RUNS_10K for
+# 10,000 clients).  The scenarios' ten server groups are independent, so
+# they run with -j JOBS (default: the machine's cores; the line says how
+# many).  The trace line compares tracing on and off with -j 1 both: a
+# traced run is whole (README, "Running the parts of a scenario apart"),
+# and its SQLite writer takes the second core.  Peak RSS comes from GNU
+# time when it is installed.
+JOBS=${JOBS:-$(nproc)}
 peak_of() { sed -n 's/^peak_rss_kib=//p' "$1"; }
-run_timed() { # scenario db level -> prints "wall peak"
+run_timed() { # scenario db level jobs -> prints "wall peak"
     tfile=$(mktemp)
     t0=$(date +%s.%N)
     if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f 'peak_rss_kib=%M' -o "$tfile" "$build/rdrsim" run -q -o "$2" --trace "$3" "$1" >/dev/null
+        /usr/bin/time -f 'peak_rss_kib=%M' -o "$tfile" "$build/rdrsim" run -q -j "$4" -o "$2" --trace "$3" "$1" >/dev/null
     else
-        "$build/rdrsim" run -q -o "$2" --trace "$3" "$1" >/dev/null
+        "$build/rdrsim" run -q -j "$4" -o "$2" --trace "$3" "$1" >/dev/null
     fi
     t1=$(date +%s.%N)
     peak=$(peak_of "$tfile"); rm -f "$tfile"
@@ -98,28 +103,29 @@ machine_line() {
     ref=$(echo $refs | tr ' ' '\n' | median)
     awk -v r="$ref" 'BEGIN { printf "bench machine phold_ref_b_events_per_s=%s ci_class=6200000 speed=%.2f\n", r, r / 6200000 }'
 }
-fullstack_line() { # name scenario runs
+fullstack_line() { # name scenario runs targets
+    name=$1; scen=$2; runs=$3; targets=$4
     walls=""; peaks=""
-    for i in $(seq "$3"); do
+    for i in $(seq "$runs"); do
         db=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db")
-        set -- "$1" "$2" "$3" $(run_timed "$2" "$db" none)
-        walls="$walls $4"; peaks="$peaks $5"
+        set -- $(run_timed "$scen" "$db" none "$JOBS")
+        walls="$walls $1"; peaks="$peaks $2"
         events=$(sqlite3 "$db" "SELECT events FROM runs")
         ops=$(sqlite3 "$db" "SELECT CAST(value AS INTEGER) FROM metrics WHERE name = 'loadgen.ops'")
         bytes=$(stat -c %s "$db")
         rm -f "$db"
     done
     w=$(echo $walls | tr ' ' '\n' | median); p=$(echo $peaks | tr ' ' '\n' | median)
-    awk -v n="$1" -v e="$events" -v o="$ops" -v w="$w" -v p="$p" -v b="$bytes" -v r="$3" 'BEGIN {
-        printf "bench %s events_per_s=%.0f ops_per_s=%.0f wall_s=%.1f peak_rss_kib=%s trace_bytes_per_event=%.2f events=%d ops=%d trace=none runs=%d target_events_per_s=2000000\n",
-               n, e / w, o / w, w, p, b / e, e, o, r }'
+    awk -v n="$name" -v e="$events" -v o="$ops" -v w="$w" -v p="$p" -v b="$bytes" -v r="$runs" -v j="$JOBS" -v t="$targets" 'BEGIN {
+        printf "bench %s events_per_s=%.0f ops_per_s=%.0f wall_s=%.1f peak_rss_kib=%s trace_bytes_per_event=%.2f events=%d ops=%d trace=none jobs=%d runs=%d %s\n",
+               n, e / w, o / w, w, p, b / e, e, o, j, r, t }'
 }
 trace_line() {
     w0s=""; w1s=""; refs=""
     gcc -O2 -o "$build/bench/sqlite_trace" "$shared/sqlite_trace.c" -lsqlite3 2>/dev/null || refs=NA
     for i in $(seq "$RUNS"); do
         db0=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db"); db1=$(mktemp -u "${TMPDIR:-/tmp}/rdrsim-fs-XXXXXX.db")
-        set -- $(run_timed bench/fullstack-1k.rsim "$db0" none) $(run_timed bench/fullstack-1k.rsim "$db1" all)
+        set -- $(run_timed bench/fullstack-1k.rsim "$db0" none 1) $(run_timed bench/fullstack-1k.rsim "$db1" all 1)
         w0s="$w0s $1"; w1s="$w1s $3"
         rows=$(db_rows "$db1"); events=$(sqlite3 "$db1" "SELECT events FROM runs"); bytes=$(stat -c %s "$db1")
         rm -f "$db0" "$db1"
@@ -134,19 +140,19 @@ trace_line() {
     [ "$refs" = NA ] || ref=$(echo $refs | tr ' ' '\n' | median)
     awk -v w0="$w0" -v w1="$w1" -v r="$rows" -v e="$events" -v b="$bytes" -v ref="$ref" -v n="$RUNS" 'BEGIN {
         rps = r / w1
-        printf "bench trace rows_per_s=%.0f slowdown=%.2f rows=%d wall_none_s=%.1f wall_all_s=%.1f trace_bytes_per_event=%.2f ref_rows_per_s=%s ratio=%s runs=%d target_ratio=0.75 target_slowdown=1.50\n",
+        printf "bench trace rows_per_s=%.0f slowdown=%.2f rows=%d wall_none_s=%.1f wall_all_s=%.1f trace_bytes_per_event=%.2f ref_rows_per_s=%s ratio=%s jobs=1 runs=%d target_ratio=0.75 target_slowdown=1.50\n",
                rps, w1 / w0, r, w0, w1, b / e, ref, ref == "NA" ? "NA" : sprintf("%.2f", rps / ref), n }'
 }
 
 case "$which" in
 fullstack)
     machine_line
-    fullstack_line fullstack-1k bench/fullstack-1k.rsim "$RUNS"
-    fullstack_line fullstack-10k bench/fullstack-10k.rsim "${RUNS_10K:-1}"
+    fullstack_line fullstack-1k bench/fullstack-1k.rsim "$RUNS" "target_events_per_s=2000000"
+    fullstack_line fullstack-10k bench/fullstack-10k.rsim "${RUNS_10K:-$RUNS}" "target_wall_s=120 target_peak_rss_kib=2097152"
     trace_line
     ;;
-fullstack-1k)  machine_line; fullstack_line fullstack-1k bench/fullstack-1k.rsim "$RUNS" ;;
-fullstack-10k) machine_line; fullstack_line fullstack-10k bench/fullstack-10k.rsim "${RUNS_10K:-1}" ;;
+fullstack-1k)  machine_line; fullstack_line fullstack-1k bench/fullstack-1k.rsim "$RUNS" "target_events_per_s=2000000" ;;
+fullstack-10k) machine_line; fullstack_line fullstack-10k bench/fullstack-10k.rsim "${RUNS_10K:-$RUNS}" "target_wall_s=120 target_peak_rss_kib=2097152" ;;
 trace)         trace_line ;;
 all|phold|sweep)
     if [ "$which" != sweep ]; then
