@@ -123,6 +123,7 @@ struct LoadGen {
     GPtrArray *handles;  /* LgHandle* */
     GQueue inflight;     /* LgOp*, linked through their own nodes */
     GPtrArray *paths;    /* interned "W:\wl\fK.dat", by file */
+    GPtrArray *path_text; /* the same paths as text, by file (NULL: not yet made) */
     bool mapped, ending, stopped;
     int next_id;
     uint64_t ops_done;   /* operations over, whatever their status */
@@ -133,15 +134,22 @@ struct LoadGen {
 static void arrival(Sim *sim, void *ctx, uint64_t arg);
 static void session_begin(Sim *sim, void *ctx, uint64_t arg);
 
-static uint32_t path_of(LoadGen *g, int64_t file)
+/* A file's path on the mapped drive, made once per file. */
+static const char *path_text(LoadGen *g, int64_t file)
 {
-    if (!g_ptr_array_index(g->paths, file)) {
+    char **p = (char **)&g_ptr_array_index(g->path_text, file);
+    if (!*p) {
         char *rel = loadgen_file_path(file + 1);
-        char *p = g_strdup_printf("W:\\%s", rel);
-        g_ptr_array_index(g->paths, file) = GUINT_TO_POINTER(trace_name(g->trace, p));
-        g_free(p);
+        *p = g_strdup_printf("W:\\%s", rel);
         g_free(rel);
     }
+    return *p;
+}
+
+static uint32_t path_of(LoadGen *g, int64_t file)
+{
+    if (!g_ptr_array_index(g->paths, file))
+        g_ptr_array_index(g->paths, file) = GUINT_TO_POINTER(trace_name(g->trace, path_text(g, file)));
     return GPOINTER_TO_UINT(g_ptr_array_index(g->paths, file));
 }
 
@@ -296,12 +304,8 @@ static void open_file(LoadGen *g, int64_t file, LoadOp then)
     g_ptr_array_add(g->handles, h);
     LgOp *o = op_begin(g, LG_OPEN, "open", h, path_of(g, file), false);
     o->then = then;
-    char *rel = loadgen_file_path(file + 1);
-    char *path = g_strdup_printf("W:\\%s", rel);
-    g_free(rel);
-    rdbss_create(g->r, path, ACCESS_READ_DATA | ACCESS_WRITE_DATA, SHARE_READ | SHARE_WRITE, DISP_OPEN_IF,
-                 g->p.oplock, false, NULL, NULL, opened, o);
-    g_free(path);
+    rdbss_create(g->r, path_text(g, file), ACCESS_READ_DATA | ACCESS_WRITE_DATA, SHARE_READ | SHARE_WRITE,
+                 DISP_OPEN_IF, g->p.oplock, false, NULL, NULL, opened, o);
 }
 
 static uint64_t draw_size(LoadGen *g)
@@ -493,6 +497,8 @@ LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const L
     g->handles = g_ptr_array_new();
     g->paths = g_ptr_array_new();
     g_ptr_array_set_size(g->paths, (guint)p->popularity->n);
+    g->path_text = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_set_size(g->path_text, (guint)p->popularity->n);
     sim_at(sim, p->start, session_begin, g, 0);
     if (p->stop > 0)
         sim_at(sim, p->stop, session_end, g, 1);
@@ -536,5 +542,6 @@ void loadgen_free(LoadGen *g)
         g_free(g_ptr_array_index(g->handles, i));
     g_ptr_array_unref(g->handles);
     g_ptr_array_unref(g->paths);
+    g_ptr_array_unref(g->path_text);
     g_free(g);
 }
