@@ -124,6 +124,7 @@ struct LoadGen {
     GQueue inflight;     /* LgOp*, linked through their own nodes */
     GPtrArray *paths;    /* interned "W:\wl\fK.dat", by file */
     GPtrArray *path_text; /* the same paths as text, by file (NULL: not yet made) */
+    TraceFixedNames op_names; /* of the ops rows */
     bool mapped, ending, stopped;
     int next_id;
     uint64_t ops_done;   /* operations over, whatever their status */
@@ -174,8 +175,8 @@ static LgOp *op_begin(LoadGen *g, LoadOp op, const char *name, LgHandle *h, uint
 static void op_row(LgOp *o, SimTime t_done, NTSTATUS st, uint64_t bytes)
 {
     LoadGen *g = o->g;
-    trace_op(g->trace, g->node, trace_name(g->trace, o->name), o->h ? o->h->id : 0, o->path, o->t0, t_done, st,
-             (int64_t)bytes);
+    trace_op(g->trace, g->node, trace_name_fixed(g->trace, &g->op_names, o->name), o->h ? o->h->id : 0, o->path,
+             o->t0, t_done, st, (int64_t)bytes);
 }
 
 /* The operation is over: its row, and it leaves the in-flight set. */

@@ -85,6 +85,7 @@ typedef struct {
 
 struct File {
     char *path;
+    uint32_t path_name; /* its trace name id, 0 until a row first needs it */
     Share *share;
     uint64_t size, next_version;
     GArray *extents;    /* Range: stamp for the coherence oracle, aux the server's own write version */
@@ -125,6 +126,7 @@ struct SmbServer {
     int endpoints;
     GHashTable *jobs; /* requests waiting for their service time */
     Coherence *coh;
+    TraceFixedNames fixed; /* levels, outcomes, triggers: a break row named four */
 };
 
 enum { OUT_ACKED, OUT_CLOSED, OUT_TIMEOUT, OUT_NONE_NEEDED, OUT_PENDING };
@@ -308,15 +310,27 @@ static void reply(Conn *c, const SmbMsg *req, NTSTATUS st) { send_msg(c, respons
 
 /* ---- breaks ---- */
 
-static uint32_t name_of(SmbServer *s, const char *n) { return trace_name(s->trace, n); }
+static uint32_t fixed_name(SmbServer *s, const char *n) { return trace_name_fixed(s->trace, &s->fixed, n); }
+
+static uint32_t file_name(SmbServer *s, File *f)
+{
+    if (!f->path_name)
+        f->path_name = trace_name(s->trace, f->path);
+    return f->path_name;
+}
 
 static void write_break_row(SmbServer *s, Owner *o, CacheState to, SimTime acked, int outcome)
 {
     static const char *const outcomes[] = { "acked", "closed", "timeout", "none_needed", "pending" };
-    trace_oplock_break(s->trace, net_node_trace_id(s->node), name_of(s, o->file->path),
-                       net_node_trace_id(o->conn ? o->conn->peer : s->node), o->row_open,
-                       name_of(s, oplock_state_name(o->lease, o->row_from)), name_of(s, oplock_state_name(o->lease, to)),
-                       o->row_trigger, o->row_sent, acked, name_of(s, outcomes[outcome]));
+    /* Interned in the order they always were, last argument first: so a
+     * new name gets the id it always got. */
+    uint32_t out = fixed_name(s, outcomes[outcome]);
+    uint32_t to_name = fixed_name(s, oplock_state_name(o->lease, to));
+    uint32_t from_name = fixed_name(s, oplock_state_name(o->lease, o->row_from));
+    uint32_t file = file_name(s, o->file);
+    trace_oplock_break(s->trace, net_node_trace_id(s->node), file,
+                       net_node_trace_id(o->conn ? o->conn->peer : s->node), o->row_open, from_name, to_name,
+                       o->row_trigger, o->row_sent, acked, out);
 }
 
 static void resolve_waiters(File *f);
@@ -369,7 +383,7 @@ static void send_break(SmbServer *s, Owner *o, const OplockBreak *b, OplockTrigg
         m->oplock = oplock_state_level(b->to);
     }
     o->row_from = o->state;
-    o->row_trigger = name_of(s, trigger_names[why]);
+    o->row_trigger = fixed_name(s, trigger_names[why]);
     o->row_sent = sim_now(s->sim);
     send_msg(o->conn, m);
     if (!b->ack) {

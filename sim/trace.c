@@ -772,6 +772,19 @@ uint32_t trace_name(Trace *tr, const char *name)
     return v;
 }
 
+uint32_t trace_name_fixed(Trace *tr, TraceFixedNames *names, const char *literal)
+{
+    for (int i = 0; i < names->n; i++)
+        if (names->s[i] == literal)
+            return names->id[i];
+    uint32_t id = trace_name(tr, literal);
+    if (names->n < FIXED_NAMES) {
+        names->s[names->n] = literal;
+        names->id[names->n++] = id;
+    }
+    return id;
+}
+
 void trace_param(Trace *tr, const char *name, const char *value)
 {
     if (!tr)

@@ -72,6 +72,19 @@ const char *trace_error(const Trace *tr);
 /* Intern a name; the id is stable within the DB. */
 uint32_t trace_name(Trace *tr, const char *name);
 
+/* The ids of strings that live as long as the program (literals), kept
+ * by address: what a model names on every row it writes (levels,
+ * outcomes), without hashing the text each time.  Each is interned when
+ * first asked for, as trace_name would; past FIXED_NAMES strings, asking
+ * is trace_name. */
+#define FIXED_NAMES 24
+typedef struct {
+    const char *s[FIXED_NAMES];
+    uint32_t id[FIXED_NAMES];
+    int n;
+} TraceFixedNames;
+uint32_t trace_name_fixed(Trace *tr, TraceFixedNames *names, const char *literal);
+
 void trace_param(Trace *tr, const char *name, const char *value);
 void trace_metric(Trace *tr, const char *name, double value);
 void trace_expectation(Trace *tr, int line, const char *query, const char *op, const char *expected,
