@@ -127,18 +127,25 @@ static inline void sift_up(const Sim *sim, HeapEntry *h, size_t i, HeapEntry x)
     h[i] = x;
 }
 
+/* The smallest of node i's children, or n when it has none. */
+static inline size_t min_child(const Sim *sim, const HeapEntry *h, size_t n, size_t i)
+{
+    size_t c = i * ARITY + 1;
+    if (c >= n)
+        return n;
+    size_t end = c + ARITY < n ? c + ARITY : n;
+    size_t best = c;
+    for (size_t k = c + 1; k < end; k++)
+        if (entry_less(sim, &h[k], &h[best]))
+            best = k;
+    return best;
+}
+
 static inline void sift_down(const Sim *sim, HeapEntry *h, size_t n, size_t i, HeapEntry x)
 {
     for (;;) {
-        size_t c = i * ARITY + 1;
-        if (c >= n)
-            break;
-        size_t end = c + ARITY < n ? c + ARITY : n;
-        size_t best = c;
-        for (size_t k = c + 1; k < end; k++)
-            if (entry_less(sim, &h[k], &h[best]))
-                best = k;
-        if (!entry_less(sim, &h[best], &x))
+        size_t best = min_child(sim, h, n, i);
+        if (best == n || !entry_less(sim, &h[best], &x))
             break;
         h[i] = h[best];
         i = best;
@@ -183,18 +190,8 @@ static void heap_pop(Sim *sim)
         return;
     HeapEntry *h = sim->heap;
     size_t i = 0;
-    for (;;) {
-        size_t c = i * ARITY + 1;
-        if (c >= n)
-            break;
-        size_t end = c + ARITY < n ? c + ARITY : n;
-        size_t best = c;
-        for (size_t k = c + 1; k < end; k++)
-            if (entry_less(sim, &h[k], &h[best]))
-                best = k;
+    for (size_t best; (best = min_child(sim, h, n, i)) < n; i = best)
         h[i] = h[best];
-        i = best;
-    }
     sift_up(sim, h, i, last);
 }
 

@@ -1020,12 +1020,11 @@ static char *copy_sql(Trace *tr, const TraceTableInfo *t, int64_t conn_offset)
     return sql;
 }
 
-bool trace_merge(Trace *tr, const char *shard_path, char **err)
+/* Attach a shard and begin its merge: its names added to this DB's, and
+ * temp.merge_names mapping its ids to ours (temp.merge_runs is left for
+ * the caller to fill).  On success a transaction is open. */
+static bool shard_begin(Trace *tr, const char *shard_path, char **err)
 {
-    Trace *check = trace_open_readonly(shard_path, err);
-    if (!check)
-        return false;
-    trace_close(check);
     char *attach = sqlite3_mprintf("ATTACH %Q AS shard", shard_path);
     bool ok = exec(tr, attach, err);
     sqlite3_free(attach);
@@ -1036,50 +1035,22 @@ bool trace_merge(Trace *tr, const char *shard_path, char **err)
               "CREATE TEMP TABLE merge_runs(old INTEGER PRIMARY KEY, new INTEGER);"
               "CREATE TEMP TABLE merge_names(old INTEGER PRIMARY KEY, new INTEGER);"
               "INSERT OR IGNORE INTO main.names(name) SELECT name FROM shard.names ORDER BY id;"
-              "INSERT INTO temp.merge_names SELECT s.id, m.id FROM shard.names s JOIN main.names m USING (name);"
-              "INSERT INTO temp.merge_runs SELECT run_id, (SELECT coalesce(max(run_id), 0) FROM main.runs) + "
-              "  row_number() OVER (ORDER BY run_id) FROM shard.runs;"
-              "INSERT INTO main.runs SELECT r.new, scenario_path, scenario_name, scenario_text, seed, overrides, "
-              "  trace_level, rdrsim_version, started_at, finished_at, sim_end_ns, events, status, message "
-              "  FROM shard.runs x JOIN temp.merge_runs r ON r.old = x.run_id ORDER BY x.run_id;",
+              "INSERT INTO temp.merge_names SELECT s.id, m.id FROM shard.names s JOIN main.names m USING (name);",
               err);
-    for (const TraceTableInfo *t = trace_tables; ok && t->table; t++) {
-        char *sql = copy_sql(tr, t, 0);
-        ok = exec(tr, sql, err);
-        g_free(sql);
-    }
-    ok = ok && exec(tr, "DROP TABLE temp.merge_runs; DROP TABLE temp.merge_names; COMMIT", err);
-    if (!ok)
+    if (!ok) {
         exec(tr, "ROLLBACK; DROP TABLE IF EXISTS temp.merge_runs; DROP TABLE IF EXISTS temp.merge_names", NULL);
-    exec(tr, "DETACH shard", NULL);
-    return ok && (count_runs(tr) < 2 || exec(tr, index_sql, err));
+        exec(tr, "DETACH shard", NULL);
+    }
+    return ok;
 }
 
-/* One part into the run being written; its metrics wait in
- * temp.merge_metric. */
-static bool merge_part(Trace *tr, const char *shard_path, int64_t conn_offset, char **err)
+/* Copy the shard's rows of every run-keyed table (for a part of a run,
+ * not its params, metrics or expectations), commit or roll back, detach. */
+static bool shard_finish(Trace *tr, bool ok, bool part, int64_t conn_offset, char **err)
 {
-    char *attach = sqlite3_mprintf("ATTACH %Q AS shard", shard_path);
-    bool ok = exec(tr, attach, err);
-    sqlite3_free(attach);
-    if (!ok)
-        return false;
-    char *runs = g_strdup_printf("INSERT INTO temp.merge_runs SELECT run_id, %lld FROM shard.runs",
-                                 (long long)tr->run_id);
-    ok = exec(tr, "BEGIN IMMEDIATE", err) &&
-         exec(tr,
-              "CREATE TEMP TABLE merge_runs(old INTEGER PRIMARY KEY, new INTEGER);"
-              "CREATE TEMP TABLE merge_names(old INTEGER PRIMARY KEY, new INTEGER);"
-              "INSERT OR IGNORE INTO main.names(name) SELECT name FROM shard.names ORDER BY id;"
-              "INSERT INTO temp.merge_names SELECT s.id, m.id FROM shard.names s JOIN main.names m USING (name);"
-              "INSERT INTO temp.merge_metric SELECT n.new, x.value FROM shard.metric x "
-              "  JOIN temp.merge_names n ON n.old = x.name ORDER BY x.rowid;",
-              err) &&
-         exec(tr, runs, err);
-    g_free(runs);
     for (const TraceTableInfo *t = trace_tables; ok && t->table; t++) {
-        if (strcmp(t->table, "params") == 0 || strcmp(t->table, "metric") == 0 ||
-            strcmp(t->table, "expectations") == 0)
+        if (part && (strcmp(t->table, "params") == 0 || strcmp(t->table, "metric") == 0 ||
+                     strcmp(t->table, "expectations") == 0))
             continue;
         char *sql = copy_sql(tr, t, conn_offset);
         ok = exec(tr, sql, err);
@@ -1090,6 +1061,40 @@ static bool merge_part(Trace *tr, const char *shard_path, int64_t conn_offset, c
         exec(tr, "ROLLBACK; DROP TABLE IF EXISTS temp.merge_runs; DROP TABLE IF EXISTS temp.merge_names", NULL);
     exec(tr, "DETACH shard", NULL);
     return ok;
+}
+
+bool trace_merge(Trace *tr, const char *shard_path, char **err)
+{
+    Trace *check = trace_open_readonly(shard_path, err);
+    if (!check)
+        return false;
+    trace_close(check);
+    if (!shard_begin(tr, shard_path, err))
+        return false;
+    bool ok = exec(tr,
+                   "INSERT INTO temp.merge_runs SELECT run_id, (SELECT coalesce(max(run_id), 0) FROM main.runs) + "
+                   "  row_number() OVER (ORDER BY run_id) FROM shard.runs;"
+                   "INSERT INTO main.runs SELECT r.new, scenario_path, scenario_name, scenario_text, seed, overrides, "
+                   "  trace_level, rdrsim_version, started_at, finished_at, sim_end_ns, events, status, message "
+                   "  FROM shard.runs x JOIN temp.merge_runs r ON r.old = x.run_id ORDER BY x.run_id;",
+                   err);
+    ok = shard_finish(tr, ok, false, 0, err);
+    return ok && (count_runs(tr) < 2 || exec(tr, index_sql, err));
+}
+
+/* One part into the run being written; its metrics wait in
+ * temp.merge_metric. */
+static bool merge_part(Trace *tr, const char *shard_path, int64_t conn_offset, char **err)
+{
+    if (!shard_begin(tr, shard_path, err))
+        return false;
+    char *runs = g_strdup_printf("INSERT INTO temp.merge_runs SELECT run_id, %lld FROM shard.runs;"
+                                 "INSERT INTO temp.merge_metric SELECT n.new, x.value FROM shard.metric x "
+                                 "  JOIN temp.merge_names n ON n.old = x.name ORDER BY x.rowid;",
+                                 (long long)tr->run_id);
+    bool ok = exec(tr, runs, err);
+    g_free(runs);
+    return shard_finish(tr, ok, true, conn_offset, err);
 }
 
 bool trace_merge_parts(Trace *tr, char *const *shards, const int64_t *conn_offsets, int n, char **err)
