@@ -178,6 +178,7 @@ typedef struct {
     GPtrArray *traces; /* the parts' shard DBs: closed after their worlds */
     GPtrArray *shards; /* and then deleted: their paths */
     uint64_t events;   /* of every part */
+    char *db_error;    /* the first part whose DB failed */
 } Engines;
 
 static void unlink_db(const char *path)
@@ -204,6 +205,7 @@ static void engines_free(Engines *e)
     g_ptr_array_unref(e->worlds);
     g_ptr_array_unref(e->sims);
     g_ptr_array_unref(e->traces);
+    g_free(e->db_error);
 }
 
 /* A failure the models found at the end (their audits) fails the run. */
@@ -291,22 +293,25 @@ static gpointer parts_worker(gpointer data)
 }
 
 /* The outcome of the whole from its parts': the first failure, else the
- * first part that stopped short; the latest end. */
-static Outcome parts_outcome(Parts *ps)
+ * first part that stopped short; the latest end.  A part whose DB failed
+ * leaves the run incomplete (and the program says so, exit status 2). */
+static Outcome parts_outcome(Parts *ps, Engines *e)
 {
     Outcome o = { "complete", NULL, 0 };
     for (guint i = 0; i < ps->parts->len; i++) {
         Part *p = g_ptr_array_index(ps->parts, i);
-        if (p->err && !o.message) {
+        if (p->err && !e->db_error) {
+            e->db_error = g_strdup_printf("part %u of the run: %s", i + 1, p->err);
             o.status = "incomplete";
-            o.message = g_strdup_printf("part %u of the run: %s", i + 1, p->err);
+            g_free(o.message);
+            o.message = g_strdup(e->db_error);
         }
         if (!p->sim)
             continue;
         o.sim_end = MAX(o.sim_end, p->o.sim_end);
         bool worse = strcmp(p->o.status, "failed") == 0 ? strcmp(o.status, "failed") != 0
                                                        : strcmp(o.status, "complete") == 0;
-        if (strcmp(p->o.status, "complete") != 0 && worse) {
+        if (strcmp(p->o.status, "complete") != 0 && worse && !e->db_error) {
             o.status = p->o.status;
             g_free(o.message);
             o.message = g_strdup(p->o.message);
@@ -338,7 +343,7 @@ static Outcome run_parts(GPtrArray *views, const char *out, Trace *tr, const Tra
     if (ps.show)
         fprintf(stderr, "\r%-70s\r", "");
 
-    Outcome o = parts_outcome(&ps);
+    Outcome o = parts_outcome(&ps, e);
     char **shards = g_new0(char *, views->len);
     int64_t *offsets = g_new0(int64_t, views->len);
     int64_t conns = 0;
@@ -441,7 +446,8 @@ int run_scenario(const RunOptions *opt)
                     trace_level_name(opt->level));
     }
     GPtrArray *views = apart ? scenario_partition(sc) : NULL;
-    Engines e = { g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new_with_free_func(g_free), 0 };
+    Engines e = { g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new_with_free_func(g_free),
+                  0, NULL };
     interrupted = 0;
     catch_signals(true);
     gint64 t0 = g_get_monotonic_time();
@@ -453,6 +459,10 @@ int run_scenario(const RunOptions *opt)
     trace_metric(tr, "sim.end_ns", (double)o.sim_end);
     bool written = trace_end_run(tr, o.status, o.message, o.sim_end, events, &err);
     catch_signals(false);
+    if (e.db_error && written) {
+        written = false;
+        err = g_strdup(e.db_error);
+    }
     engines_free(&e);
     if (views)
         g_ptr_array_unref(views);

@@ -370,8 +370,20 @@ static void test_jobs(void)
     g_assert_false(g_file_test(shard, G_FILE_TEST_EXISTS));
     g_free(shard);
 
-    /* A finer trace runs whole, and says so. */
+    /* A part whose DB cannot be written: a clear error, exit status 2, and
+     * the run recorded incomplete. */
+    char *d = path_in("jobs-bad.db"), *blocker = g_strconcat(d, ".part2.tmp", NULL);
+    g_unlink(d);
+    g_assert_cmpint(g_mkdir(blocker, 0755), ==, 0);
     char *err;
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-q", "--trace", "none", "-j", "2", "-o", d, s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "part 2 of the run"));
+    ASSERT_QUERY(d, "SELECT status FROM runs", "incomplete");
+    g_free(err);
+    g_rmdir(blocker);
+    g_free(blocker), g_free(d);
+
+    /* A finer trace runs whole, and says so. */
     g_unlink(c);
     g_assert_cmpint(rdrsim(NULL, &err, "run", "--trace", "messages", "-j", "2", "-o", c, s, NULL), ==, 0);
     g_assert_nonnull(strstr(err, "--jobs: a trace at level messages runs whole"));
