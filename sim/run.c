@@ -457,6 +457,8 @@ int run_scenario(const RunOptions *opt)
     uint64_t events = views ? e.events : sim_events_run(g_ptr_array_index(e.sims, 0));
     trace_metric(tr, "sim.events", (double)events);
     trace_metric(tr, "sim.end_ns", (double)o.sim_end);
+    if (views) /* the trace says it was run in parts (rows part by part) */
+        trace_metric(tr, "sim.parts", (double)views->len);
     bool written = trace_end_run(tr, o.status, o.message, o.sim_end, events, &err);
     catch_signals(false);
     if (e.db_error && written) {
