@@ -293,11 +293,14 @@ static gpointer parts_worker(gpointer data)
 }
 
 /* The outcome of the whole from its parts': the first failure, else the
- * first part that stopped short; the latest end.  A part whose DB failed
- * leaves the run incomplete (and the program says so, exit status 2). */
+ * first part that stopped short.  Its end is the latest part's when all
+ * are complete, else the earliest (how far the whole run got).  A part
+ * whose DB failed leaves the run incomplete (and the program says so,
+ * exit status 2). */
 static Outcome parts_outcome(Parts *ps, Engines *e)
 {
     Outcome o = { "complete", NULL, 0 };
+    SimTime earliest = SIM_TIME_MAX;
     for (guint i = 0; i < ps->parts->len; i++) {
         Part *p = g_ptr_array_index(ps->parts, i);
         if (p->err && !e->db_error) {
@@ -306,9 +309,11 @@ static Outcome parts_outcome(Parts *ps, Engines *e)
             g_free(o.message);
             o.message = g_strdup(e->db_error);
         }
+        SimTime end = p->sim ? p->o.sim_end : 0;
+        o.sim_end = MAX(o.sim_end, end);
+        earliest = MIN(earliest, end);
         if (!p->sim)
             continue;
-        o.sim_end = MAX(o.sim_end, p->o.sim_end);
         bool worse = strcmp(p->o.status, "failed") == 0 ? strcmp(o.status, "failed") != 0
                                                        : strcmp(o.status, "complete") == 0;
         if (strcmp(p->o.status, "complete") != 0 && worse && !e->db_error) {
@@ -317,6 +322,8 @@ static Outcome parts_outcome(Parts *ps, Engines *e)
             o.message = g_strdup(p->o.message);
         }
     }
+    if (strcmp(o.status, "complete") != 0)
+        o.sim_end = earliest;
     return o;
 }
 
