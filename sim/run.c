@@ -236,10 +236,11 @@ static Outcome run_whole(const Scenario *sc, Trace *tr, const RunOptions *opt, S
  * Each part runs on its own engine into a shard DB of its own, as a run
  * of its own; the shards are then merged into the run in part order.  So
  * the trace is the same whatever the number of threads, and each part's
- * rows are the ones it would write inside the whole run.  Two things do
- * differ from a run on one engine: rows come part by part, each in time
- * order (every view orders by time), and connections are numbered part
- * by part. */
+ * rows are the ones it would write inside the whole run.  What differs
+ * from a run on one engine: rows come part by part, each in time order
+ * (every view orders by time); connections are numbered part by part;
+ * each part's engine counts its own start-up events; and the metric
+ * sim.parts says how many parts there were. */
 typedef struct {
     Scenario *sc;   /* the part: a view of the whole */
     char *shard;
