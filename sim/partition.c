@@ -96,15 +96,16 @@ static GArray *decl_nodes(const Refs *r, guint i, bool indirect)
     return nodes;
 }
 
-static GArray *action_nodes(const Refs *r, const Action *a)
+/* The nodes an action names: its target's (dnodes: per declaration, the
+ * nodes it names), and those of its words. */
+static GArray *action_nodes(const Refs *r, const GPtrArray *dnodes, const Action *a)
 {
     GArray *nodes = g_array_new(FALSE, FALSE, sizeof(int));
     GArray *decls = g_array_new(FALSE, FALSE, sizeof(int));
     gpointer i;
     if (a->target && g_hash_table_lookup_extended(r->index_of, a->target, NULL, &i)) {
-        GArray *d = decl_nodes(r, GPOINTER_TO_UINT(i), true);
+        const GArray *d = g_ptr_array_index(dnodes, GPOINTER_TO_UINT(i));
         g_array_append_vals(nodes, d->data, d->len);
-        g_array_unref(d);
     }
     for (int k = 0; k < a->spec->n_args; k++)
         value_words(r, a->args[k], nodes, decls);
@@ -214,7 +215,7 @@ GPtrArray *scenario_partition(const Scenario *sc)
     GPtrArray *anodes = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
     bool splittable = true;
     for (guint i = 0; i < sc->actions->len && splittable; i++) {
-        GArray *nodes = action_nodes(&r, g_ptr_array_index(sc->actions, i));
+        GArray *nodes = action_nodes(&r, dnodes, g_ptr_array_index(sc->actions, i));
         splittable = nodes->len > 0;
         join_all(up, nodes);
         g_ptr_array_add(anodes, nodes);

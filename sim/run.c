@@ -177,7 +177,7 @@ typedef struct {
     GPtrArray *sims, *worlds;
     GPtrArray *traces; /* the parts' shard DBs: closed after their worlds */
     GPtrArray *shards; /* and then deleted: their paths */
-    uint64_t events;   /* of every part */
+    uint64_t events;   /* run, by every engine */
     char *db_error;    /* the first part whose DB failed */
 } Engines;
 
@@ -228,6 +228,7 @@ static Outcome run_whole(const Scenario *sc, Trace *tr, const RunOptions *opt, S
     Outcome o = drive(sim, tr, opt, stop, time_capped);
     world_write_metrics(world, tr);
     end_failure(&o, sim);
+    e->events = sim_events_run(sim);
     return o;
 }
 
@@ -454,15 +455,15 @@ int run_scenario(const RunOptions *opt)
                     trace_level_name(opt->level));
     }
     GPtrArray *views = apart ? scenario_partition(sc) : NULL;
-    Engines e = { g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new(), g_ptr_array_new_with_free_func(g_free),
-                  0, NULL };
+    Engines e = { .sims = g_ptr_array_new(), .worlds = g_ptr_array_new(), .traces = g_ptr_array_new(),
+                  .shards = g_ptr_array_new_with_free_func(g_free) };
     interrupted = 0;
     catch_signals(true);
     gint64 t0 = g_get_monotonic_time();
     Outcome o = views ? run_parts(views, out, tr, &info, opt, stop, time_capped, &e)
                       : run_whole(sc, tr, opt, stop, time_capped, &e);
     double wall = (double)(g_get_monotonic_time() - t0) / 1e6;
-    uint64_t events = views ? e.events : sim_events_run(g_ptr_array_index(e.sims, 0));
+    uint64_t events = e.events;
     trace_metric(tr, "sim.events", (double)events);
     trace_metric(tr, "sim.end_ns", (double)o.sim_end);
     if (views) /* the trace says it was run in parts (rows part by part) */
