@@ -287,7 +287,7 @@ void server_add_user(SmbServer *s, const char *user, const char *password, char 
 
 static SmbMsg *response_to(const SmbMsg *req, NTSTATUS st)
 {
-    SmbMsg *r = smb_msg_new(req->cmd);
+    SmbMsg *r = smb_msg_new(req->wire, req->cmd);
     r->msg_id = req->msg_id;
     r->response = true;
     r->status = st;
@@ -370,7 +370,7 @@ static const char *const trigger_names[] = { "open", "read", "write", "lock" };
 /* Send a break notification (B1, B5) and arm the acknowledgement timer. */
 static void send_break(SmbServer *s, Owner *o, const OplockBreak *b, OplockTrigger why)
 {
-    SmbMsg *m = smb_msg_new(SMB2_OPLOCK_BREAK);
+    SmbMsg *m = smb_msg_new(s->wire, SMB2_OPLOCK_BREAK);
     m->msg_id = SMB2_UNSOLICITED;
     m->response = true;
     m->file = o->notify_file;

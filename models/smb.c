@@ -3,6 +3,8 @@
 #include <glib.h>
 #include <string.h>
 
+#include "pool.h"
+
 static const char *const names[SMB2_N_COMMANDS] = {
     "NEGOTIATE",     "SESSION_SETUP", "LOGOFF", "TREE_CONNECT",    "TREE_DISCONNECT", "CREATE",
     "CLOSE",         "FLUSH",         "READ",   "WRITE",           "LOCK",            "IOCTL",
@@ -60,39 +62,6 @@ uint32_t smb_msg_bytes(const SmbMsg *m)
     return n;
 }
 
-SmbMsg *smb_msg_new(SmbCommand cmd)
-{
-    SmbMsg *m = g_new0(SmbMsg, 1);
-    m->cmd = cmd;
-    return m;
-}
-
-SmbMsg *smb_msg_copy(const SmbMsg *m)
-{
-    SmbMsg *c = g_memdup2(m, sizeof *m);
-    c->user = g_strdup(m->user);
-    c->password = g_strdup(m->password);
-    c->share = g_strdup(m->share);
-    c->path = g_strdup(m->path);
-    c->new_path = g_strdup(m->new_path);
-    c->stamps = m->stamps ? g_array_copy(m->stamps) : NULL;
-    return c;
-}
-
-void smb_msg_free(SmbMsg *m)
-{
-    if (!m)
-        return;
-    g_free(m->user);
-    g_free(m->password);
-    g_free(m->share);
-    g_free(m->path);
-    g_free(m->new_path);
-    if (m->stamps)
-        g_array_unref(m->stamps);
-    g_free(m);
-}
-
 /* The messages in flight sit in a table of slots; a record's tag is the
  * slot's index with its generation above it.  The generation moves on when
  * the slot is emptied, so a tag whose message was taken already (received,
@@ -113,7 +82,30 @@ struct SmbWire {
     Slot *slots;
     uint32_t n_slots, cap, free_head;
     uint32_t cmd_names[SMB2_N_COMMANDS];
+    Pool msg_pool;    /* SmbMsg */
 };
+
+SmbMsg *smb_msg_new(SmbWire *w, SmbCommand cmd)
+{
+    SmbMsg *m = pool_alloc0(&w->msg_pool);
+    m->wire = w;
+    m->cmd = cmd;
+    return m;
+}
+
+void smb_msg_free(SmbMsg *m)
+{
+    if (!m)
+        return;
+    g_free(m->user);
+    g_free(m->password);
+    g_free(m->share);
+    g_free(m->path);
+    g_free(m->new_path);
+    if (m->stamps)
+        g_array_unref(m->stamps);
+    pool_free(&m->wire->msg_pool, m);
+}
 
 SmbWire *smb_wire_new(Trace *trace, Sim *sim)
 {
@@ -121,6 +113,7 @@ SmbWire *smb_wire_new(Trace *trace, Sim *sim)
     w->trace = trace;
     w->sim = sim;
     w->free_head = NO_SLOT;
+    pool_init(&w->msg_pool, sizeof(SmbMsg));
     for (int i = 0; i < SMB2_N_COMMANDS; i++)
         w->cmd_names[i] = trace_name(trace, names[i]);
     return w;
@@ -133,6 +126,7 @@ void smb_wire_free(SmbWire *w)
     for (uint32_t i = 0; i < w->n_slots; i++)
         smb_msg_free(w->slots[i].m);
     g_free(w->slots);
+    pool_clear(&w->msg_pool);
     g_free(w);
 }
 

@@ -53,7 +53,11 @@ typedef enum {
 #define SHARE_WRITE  0x2u
 #define SHARE_DELETE 0x4u
 
+/* The messages in flight of a world: a record's tag names its message. */
+typedef struct SmbWire SmbWire;
+
 typedef struct {
+    SmbWire *wire;                /* whose pool the message goes back to */
     SmbCommand cmd;
     uint64_t msg_id;
     bool response, async;
@@ -88,12 +92,10 @@ uint16_t smb_dialect(const char *name);
 /* Bytes of the message on the wire. */
 uint32_t smb_msg_bytes(const SmbMsg *m);
 
-SmbMsg *smb_msg_new(SmbCommand cmd);
-SmbMsg *smb_msg_copy(const SmbMsg *m);
+/* A zeroed message from the wire's pool; it must be freed before the wire. */
+SmbMsg *smb_msg_new(SmbWire *w, SmbCommand cmd);
 void smb_msg_free(SmbMsg *m);
 
-/* The messages in flight of a world: a record's tag names its message. */
-typedef struct SmbWire SmbWire;
 SmbWire *smb_wire_new(Trace *trace, Sim *sim);
 void smb_wire_free(SmbWire *w);
 

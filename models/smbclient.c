@@ -250,7 +250,7 @@ static void do_create(SmbClient *c, const Action *a)
     g_free(h->path);
     h->path = g_strdup(sval(a, "path"));
     h->file = 0;
-    SmbMsg *m = smb_msg_new(SMB2_CREATE);
+    SmbMsg *m = smb_msg_new(c->wire, SMB2_CREATE);
     m->path = g_strdup(h->path);
     m->access = parse_access(sval(a, "access"));
     m->share_access = parse_share(sval(a, "share"));
@@ -281,31 +281,31 @@ static void do_on_handle(SmbClient *c, const Action *a, const char *verb)
     SmbMsg *m;
     uint64_t bytes = 0;
     if (strcmp(verb, "read") == 0 || strcmp(verb, "write") == 0) {
-        m = smb_msg_new(verb[0] == 'r' ? SMB2_READ : SMB2_WRITE);
+        m = smb_msg_new(c->wire, verb[0] == 'r' ? SMB2_READ : SMB2_WRITE);
         m->offset = (uint64_t)ival(a, "offset");
         m->length = (uint64_t)ival(a, "length");
         bytes = m->length;
     } else if (strcmp(verb, "lock") == 0 || strcmp(verb, "unlock") == 0) {
-        m = smb_msg_new(SMB2_LOCK);
+        m = smb_msg_new(c->wire, SMB2_LOCK);
         m->offset = (uint64_t)ival(a, "offset");
         m->length = (uint64_t)ival(a, "length");
         m->exclusive = verb[0] == 'l' && ival(a, "exclusive");
         m->unlock = verb[0] == 'u';
         m->fail_immediately = true;
     } else if (strcmp(verb, "close") == 0) {
-        m = smb_msg_new(SMB2_CLOSE);
+        m = smb_msg_new(c->wire, SMB2_CLOSE);
     } else if (strcmp(verb, "flush") == 0) {
-        m = smb_msg_new(SMB2_FLUSH);
+        m = smb_msg_new(c->wire, SMB2_FLUSH);
     } else if (strcmp(verb, "query") == 0) {
-        m = smb_msg_new(SMB2_QUERY_INFO);
+        m = smb_msg_new(c->wire, SMB2_QUERY_INFO);
     } else if (strcmp(verb, "rename") == 0) {
-        m = smb_msg_new(SMB2_SET_INFO);
+        m = smb_msg_new(c->wire, SMB2_SET_INFO);
         m->new_path = g_strdup(sval(a, "to"));
     } else if (strcmp(verb, "delete") == 0) {
-        m = smb_msg_new(SMB2_SET_INFO);
+        m = smb_msg_new(c->wire, SMB2_SET_INFO);
         m->delete_on_close = true;
     } else { /* ack: an acknowledgement sent by hand */
-        m = smb_msg_new(SMB2_OPLOCK_BREAK);
+        m = smb_msg_new(c->wire, SMB2_OPLOCK_BREAK);
         const char *lv = sval(a, "level");
         if (h->lease) {
             m->oplock = OPLOCK_LEVEL_LEASE;
@@ -324,30 +324,30 @@ void smbclient_action(SmbClient *c, const Action *a)
     const char *verb = a->spec->verb;
     SmbMsg *m;
     if (strcmp(verb, "negotiate") == 0) {
-        m = smb_msg_new(SMB2_NEGOTIATE);
+        m = smb_msg_new(c->wire, SMB2_NEGOTIATE);
         m->dialect = smb_dialect(sval(a, "dialect"));
         request(c, m, verb, 0, "", 0);
     } else if (strcmp(verb, "session") == 0) {
-        m = smb_msg_new(SMB2_SESSION_SETUP);
+        m = smb_msg_new(c->wire, SMB2_SESSION_SETUP);
         m->user = g_strdup(sval(a, "user"));
         m->password = g_strdup(sval(a, "password"));
         request(c, m, verb, 0, m->user, 0);
     } else if (strcmp(verb, "logoff") == 0) {
-        request(c, smb_msg_new(SMB2_LOGOFF), verb, 0, "", 0);
+        request(c, smb_msg_new(c->wire, SMB2_LOGOFF), verb, 0, "", 0);
     } else if (strcmp(verb, "tree") == 0) {
-        m = smb_msg_new(SMB2_TREE_CONNECT);
+        m = smb_msg_new(c->wire, SMB2_TREE_CONNECT);
         m->share = g_strdup(sval(a, "share"));
         request(c, m, verb, 0, m->share, 0);
     } else if (strcmp(verb, "tree_disconnect") == 0) {
-        request(c, smb_msg_new(SMB2_TREE_DISCONNECT), verb, 0, "", 0);
+        request(c, smb_msg_new(c->wire, SMB2_TREE_DISCONNECT), verb, 0, "", 0);
     } else if (strcmp(verb, "echo") == 0) {
-        request(c, smb_msg_new(SMB2_ECHO), verb, 0, "", 0);
+        request(c, smb_msg_new(c->wire, SMB2_ECHO), verb, 0, "", 0);
     } else if (strcmp(verb, "dir") == 0) {
-        request(c, smb_msg_new(SMB2_QUERY_DIRECTORY), verb, 0, "", 0);
+        request(c, smb_msg_new(c->wire, SMB2_QUERY_DIRECTORY), verb, 0, "", 0);
     } else if (strcmp(verb, "notify") == 0) {
-        request(c, smb_msg_new(SMB2_CHANGE_NOTIFY), verb, 0, "", 0);
+        request(c, smb_msg_new(c->wire, SMB2_CHANGE_NOTIFY), verb, 0, "", 0);
     } else if (strcmp(verb, "ioctl") == 0) {
-        request(c, smb_msg_new(SMB2_IOCTL), verb, 0, "", 0);
+        request(c, smb_msg_new(c->wire, SMB2_IOCTL), verb, 0, "", 0);
     } else if (strcmp(verb, "create") == 0) {
         do_create(c, a);
     } else {
@@ -359,7 +359,7 @@ void smbclient_action(SmbClient *c, const Action *a)
 
 static void send_ack(SmbClient *c, Handle *h, const SmbMsg *brk, bool none)
 {
-    SmbMsg *m = smb_msg_new(SMB2_OPLOCK_BREAK);
+    SmbMsg *m = smb_msg_new(c->wire, SMB2_OPLOCK_BREAK);
     m->file = brk->file;
     if (brk->oplock == OPLOCK_LEVEL_LEASE) {
         m->oplock = OPLOCK_LEVEL_LEASE;
@@ -398,7 +398,7 @@ static void on_break(SmbClient *c, const SmbMsg *brk)
         break;
     case ON_BREAK_CLOSE:
         if (required) {
-            SmbMsg *m = smb_msg_new(SMB2_CLOSE);
+            SmbMsg *m = smb_msg_new(c->wire, SMB2_CLOSE);
             m->file = h->file;
             int idx = 0;
             handle_named(c, h->name, &idx);

@@ -127,7 +127,7 @@ static void send_req(Conn *c, SmbMsg *m, RxContext *rx, ReqKind kind)
 
 static SmbMsg *request(SmbCommand cmd, RxContext *rx)
 {
-    SmbMsg *m = smb_msg_new(cmd);
+    SmbMsg *m = smb_msg_new(rdr_of(rx)->wire, cmd);
     Tree *t = rx->vnet_root ? rx->vnet_root->context : NULL;
     if (!t && rx->srv_open && rx->srv_open->vnet_root)
         t = rx->srv_open->vnet_root->context;
@@ -154,7 +154,7 @@ static NTSTATUS call(RxContext *rx, SmbMsg *m, ReqKind kind)
 
 static void send_tree_connect(Conn *c, RxContext *rx, uint64_t session)
 {
-    SmbMsg *m = smb_msg_new(SMB2_TREE_CONNECT);
+    SmbMsg *m = smb_msg_new(c->rdr->wire, SMB2_TREE_CONNECT);
     m->session = session;
     m->share = g_strdup(rx->share);
     Tree *t = rx->vnet_root->context;
@@ -312,7 +312,7 @@ static void on_connected(void *ctx, TdiEndpoint *ep, const TdiIo *io)
         return;
     }
     c->up = true;
-    SmbMsg *m = smb_msg_new(SMB2_NEGOTIATE);
+    SmbMsg *m = smb_msg_new(c->rdr->wire, SMB2_NEGOTIATE);
     m->dialect = c->rdr->p.dialect;
     send_req(c, m, rx, K_NEGOTIATE);
 }
@@ -393,7 +393,7 @@ static NTSTATUS create_vnet_root(RxContext *rx)
         send_tree_connect(c, rx, GPOINTER_TO_SIZE(session));
         return STATUS_PENDING;
     }
-    SmbMsg *m = smb_msg_new(SMB2_SESSION_SETUP);
+    SmbMsg *m = smb_msg_new(c->rdr->wire, SMB2_SESSION_SETUP);
     m->user = g_strdup(rx->user ? rx->user : "");
     m->password = g_strdup(rx->password ? rx->password : "");
     send_req(c, m, rx, K_SESSION);
@@ -405,7 +405,7 @@ static NTSTATUS finalize_vnet_root(RxContext *rx)
     Conn *c = conn_of(rx);
     Tree *t = rx->vnet_root->context;
     if (c && t && t->tree) {
-        SmbMsg *m = smb_msg_new(SMB2_TREE_DISCONNECT);
+        SmbMsg *m = smb_msg_new(c->rdr->wire, SMB2_TREE_DISCONNECT);
         m->session = t->session;
         m->tree = t->tree;
         send_req(c, m, NULL, K_SIMPLE);

@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "stats.h"
 #include "trace.h"
 
@@ -84,11 +85,11 @@ static void *q_pop(GQueue *q)
     return node ? node->data : NULL;
 }
 
-static void q_free_all(GQueue *q)
+static void q_free_all(GQueue *q, Pool *pool)
 {
     void *item;
     while ((item = q_pop(q)))
-        g_free(item);
+        pool_free(pool, item);
 }
 
 typedef struct {
@@ -180,6 +181,7 @@ struct Tdi {
     GPtrArray *endpoints;
     GQueue reqs;         /* Req* not yet handed back, oldest first */
     GQueue notices;      /* Notice* not yet delivered */
+    Pool req_pool, notice_pool, record_pool;
     int64_t next_conn;
     GArray *release_ns;    /* double: completion times of controlled disconnects */
     uint64_t releases_timed_out, aborts;
@@ -274,6 +276,9 @@ Tdi *tdi_new(Net *net)
     tdi->next_conn = 1;
     tdi->release_ns = g_array_new(FALSE, FALSE, sizeof(double));
     tdi->statuses = g_hash_table_new(g_direct_hash, g_direct_equal);
+    pool_init(&tdi->req_pool, sizeof(Req));
+    pool_init(&tdi->notice_pool, sizeof(Notice));
+    pool_init(&tdi->record_pool, sizeof(Record));
     Trace *tr = tdi->trace;
     for (int i = 0; i < 6; i++)
         tdi->name_req[i] = trace_name(tr, req_names[i]);
@@ -296,7 +301,7 @@ Tdi *tdi_new(Net *net)
 
 static Req *req_new(TdiEndpoint *ep, TdiRequestKind kind, uint32_t flags_name, TdiComplete done, void *ctx)
 {
-    Req *r = g_new0(Req, 1);
+    Req *r = pool_alloc0(&ep->tdi->req_pool);
     r->kind = kind;
     r->flags_name = flags_name;
     r->ep = ep;
@@ -323,7 +328,7 @@ static void on_req_done(Sim *sim, void *ctx, uint64_t arg)
     g_queue_unlink(&tdi->reqs, &r->link);
     if (r->done)
         r->done(r->ctx, r->ep, &r->io);
-    g_free(r);
+    pool_free(&tdi->req_pool, r);
 }
 
 /* Complete a request: trace it now, hand it back from an event of its own.
@@ -362,7 +367,7 @@ static void on_notice(Sim *sim, void *ctx, uint64_t arg)
         ep->h.receive(ep->h.ctx, ep, n->bytes, n->tag);
     }
     g_queue_unlink(&tdi->notices, &n->link);
-    g_free(n);
+    pool_free(&tdi->notice_pool, n);
 }
 
 static void post_notice(TdiEndpoint *ep, Notice *n)
@@ -377,7 +382,7 @@ static void indicate_disconnect(TdiEndpoint *ep, uint32_t flags, const TdiConnIn
 {
     if (!ep->h.disconnect)
         return;
-    Notice *n = g_new0(Notice, 1);
+    Notice *n = pool_alloc0(&ep->tdi->notice_pool);
     n->is_disconnect = true;
     n->flags = flags;
     if (info)
@@ -429,7 +434,7 @@ static void set_state(TdiEndpoint *ep, TdiState s)
 
 static void clear_rx(TdiEndpoint *ep)
 {
-    q_free_all(&ep->rx);
+    q_free_all(&ep->rx, &ep->tdi->record_pool);
 }
 
 /* Complete every request the endpoint holds with `st`. */
@@ -537,7 +542,7 @@ static void conn_free(Conn *c)
     for (int i = 0; i < 2; i++) {
         sim_cancel(c->tdi->sim, c->h[i].rtx_timer);
         sim_cancel(c->tdi->sim, c->h[i].delack_timer);
-        q_free_all(&c->h[i].records);
+        q_free_all(&c->h[i].records, &c->tdi->record_pool);
         if (c->h[i].ooo)
             g_array_unref(c->h[i].ooo);
         if (c->h[i].ep)
@@ -764,7 +769,7 @@ static void serve_receives(TdiEndpoint *ep)
         if (rec->bytes <= r->bytes) {
             q_pop(&ep->rx);
             finish(r, STATUS_SUCCESS, rec->bytes, rec->tag);
-            g_free(rec);
+            pool_free(&ep->tdi->record_pool, rec);
         } else {
             /* The rest of the record stays for the next receive. */
             rec->bytes -= r->bytes;
@@ -784,7 +789,7 @@ static void deliver(Half *h)
         q_pop(&p->records);
         TdiEndpoint *ep = h->ep;
         if (!ep || ep->state == TDI_EP_REMOTE_RELEASE) {
-            g_free(rec);
+            pool_free(&h->conn->tdi->record_pool, rec);
             continue;
         }
         ep->bytes_received += rec->bytes;
@@ -797,11 +802,11 @@ static void deliver(Half *h)
     if (!ep->h.receive || !g_queue_is_empty(&ep->receives))
         return;
     while ((rec = q_pop(&ep->rx))) {
-        Notice *n = g_new0(Notice, 1);
+        Notice *n = pool_alloc0(&ep->tdi->notice_pool);
         n->bytes = rec->bytes;
         n->tag = rec->tag;
         post_notice(ep, n);
-        g_free(rec);
+        pool_free(&ep->tdi->record_pool, rec);
     }
 }
 
@@ -1205,7 +1210,7 @@ NTSTATUS tdi_send(TdiEndpoint *ep, uint32_t bytes, uint64_t tag, TdiComplete don
     if (ep->release)
         return finish(r, STATUS_INVALID_CONNECTION, 0, 0);
     Half *h = ep->half;
-    Record *rec = g_new(Record, 1);
+    Record *rec = pool_alloc0(&ep->tdi->record_pool);
     h->snd_end += bytes;
     rec->end = h->snd_end;
     rec->bytes = bytes;
@@ -1455,8 +1460,8 @@ void tdi_free(Tdi *tdi)
         if (g_ptr_array_index(tdi->conns, i))
             conn_free(g_ptr_array_index(tdi->conns, i));
     g_ptr_array_unref(tdi->conns);
-    q_free_all(&tdi->reqs);
-    q_free_all(&tdi->notices);
+    q_free_all(&tdi->reqs, &tdi->req_pool);
+    q_free_all(&tdi->notices, &tdi->notice_pool);
     for (guint i = 0; i < tdi->endpoints->len; i++) {
         TdiEndpoint *ep = g_ptr_array_index(tdi->endpoints, i);
         /* sends and receives link requests freed with tdi->reqs */
@@ -1481,5 +1486,8 @@ void tdi_free(Tdi *tdi)
     g_hash_table_unref(tdi->nodes);
     g_array_unref(tdi->release_ns);
     g_hash_table_unref(tdi->statuses);
+    pool_clear(&tdi->req_pool);
+    pool_clear(&tdi->notice_pool);
+    pool_clear(&tdi->record_pool);
     g_free(tdi);
 }
