@@ -936,7 +936,7 @@ static void net_root_named(RxContext *rx)
 {
     MiniRdr *m = rx->rdr;
     SrvCall *sc = rx->srv_call;
-    char *name = g_strdup_printf("%s\\%s", sc->name, rx->share);
+    char *name = g_strconcat(sc->name, "\\", rx->share, NULL);
     NetRoot *nr = find_net_root(m, sc, name);
     if (!nr) {
         nr = g_new0(NetRoot, 1);
@@ -995,7 +995,7 @@ static void construct(RxContext *rx)
         construct_done(rx, sc->status); /* a Bad SRV_CALL answers with its stored status */
         return;
     }
-    char *name = g_strdup_printf("%s\\%s", sc->name, rx->share);
+    char *name = g_strconcat(sc->name, "\\", rx->share, NULL);
     NetRoot *nr = find_net_root(m, sc, name);
     g_free(name);
     VNetRoot *v = nr ? find_vnet_root(nr, rx->connection_id) : NULL;
@@ -1131,7 +1131,7 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
     Fcb *f = g_new0(Fcb, 1);
     f->node_type = RX_NTC_FCB;
     f->path = g_strdup(path);
-    f->key = g_strdup_printf("%s\\%s", nr->name, path);
+    f->key = g_strconcat(nr->name, "\\", path, NULL);
     f->net_root = nr;
     f->vnet_root = v;
     f->srv_opens = g_ptr_array_new();
@@ -1396,7 +1396,7 @@ void rdbss_create(Rdbss *r, const char *path, uint32_t access, uint32_t share, u
         const char *rest = path + 2;
         while (*rest == '\\')
             rest++;
-        rx->path = *d->subpath ? g_strdup_printf("%s\\%s", d->subpath, rest) : g_strdup(rest);
+        rx->path = *d->subpath ? g_strconcat(d->subpath, "\\", rest, NULL) : g_strdup(rest);
         rx->user = v->user;
         rx->password = v->password;
     } else {
@@ -2357,7 +2357,7 @@ void rdbss_unuse(Rdbss *r, const char *name, bool force, RxIrpDone done, void *c
     if (!v) {
         char *server = NULL, *share = NULL, *rest = NULL;
         if (rdbss_split_unc(name, &server, &share, &rest)) {
-            char *nrname = g_strdup_printf("%s\\%s", server, share);
+            char *nrname = g_strconcat(server, "\\", share, NULL);
             for (guint i = 0; i < r->rdrs->len && !v; i++) {
                 MiniRdr *m = g_ptr_array_index(r->rdrs, i);
                 for (guint j = 0; j < m->vnet_roots->len && !v; j++) {
