@@ -175,9 +175,11 @@ static void on_sent(void *ctx, TdiEndpoint *ep, const TdiIo *io)
 NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, SmbMsg *m)
 {
     uint32_t bytes = smb_msg_bytes(m);
-    trace_smb_message(w->trace, sim_now(w->sim), net_node_trace_id(node), net_node_trace_id(peer),
-                      tdi_endpoint_conn(ep), m->msg_id, w->cmd_names[m->cmd], m->response, m->async, m->status,
-                      bytes);
+    /* Below level messages, no row: nor read the nodes and connection for one. */
+    if (trace_level(w->trace) >= TRACE_MESSAGES)
+        trace_smb_message(w->trace, sim_now(w->sim), net_node_trace_id(node), net_node_trace_id(peer),
+                          tdi_endpoint_conn(ep), m->msg_id, w->cmd_names[m->cmd], m->response, m->async,
+                          m->status, bytes);
     m->t_sent = sim_now(w->sim);
     return tdi_send(ep, bytes, slot_put(w, m), on_sent, w);
 }

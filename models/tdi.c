@@ -314,8 +314,13 @@ static Req *req_new(TdiEndpoint *ep, TdiRequestKind kind, uint32_t flags_name, T
     return r;
 }
 
+/* Rows of requests and states start at level messages.  The level is asked
+ * first so that a run below it does not read the endpoint's node, a cold
+ * line per request at a thousand clients. */
 static void trace_req(Tdi *tdi, const Req *r, SimTime t_done, NTSTATUS st)
 {
+    if (trace_level(tdi->trace) < TRACE_MESSAGES)
+        return;
     trace_tdi_request(tdi->trace, net_node_trace_id(r->ep->tn->node), r->ep->name_id, r->conn,
                       tdi->name_req[r->kind], r->flags_name, r->t0, t_done, st);
 }
@@ -428,6 +433,8 @@ uint64_t tdi_node_retransmits(Tdi *tdi, NetNode *node)
 static void set_state(TdiEndpoint *ep, TdiState s)
 {
     ep->state = s;
+    if (trace_level(ep->tdi->trace) < TRACE_MESSAGES)
+        return;
     trace_tdi_state(ep->tdi->trace, sim_now(ep->tdi->sim), net_node_trace_id(ep->tn->node), ep->name_id,
                     ep->conn_id, ep->tdi->name_state[s]);
 }
