@@ -18,7 +18,7 @@ struct MiniRdr {
     Rdbss *rdbss;
     char *name;
     uint32_t name_id;
-    MINIRDR_DISPATCH d;
+    const MINIRDR_DISPATCH *d; /* the redirector's, shared by its instances */
     void *ctx;
     RdrState state;
     SimTime request_timeout;
@@ -211,7 +211,7 @@ void rx_complete(RxContext *rx, NTSTATUS status)
  * the call-through gives STATUS_NOT_IMPLEMENTED (CALLBACKS.md section 1). */
 static void rx_call(RxContext *rx, MrxId id, void (*k)(RxContext *))
 {
-    MRxRoutine fn = mrx_get(&rx->rdr->d, id);
+    MRxRoutine fn = mrx_get(rx->rdr->d, id);
     if (mrx_never_called(id)) {
         fail(rx->rdbss, "RDBSS called %s, which it never calls", mrx_name(id));
         return;
@@ -332,7 +332,7 @@ static void refs_check(Rdbss *r, int refs, const char *what)
 
 static SimTime scavenger_limit(MiniRdr *m)
 {
-    return m->d.ScavengerTimeout ? (SimTime)m->d.ScavengerTimeout * SIM_SEC : DEFAULT_SCAVENGER_LIMIT;
+    return m->d->ScavengerTimeout ? (SimTime)m->d->ScavengerTimeout * SIM_SEC : DEFAULT_SCAVENGER_LIMIT;
 }
 
 static void on_scavenger(Sim *sim, void *ctx, uint64_t arg);
@@ -659,7 +659,7 @@ MiniRdr *rdbss_register(Rdbss *r, const char *name, const MINIRDR_DISPATCH *d, v
     m->rdbss = r;
     m->name = g_strdup(name);
     m->name_id = trace_name(r->trace, name);
-    m->d = *d;
+    m->d = d;
     m->ctx = ctx;
     m->state = RDR_STARTABLE;
     m->request_timeout = request_timeout;

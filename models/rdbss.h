@@ -223,7 +223,10 @@ void rdbss_set_coherence(Rdbss *r, Coherence *coh);
 void rdbss_collect_dirty(Rdbss *r, GHashTable *by_file);
 void rdbss_free(Rdbss *r);
 /* RxRegisterMinirdr: no routine is called.  Registration order is the
- * provider order.  `ctx` is the redirector's own state. */
+ * provider order.  `ctx` is the redirector's own state.  As RDBSS does, it
+ * keeps a pointer to the table, which must outlive the registration: a
+ * thousand clients of one redirector share one table, which stays in
+ * cache where a thousand copies did not. */
 MiniRdr *rdbss_register(Rdbss *r, const char *name, const MINIRDR_DISPATCH *d, void *ctx, SimTime request_timeout,
                         bool delayed_close);
 void *rdbss_rdr_context(const MiniRdr *m);

@@ -590,8 +590,21 @@ void smbrdr_dispatch(MINIRDR_DISPATCH *d)
     d->MRxLowIOSubmit[LOWIO_OP_NOTIFY_CHANGE_DIRECTORY] = lowio_notify;
 }
 
+void smbrdr_dispatch_for(const SmbRdrParams *p, MINIRDR_DISPATCH *d)
+{
+    smbrdr_dispatch(d);
+    if (!p->connection_ids)
+        d->MRxGetConnectionId = NULL;
+    d->ScavengerTimeout = p->scavenger_timeout;
+    for (char **n = p->null_routines; n && *n; n++) {
+        MrxId id = mrx_by_name(*n);
+        if (id < MRX_N_ROUTINES)
+            mrx_set(d, id, NULL);
+    }
+}
+
 SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name, const SmbRdrParams *p,
-                   bool delayed_close)
+                   const MINIRDR_DISPATCH *d, bool delayed_close)
 {
     SmbRdr *s = g_new0(SmbRdr, 1);
     s->rdbss = r;
@@ -602,17 +615,7 @@ SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name
     s->p = *p;
     s->conns = g_ptr_array_new();
     s->trees = g_ptr_array_new_with_free_func(g_free);
-    MINIRDR_DISPATCH d;
-    smbrdr_dispatch(&d);
-    if (!p->connection_ids)
-        d.MRxGetConnectionId = NULL;
-    d.ScavengerTimeout = p->scavenger_timeout;
-    for (char **n = p->null_routines; n && *n; n++) {
-        MrxId id = mrx_by_name(*n);
-        if (id < MRX_N_ROUTINES)
-            mrx_set(&d, id, NULL);
-    }
-    s->m = rdbss_register(r, name, &d, s, p->request_timeout, delayed_close);
+    s->m = rdbss_register(r, name, d, s, p->request_timeout, delayed_close);
     return s;
 }
 

@@ -23,14 +23,18 @@ typedef struct {
     uint16_t dialect;         /* the newest dialect NEGOTIATE offers */
 } SmbRdrParams;
 
-/* Build the redirector and register it with RDBSS (RxRegisterMinirdr). */
+/* Build the redirector and register it with RDBSS (RxRegisterMinirdr)
+ * with `d`, a table from smbrdr_dispatch_for(p), which must outlive it. */
 SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name, const SmbRdrParams *p,
-                   bool delayed_close);
+                   const MINIRDR_DISPATCH *d, bool delayed_close);
 MiniRdr *smbrdr_minirdr(SmbRdr *s);
 void smbrdr_free(SmbRdr *s);
 
 /* The dispatch table of the SMB redirector, with the never-called entries
  * NULL. */
 void smbrdr_dispatch(MINIRDR_DISPATCH *d);
+/* The table as the parameters shape it: MRxGetConnectionId, the scavenger
+ * time-out, the routines left NULL. */
+void smbrdr_dispatch_for(const SmbRdrParams *p, MINIRDR_DISPATCH *d);
 
 #endif

@@ -18,6 +18,7 @@ struct SmbSetup {
     GHashTable *rdbss;     /* client node id -> Rdbss* */
     GHashTable *workloads; /* client node id -> Workload* */
     GPtrArray *rdrs;       /* SmbRdr* */
+    GHashTable *dispatch;  /* redirector decl id -> its MINIRDR_DISPATCH, shared by its clients */
     GPtrArray *client_order; /* client Decl* with redirectors, in declaration order */
     GPtrArray *loadgens;     /* LoadGen*, in declaration order */
     GHashTable *zipfs;       /* "N s" -> ZipfTable*, shared by the workloads */
@@ -377,6 +378,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     s->rdbss = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)rdbss_free);
     s->workloads = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)workload_free);
     s->rdrs = g_ptr_array_new_with_free_func(g_free);
+    s->dispatch = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
     s->client_order = g_ptr_array_new();
     for (guint i = 0; i < sc->decls->len; i++) {
         const Decl *d = g_ptr_array_index(sc->decls, i);
@@ -400,8 +402,14 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
                 .port = (uint16_t)decl_param(rd, "port")->i,
                 .dialect = smb_dialect(decl_param(rd, "dialect")->s),
             };
+            MINIRDR_DISPATCH *table = g_hash_table_lookup(s->dispatch, rd->id);
+            if (!table) {
+                table = g_new(MINIRDR_DISPATCH, 1);
+                smbrdr_dispatch_for(&p, table);
+                g_hash_table_insert(s->dispatch, rd->id, table);
+            }
             RdrEntry *e = g_new0(RdrEntry, 1);
-            e->rdr = smbrdr_new(r, tdi, s->wire, net, rd->id, &p, decl_param(rd, "delayed_close")->i);
+            e->rdr = smbrdr_new(r, tdi, s->wire, net, rd->id, &p, table, decl_param(rd, "delayed_close")->i);
             e->rdbss = r;
             e->node = d->id;
             e->name = rd->id;
@@ -424,6 +432,7 @@ void smbsetup_free(SmbSetup *s)
         smbrdr_free(((RdrEntry *)g_ptr_array_index(s->rdrs, i))->rdr);
     g_ptr_array_unref(s->rdrs);
     g_hash_table_unref(s->rdbss);
+    g_hash_table_unref(s->dispatch); /* after the redirectors and RDBSS that point at them */
     g_ptr_array_unref(s->client_order);
     g_hash_table_unref(s->servers);
     g_ptr_array_unref(s->order);
