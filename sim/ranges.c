@@ -16,40 +16,64 @@ static guint first_after(const GArray *r, uint64_t at)
     return lo;
 }
 
-void ranges_cut(GArray *r, uint64_t start, uint64_t end)
+/* Make room for [start, end): trim the range that overlaps its start and
+ * the one that overlaps its end, and split one that holds the whole span.
+ * Returns the index the span begins at; *covered counts the ranges from
+ * there that lie wholly inside it, left for the caller to overwrite or
+ * remove in one move of the array's tail (removing them one at a time
+ * moved the tail once for each). */
+static guint open_span(GArray *r, uint64_t start, uint64_t end, guint *covered)
 {
-    if (end <= start)
-        return;
     guint i = first_after(r, start);
-    while (i < r->len) {
+    *covered = 0;
+    if (i < r->len) {
         Range *e = &g_array_index(r, Range, i);
-        if (e->start >= end)
-            break;
-        if (e->start < start && e->end > end) { /* splits in two */
+        if (e->start < start && e->end > end) {
             Range right = *e;
             right.start = end;
             e->end = start;
             g_array_insert_val(r, i + 1, right);
-            return;
+            return i + 1;
         }
         if (e->start < start) {
             e->end = start;
             i++;
-        } else if (e->end > end) {
-            e->start = end;
-            return;
-        } else {
-            g_array_remove_index(r, i);
         }
     }
+    guint j = i;
+    while (j < r->len && g_array_index(r, Range, j).end <= end)
+        j++;
+    if (j < r->len && g_array_index(r, Range, j).start < end)
+        g_array_index(r, Range, j).start = end;
+    *covered = j - i;
+    return i;
 }
 
+void ranges_cut(GArray *r, uint64_t start, uint64_t end)
+{
+    if (end <= start)
+        return;
+    guint covered;
+    guint i = open_span(r, start, end, &covered);
+    if (covered)
+        g_array_remove_range(r, i, covered);
+}
+
+/* The new range takes the place of the first one it covers: a write over
+ * bytes written before moves nothing. */
 void ranges_put(GArray *r, Range n)
 {
     if (n.end <= n.start)
         return;
-    ranges_cut(r, n.start, n.end);
-    g_array_insert_val(r, first_after(r, n.start), n);
+    guint covered;
+    guint i = open_span(r, n.start, n.end, &covered);
+    if (!covered) {
+        g_array_insert_val(r, i, n);
+        return;
+    }
+    g_array_index(r, Range, i) = n;
+    if (covered > 1)
+        g_array_remove_range(r, i + 1, covered - 1);
 }
 
 void ranges_fill(GArray *r, Range n)
