@@ -19,6 +19,7 @@ PKG_LIBS   = $(MALLOC_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 # allocates and frees per message and per segment, and glibc's malloc was a
 # fifth of its instructions.  Sanitizer builds keep their own allocator.
 MALLOC_LIBS = $(if $(SAN),,-lmimalloc)
+MALLOC_DEFS = $(if $(SAN),,-DRDRSIM_MIMALLOC)
 
 SIM_SRC    := $(wildcard sim/*.c)
 MODEL_SRC  := $(wildcard models/*.c)
@@ -27,7 +28,7 @@ LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -Isim -Imodels $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) $(MALLOC_DEFS) -Isim -Imodels $(PKG_CFLAGS) -MMD -MP
 
 .PHONY: all deps test demo bench sanitize fuzz fuzz-build memcheck clean
 # Keep object files of test programs between builds.

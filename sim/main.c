@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "compare.h"
+#include "hugepages.h"
 #include "plot.h"
 #include "report.h"
 #include "trace.h"
@@ -349,6 +350,7 @@ out:
 
 int main(int argc, char **argv)
 {
+    hugepages_use();
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_BAD_INPUT;
