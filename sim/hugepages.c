@@ -5,15 +5,16 @@
  *
  *  - mimalloc is handed an address range advised for transparent huge
  *    pages (which works in the kernel's "madvise" mode too), and takes
- *    memory from it before asking the system for more.  It is handed over
- *    as "large", so mimalloc never decommits parts of it, which would
- *    split the huge pages.  The range is reserved, not committed: memory
- *    is used only where touched.
+ *    memory from it before asking the system for more.  The range is only
+ *    reserved (PROT_NONE): mimalloc commits what it uses, and nothing else
+ *    costs memory, nor is scanned by valgrind's leak check.
  *
  *  - The range mimalloc took before main, for the C library's and GLib's
  *    first allocations, goes on serving the main thread; it is advised too,
- *    found as the mapping that holds a fresh block, and mimalloc is told
- *    not to decommit (so the run's peak memory stays with it to the end). */
+ *    found as the mapping that holds a fresh block.
+ *
+ *  - mimalloc is told not to decommit: giving back part of a huge page
+ *    splits it.  A run's peak memory stays with it to the end. */
 #include "hugepages.h"
 
 #ifdef RDRSIM_MIMALLOC
@@ -49,8 +50,7 @@ static void advise_first_range(void)
         if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) != 2)
             continue;
         if ((uintptr_t)probe >= lo && (uintptr_t)probe < hi) {
-            if (madvise((void *)lo, hi - lo, MADV_HUGEPAGE) == 0)
-                mi_option_set_enabled(mi_option_allow_decommit, false);
+            madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
             break;
         }
     }
@@ -64,6 +64,7 @@ void hugepages_use(void)
     const char *v = getenv("MIMALLOC_LARGE_OS_PAGES");
     if (v && strcmp(v, "0") == 0)
         return;
+    mi_option_set_enabled(mi_option_allow_decommit, false);
     hand_over_range();
     advise_first_range();
 }
