@@ -129,9 +129,9 @@ struct Half {
     TdiEndpoint *ep;
     uint64_t snd_una, snd_nxt;
     uint64_t rcv_nxt;
-    GArray *ooo; /* Range, sorted, beyond rcv_nxt; NULL until a segment first
-                  * comes out of order (most connections never see one, and
-                  * touching an empty array was a cache miss per segment) */
+    GArray *ooo; /* Range, sorted, beyond rcv_nxt; NULL while none is (an
+                  * empty array's header was a cache miss per segment, and
+                  * with any loss every long connection gets one) */
     HalfState st;
     int unacked_segs;
     uint8_t side;
@@ -163,23 +163,33 @@ struct Conn {
     int release, abort;  /* index into discs of the controlled / abortive disconnect, or -1 */
 };
 
+/* Laid out by use, as a Half is: line 0 is what an acknowledgement reads
+ * (the sends it completes), line 1 what a delivery reads; the endpoint is
+ * allocated line-aligned. */
 struct TdiEndpoint {
-    Tdi *tdi;
-    TdiNode *tn;
-    uint16_t port;
-    char *name;
-    uint32_t name_id;
-    TdiState state;
+    /* line 0 */
+    _Alignas(64) Tdi *tdi;
     Half *half;
-    int64_t conn_id; /* the connection it is or was last on */
-    uint32_t listen_flags;
+    TdiState state;
     int disc; /* the disconnect row this endpoint started on its connection, or -1 */
-    Req *connect, *listen, *release;
-    GQueue sends, receives; /* Req* */
-    GQueue rx;              /* Record*: received, not yet taken by a receive */
+    GQueue sends; /* Req* */
+    uint64_t bytes_sent;
+    Req *release;
+    /* line 1 */
+    GQueue receives; /* Req* */
+    GQueue rx;       /* Record*: received, not yet taken by a receive */
+    uint64_t bytes_received;
+    TdiNode *tn;
+    /* line 2 */
     TdiHandlers h;
+    Req *connect, *listen;
     SimEventId accept_timer;
-    uint64_t bytes_sent, bytes_received;
+    int64_t conn_id; /* the connection it is or was last on */
+    char *name;
+    /* the rest */
+    uint32_t name_id;
+    uint32_t listen_flags;
+    uint16_t port;
 };
 
 struct Tdi {
@@ -409,7 +419,7 @@ static void indicate_disconnect(TdiEndpoint *ep, uint32_t flags, const TdiConnIn
 
 TdiEndpoint *tdi_endpoint_open(Tdi *tdi, NetNode *node, uint16_t port, const char *name)
 {
-    TdiEndpoint *ep = g_new0(TdiEndpoint, 1);
+    TdiEndpoint *ep = g_aligned_alloc0(1, sizeof(TdiEndpoint), _Alignof(TdiEndpoint));
     ep->tdi = tdi;
     ep->tn = tdi_node(tdi, node);
     ep->port = port;
@@ -879,7 +889,7 @@ static void ack_data(Half *h, bool at_once)
 
 static void on_data(Half *h, uint64_t seq, uint32_t len, bool fin)
 {
-    bool in_order = len > 0 && seq == h->rcv_nxt && !(h->ooo && h->ooo->len);
+    bool in_order = len > 0 && seq == h->rcv_nxt && !h->ooo;
     if (len > 0 && seq + len > h->rcv_nxt) {
         if (seq > h->rcv_nxt) {
             Range r = { seq, seq + len };
@@ -897,6 +907,10 @@ static void on_data(Half *h, uint64_t seq, uint32_t len, bool fin)
             uint64_t end = g_array_index(h->ooo, Range, 0).end;
             h->rcv_nxt = MAX(h->rcv_nxt, end);
             g_array_remove_index(h->ooo, 0);
+        }
+        if (h->ooo && !h->ooo->len) {
+            g_array_unref(h->ooo);
+            h->ooo = NULL;
         }
         deliver(h);
     }
@@ -1485,7 +1499,7 @@ void tdi_free(Tdi *tdi)
         /* sends and receives link requests freed with tdi->reqs */
         clear_rx(ep);
         g_free(ep->name);
-        g_free(ep);
+        g_aligned_free(ep);
     }
     g_ptr_array_unref(tdi->endpoints);
     GHashTableIter it;
