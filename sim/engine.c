@@ -17,9 +17,11 @@
  * Models arm long time-outs and cancel nearly all of them (a request's
  * time-out when its response comes), so dead entries would pile up for a
  * whole time-out period and outnumber the live ones many times over.  When
- * they are more than half the heap, the heap is rebuilt without them: the
- * order events run in is fixed by (time, sequence) alone, so the rebuild
- * changes nothing a model can see.
+ * they are more than a quarter of the heap, the heap is rebuilt without
+ * them: the order events run in is fixed by (time, sequence) alone, so the
+ * rebuild changes nothing a model can see.  (A quarter, not a half: the
+ * rebuild is a sequential pass, while every dead entry deepens the sifts;
+ * cachegrind, one 1,000-client part: 1% fewer last-level misses.)
  *
  * An event for the current instant (a third of a full-stack run's: request
  * completions, indications) skips the heap for a FIFO.  The order stays
@@ -339,7 +341,7 @@ bool sim_cancel(Sim *sim, SimEventId id)
     mark_dead(sim, s);
     sim->live--;
     size_t queued = sim->heap_len + sim->fifo_len;
-    if (queued >= COMPACT_MIN && queued - sim->live > queued / 2)
+    if (queued >= COMPACT_MIN && queued - sim->live > queued / 4)
         heap_compact(sim);
     return true;
 }
