@@ -59,6 +59,7 @@ static inline void pool_free(Pool *p, void *block)
     *(void **)block = p->free;
     p->free = block;
 }
+
 /* Free every block on the free list. */
 void pool_clear(Pool *p);
 
