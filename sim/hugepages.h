@@ -7,7 +7,7 @@
 #ifndef RDRSIM_HUGEPAGES_H
 #define RDRSIM_HUGEPAGES_H
 
-/* Call first thing in main.  Does nothing without mimalloc (sanitizer
+/* Call before a command that simulates builds anything.  Does nothing without mimalloc (sanitizer
  * builds), when MIMALLOC_LARGE_OS_PAGES is 0, or where the system refuses;
  * the heap is then as it was. */
 void hugepages_use(void);

@@ -350,7 +350,6 @@ out:
 
 int main(int argc, char **argv)
 {
-    hugepages_use();
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_BAD_INPUT;
@@ -369,6 +368,9 @@ int main(int argc, char **argv)
     g_set_prgname(prog);
     argv[1] = prog;
     int status;
+    /* Only the commands that simulate hold models' state worth 2 MiB pages. */
+    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "sweep") == 0)
+        hugepages_use();
     if (strcmp(cmd, "run") == 0)
         status = cmd_run(argc - 1, argv + 1);
     else if (strcmp(cmd, "check") == 0)
