@@ -21,6 +21,30 @@ PKG_LIBS   = $(MALLOC_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 MALLOC_LIBS = $(if $(SAN),,-lmimalloc)
 MALLOC_DEFS = $(if $(SAN),,-DRDRSIM_MIMALLOC)
 
+# The optimised build (gcc, no sanitizer) adds link-time optimisation and
+# profile feedback.  rdrsim spends its time in calls across modules (the
+# engine, the pools, the RNG, a model's neighbours) and in branches that a
+# training run ranks far better than gcc's guesses: on one 1,000-client
+# part, LTO and the profile ran 9% fewer instructions and had 14% fewer
+# instruction-cache misses (cachegrind).  The profile comes from an
+# instrumented build in $(BUILD)/pgo-gen run on every bundled scenario and
+# a short full-stack run; the build retrains whenever a source changes.
+# Functions the training never ran stay optimised as usual
+# (-fprofile-partial-training).  PGO=0 skips the profile (a quicker
+# edit-build cycle); the trace of a run is the same either way.
+PGO       ?= 1
+OPTIMISED := $(if $(SAN),,$(filter gcc%,$(notdir $(CC))))
+LTO        = $(if $(OPTIMISED),-flto=auto -ffat-lto-objects)
+AR_CMD     = $(if $(OPTIMISED),gcc-ar,ar)
+PGO_ON     = $(and $(OPTIMISED),$(filter 1,$(PGO)))
+# Both builds of a source name its profile alike (-dumpbase): a static
+# function's profile id hangs on that name, not only the file's.
+PGO_DATA   = $(abspath $(BUILD))/pgo-data
+PGO_STAMP  = $(BUILD)/pgo-data/.trained
+PGO_NAME   = -dumpdir $(PGO_DATA)/ -dumpbase $(subst /,-,$<) -MF $(@:.o=.d)
+PGO_USE    = $(if $(PGO_ON),-fprofile-use $(PGO_NAME) -fprofile-partial-training -Wno-missing-profile)
+PGO_GEN    = -fprofile-generate $(PGO_NAME)
+
 SIM_SRC    := $(wildcard sim/*.c)
 MODEL_SRC  := $(wildcard models/*.c)
 LIB_SRC    := $(filter-out sim/main.c,$(SIM_SRC)) $(MODEL_SRC)
@@ -28,7 +52,7 @@ LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) $(MALLOC_DEFS) -Isim -Imodels $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(LTO) $(SAN) $(MALLOC_DEFS) -Isim -Imodels $(PKG_CFLAGS) -MMD -MP
 
 .PHONY: all deps test demo bench sanitize fuzz fuzz-build memcheck clean
 # Keep object files of test programs between builds.
@@ -43,16 +67,39 @@ $(DEPS_OK): tests/deps.sh
 	@sh tests/deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/%.o: %.c | $(DEPS_OK)
+$(BUILD)/%.o: %.c $(if $(PGO_ON),$(PGO_STAMP)) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(PGO_USE) -c $< -o $@
 
 $(BUILD)/librdrsim.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR_CMD) rcs $@ $^
 
+# Only the program is linked with LTO; the tests link the objects' ordinary
+# code (fat objects), so that each test's link stays quick.
 $(BUILD)/rdrsim: $(BUILD)/sim/main.o $(BUILD)/librdrsim.a
-	$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
+	$(CC) $(CFLAGS) $(LTO) $(SAN) $^ $(PKG_LIBS) -o $@
+
+# The instrumented program, and the training runs that write the profile.
+# A scenario's exit status does not matter here, only what it executed.
+$(BUILD)/pgo-gen/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PGO_GEN) -c $< -o $@
+
+$(BUILD)/pgo-gen/%: LTO :=
+$(BUILD)/pgo-gen/rdrsim: $(LIB_SRC:%.c=$(BUILD)/pgo-gen/%.o) $(BUILD)/pgo-gen/sim/main.o
+	$(CC) $(CFLAGS) -fprofile-generate $^ $(PKG_LIBS) -o $@
+
+$(PGO_STAMP): $(BUILD)/pgo-gen/rdrsim
+	@rm -rf $(PGO_DATA) $(BUILD)/pgo-run && mkdir -p $(PGO_DATA) $(BUILD)/pgo-run
+	@echo "pgo: training the instrumented build on scenarios/ and 3 simulated seconds of bench/fullstack-1k"
+	@for s in scenarios/*.rsim; do $< run -q -o $(BUILD)/pgo-run/t.db $$s >/dev/null 2>&1; \
+	    rm -f $(BUILD)/pgo-run/t.db; done
+	@$< run -q --trace none --max-sim-time=3s -o $(BUILD)/pgo-run/a.db bench/fullstack-1k.rsim >/dev/null 2>&1; true
+	@$< run -q --max-sim-time=300ms -o $(BUILD)/pgo-run/b.db bench/fullstack-1k.rsim >/dev/null 2>&1; true
+	@rm -rf $(BUILD)/pgo-run
+	@ls $(PGO_DATA)/*.gcda >/dev/null 2>&1 || { echo "pgo: the training wrote no profile" >&2; exit 1; }
+	@touch $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/librdrsim.a
 	$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
