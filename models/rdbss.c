@@ -440,7 +440,7 @@ static void vnr_deref(VNetRoot *v, bool now)
         now ? finalize_vnet_root(v, now) : scavenge_later(v->net_root->srv_call->rdr, v);
 }
 
-static MiniRdr *rdr_of_fcb(const Fcb *f) { return f->net_root->srv_call->rdr; }
+static MiniRdr *rdr_of_fcb(const Fcb *f) { return f->rdr; }
 
 static void finalize_fcb(Fcb *f)
 {
@@ -1137,6 +1137,7 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
     f->key = g_strconcat(nr->name, "\\", path, NULL);
     f->net_root = nr;
     f->vnet_root = v;
+    f->rdr = nr->srv_call->rdr;
     f->srv_opens = g_ptr_array_new();
     f->cached = ranges_new();
     f->lost = ranges_new();

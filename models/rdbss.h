@@ -159,6 +159,8 @@ struct Fcb {
     uint32_t trace_names[3]; /* trace name ids of "Fcb", "SrvOpen", "Fobx" and the path; 0: not yet */
     NetRoot *net_root;
     VNetRoot *vnet_root;
+    MiniRdr *rdr;        /* its SRV_CALL's, which never changes: read often, and
+                          * through NET_ROOT and SRV_CALL it was two cold lines */
     uint32_t state;      /* buffering bits */
     uint32_t uncleans, opens;
     GPtrArray *srv_opens;

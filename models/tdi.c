@@ -145,8 +145,15 @@ struct Half {
     int retries, dupacks;
     /* line 2 */
     Rto rto;
-    /* the rest */
+    /* line 3: what a segment or an owed ACK reads of the node's parameters,
+     * copied (they are fixed before the node connects), so that a segment
+     * does not cost two cold lines of the TdiNode of one of a thousand
+     * clients */
+    NetNode *node;
+    SimTime delayed_ack;
+    uint32_t window;
     SimEventId delack_timer;
+    /* the rest */
     uint64_t recover, peer_fin_seq;
     TdiConnInfo fin_info;
     GQueue records; /* Record*: sent, not yet delivered to the peer's client */
@@ -546,6 +553,9 @@ static void half_init(Half *h, Conn *c, uint8_t side, TdiNode *tn)
     h->conn = c;
     h->side = side;
     h->tn = tn;
+    h->node = tn->node;
+    h->delayed_ack = tn->p.delayed_ack;
+    h->window = tn->p.window;
     rto_init(&h->rto, &tn->p.rto);
     g_queue_init(&h->records);
 }
@@ -612,7 +622,7 @@ static void send_seg(Half *h, uint32_t flags, uint64_t seq, uint32_t len, int ki
         .hdr = { flags | (uint64_t)h->side << 8 | (uint64_t)h->conn->port << 16, seq, h->rcv_nxt, len },
     };
     h->unacked_segs = 0; /* this segment acknowledges all we have */
-    net_send_on(tdi->net, h->conn->link, h->tn->node, &pkt);
+    net_send_on(tdi->net, h->conn->link, h->node, &pkt);
 }
 
 static void send_ack(Half *h) { send_seg(h, SEG_ACK, h->snd_nxt, 0, K_ACK); }
@@ -661,7 +671,7 @@ static void try_send(Half *h)
 {
     if (h->st != H_OPEN)
         return;
-    uint32_t window = h->tn->p.window;
+    uint32_t window = h->window;
     uint32_t seg = mss(h);
     while (h->snd_nxt < h->snd_end && h->snd_nxt - h->snd_una < window) {
         uint64_t len = h->snd_end - h->snd_nxt;
@@ -880,7 +890,7 @@ static void on_delack(Sim *sim, void *ctx, uint64_t arg)
  * ACK may have been lost), a FIN -- is acknowledged at once. */
 static void ack_data(Half *h, bool at_once)
 {
-    SimTime delay = h->tn->p.delayed_ack;
+    SimTime delay = h->delayed_ack;
     if (at_once || delay <= 0 || ++h->unacked_segs >= 2) {
         send_ack(h);
         return;

@@ -123,6 +123,7 @@ void tdi_write_metrics_of(Tdi *const *tdis, int n, Trace *trace);
 int64_t tdi_conns_made(const Tdi *tdi);
 
 void tdi_default_params(TdiParams *p);
+/* Before the node's first connection: a connection keeps what it uses. */
 void tdi_set_node_params(Tdi *tdi, NetNode *node, const TdiParams *p);
 void tdi_set_connect_handler(Tdi *tdi, NetNode *node, uint16_t port, TdiConnectHandler fn, void *ctx);
 
