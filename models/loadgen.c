@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ilist.h"
 #include "rng.h"
 #include "smb.h"
 
@@ -168,7 +169,7 @@ static LgOp *op_begin(LoadGen *g, LoadOp op, const char *name, LgHandle *h, uint
     if (uses)
         h->busy++;
     o->link.data = o;
-    g_queue_push_tail_link(&g->inflight, &o->link);
+    ilist_push_tail(&g->inflight, &o->link);
     return o;
 }
 
@@ -186,7 +187,7 @@ static void op_end(LgOp *o, NTSTATUS st, uint64_t bytes)
     o->g->ops_done++;
     if (o->uses)
         o->h->busy--;
-    g_queue_unlink(&o->g->inflight, &o->link);
+    ilist_unlink(&o->g->inflight, &o->link);
 }
 
 static void handle_drop(LoadGen *g, LgHandle *h)
@@ -537,7 +538,7 @@ void loadgen_free(LoadGen *g)
     if (!g)
         return;
     GList *l;
-    while ((l = g_queue_pop_head_link(&g->inflight)))
+    while ((l = ilist_pop_head(&g->inflight)))
         g_free(l->data);
     for (guint i = 0; i < g->handles->len; i++)
         g_free(g_ptr_array_index(g->handles, i));

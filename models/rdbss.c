@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ntstatus.h"
+#include "ilist.h"
 #include "pool.h"
 #include "ranges.h"
 
@@ -249,7 +250,7 @@ static Op *op_new(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx)
     o->done = done;
     o->ctx = ctx;
     o->link.data = o;
-    g_queue_push_tail_link(&r->ops, &o->link);
+    ilist_push_tail(&r->ops, &o->link);
     return o;
 }
 
@@ -278,7 +279,7 @@ static void irp_done(Op *o, NTSTATUS st, uint64_t info)
         return;
     }
     o->completed = true;
-    g_queue_unlink(&r->ops, &o->link);
+    ilist_unlink(&r->ops, &o->link);
     if (o->done)
         o->done(o->ctx, st, info, o->result);
     op_free(o);
@@ -298,8 +299,8 @@ static RxContext *side_rx(MiniRdr *m)
 {
     Op *o = op_new(m->rdbss, m, NULL, NULL);
     o->completed = true; /* an internal context: no IRP to complete */
-    g_queue_unlink(&m->rdbss->ops, &o->link);
-    g_queue_push_tail_link(&m->rdbss->sides, &o->link);
+    ilist_unlink(&m->rdbss->ops, &o->link);
+    ilist_push_tail(&m->rdbss->sides, &o->link);
     return &o->rx;
 }
 
@@ -309,20 +310,20 @@ static void *record_new(Rdbss *r, size_t size)
 {
     RecordHead *h = g_malloc0(sizeof *h + size);
     h->link.data = h;
-    g_queue_push_tail_link(&r->records, &h->link);
+    ilist_push_tail(&r->records, &h->link);
     return h + 1;
 }
 
 static void record_free(Rdbss *r, void *p)
 {
     RecordHead *h = (RecordHead *)p - 1;
-    g_queue_unlink(&r->records, &h->link);
+    ilist_unlink(&r->records, &h->link);
     g_free(h);
 }
 
 static void side_free(RxContext *rx)
 {
-    g_queue_unlink(&rx->rdbss->sides, &((Op *)rx)->link);
+    ilist_unlink(&rx->rdbss->sides, &((Op *)rx)->link);
     op_free((Op *)rx);
 }
 
@@ -450,7 +451,7 @@ static void finalize_fcb(Fcb *f)
         return;
     }
     f->finalized = true;
-    g_queue_unlink(&m->rdbss->fcbs, &f->live);
+    ilist_unlink(&m->rdbss->fcbs, &f->live);
     g_ptr_array_add(m->rdbss->finalized, f);
     if (g_hash_table_lookup(f->net_root->fcbs, f->path) == f)
         g_hash_table_remove(f->net_root->fcbs, f->path);
@@ -481,7 +482,7 @@ static void finalize_srv_open(SrvOpen *so)
         return;
     }
     so->finalized = true;
-    g_queue_unlink(&m->rdbss->srv_opens, &so->live);
+    ilist_unlink(&m->rdbss->srv_opens, &so->live);
     g_ptr_array_add(m->rdbss->finalized, so);
     g_ptr_array_remove(f->net_root->srv_call->opens, so);
     /* MRxForceClosed when the SRV_OPEN is not Good or is marked closed,
@@ -514,7 +515,7 @@ static void finalize_fobx(Fobx *x)
         return;
     }
     x->finalized = true;
-    g_queue_unlink(&m->rdbss->fobxs, &x->live);
+    ilist_unlink(&m->rdbss->fobxs, &x->live);
     g_ptr_array_add(m->rdbss->finalized, x);
     g_ptr_array_remove(x->srv_open->fobxs, x);
     RxContext *rx = side_rx(m);
@@ -1151,7 +1152,7 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
      * which lives as long as the FCB */
     g_hash_table_replace(nr->fcbs, f->path, f);
     f->live.data = f;
-    g_queue_push_tail_link(&rdr_of_fcb(f)->rdbss->fcbs, &f->live);
+    ilist_push_tail(&rdr_of_fcb(f)->rdbss->fcbs, &f->live);
     return f;
 }
 
@@ -1170,7 +1171,7 @@ static SrvOpen *srv_open_new(Fcb *f, VNetRoot *v, RxContext *rx)
     f->refs++;
     g_ptr_array_add(f->srv_opens, so);
     so->live.data = so;
-    g_queue_push_tail_link(&rdr_of_fcb(f)->rdbss->srv_opens, &so->live);
+    ilist_push_tail(&rdr_of_fcb(f)->rdbss->srv_opens, &so->live);
     return so;
 }
 
@@ -1185,7 +1186,7 @@ Fobx *rx_create_fobx(RxContext *rx)
     rx->srv_open->refs++;
     g_ptr_array_add(rx->srv_open->fobxs, x);
     x->live.data = x;
-    g_queue_push_tail_link(&rx->rdbss->fobxs, &x->live);
+    ilist_push_tail(&rx->rdbss->fobxs, &x->live);
     rx->fobx = x;
     return x;
 }
@@ -2548,16 +2549,16 @@ void rdbss_free(Rdbss *r)
     if (!r)
         return;
     GList *l;
-    while ((l = g_queue_pop_head_link(&r->ops)))
+    while ((l = ilist_pop_head(&r->ops)))
         op_free(l->data);
-    while ((l = g_queue_pop_head_link(&r->sides))) /* contexts a run stopped in the middle of */
+    while ((l = ilist_pop_head(&r->sides))) /* contexts a run stopped in the middle of */
         op_free(l->data);
-    while ((l = g_queue_pop_head_link(&r->records)))
+    while ((l = ilist_pop_head(&r->records)))
         g_free(l->data);
     GQueue *live[] = { &r->fobxs, &r->srv_opens, &r->fcbs };
     for (int i = 0; i < 3; i++) {
         GList *l;
-        while ((l = g_queue_pop_head_link(live[i])))
+        while ((l = ilist_pop_head(live[i])))
             file_object_free(l->data);
     }
     for (guint i = 0; i < r->finalized->len; i++)

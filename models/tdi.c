@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "ilist.h"
 #include "pool.h"
 #include "stats.h"
 #include "trace.h"
@@ -75,13 +76,12 @@ typedef struct {
 static void q_push(GQueue *q, GList *node, void *item)
 {
     node->data = item;
-    node->prev = node->next = NULL;
-    g_queue_push_tail_link(q, node);
+    ilist_push_tail(q, node);
 }
 
 static void *q_pop(GQueue *q)
 {
-    GList *node = g_queue_pop_head_link(q);
+    GList *node = ilist_pop_head(q);
     return node ? node->data : NULL;
 }
 
@@ -337,7 +337,7 @@ static Req *req_new(TdiEndpoint *ep, TdiRequestKind kind, uint32_t flags_name, T
     r->done = done;
     r->ctx = ctx;
     r->link.data = r;
-    g_queue_push_tail_link(&ep->tdi->reqs, &r->link);
+    ilist_push_tail(&ep->tdi->reqs, &r->link);
     return r;
 }
 
@@ -357,7 +357,7 @@ static void on_req_done(Sim *sim, void *ctx, uint64_t arg)
     (void)sim;
     Tdi *tdi = ctx;
     Req *r = (Req *)(uintptr_t)arg;
-    g_queue_unlink(&tdi->reqs, &r->link);
+    ilist_unlink(&tdi->reqs, &r->link);
     if (r->done)
         r->done(r->ctx, r->ep, &r->io);
     pool_free(&tdi->req_pool, r);
@@ -398,7 +398,7 @@ static void on_notice(Sim *sim, void *ctx, uint64_t arg)
     } else if (ep->h.receive) {
         ep->h.receive(ep->h.ctx, ep, n->bytes, n->tag);
     }
-    g_queue_unlink(&tdi->notices, &n->link);
+    ilist_unlink(&tdi->notices, &n->link);
     pool_free(&tdi->notice_pool, n);
 }
 
@@ -406,7 +406,7 @@ static void post_notice(TdiEndpoint *ep, Notice *n)
 {
     n->ep = ep;
     n->link.data = n;
-    g_queue_push_tail_link(&ep->tdi->notices, &n->link);
+    ilist_push_tail(&ep->tdi->notices, &n->link);
     sim_after(ep->tdi->sim, 0, on_notice, ep->tdi, (uint64_t)(uintptr_t)n);
 }
 
@@ -757,7 +757,7 @@ static void complete_sends(Half *h)
     if (!ep)
         return;
     Req *r;
-    while ((r = g_queue_peek_head(&ep->sends)) && r->end <= h->snd_una) {
+    while ((r = ilist_peek_head(&ep->sends)) && r->end <= h->snd_una) {
         q_pop(&ep->sends);
         ep->bytes_sent += r->bytes;
         finish(r, STATUS_SUCCESS, r->bytes, r->tag);
@@ -803,7 +803,7 @@ static void serve_receives(TdiEndpoint *ep)
 {
     Req *r;
     Record *rec;
-    while ((r = g_queue_peek_head(&ep->receives)) && (rec = g_queue_peek_head(&ep->rx))) {
+    while ((r = ilist_peek_head(&ep->receives)) && (rec = ilist_peek_head(&ep->rx))) {
         q_pop(&ep->receives);
         if (rec->bytes <= r->bytes) {
             q_pop(&ep->rx);
@@ -824,7 +824,7 @@ static void deliver(Half *h)
 {
     Half *p = peer_of(h);
     Record *rec;
-    while ((rec = g_queue_peek_head(&p->records)) && rec->end <= h->rcv_nxt) {
+    while ((rec = ilist_peek_head(&p->records)) && rec->end <= h->rcv_nxt) {
         q_pop(&p->records);
         TdiEndpoint *ep = h->ep;
         if (!ep || ep->state == TDI_EP_REMOTE_RELEASE) {
