@@ -33,11 +33,12 @@ static void record(Sim *sim, void *ctx, uint64_t arg)
 }
 
 /* mix: percent of operations that schedule, then that cancel.  With
- * timeouts, half the events scheduled are far-off time-outs and cancels go
- * to a live one of them: the pattern of a request's time-out cancelled by
- * its response, which leaves the heap mostly dead entries unless the
- * engine sweeps them. */
-static void against_reference(int p_sched, int p_cancel, bool timeouts, uint64_t span)
+ * timeouts, half the events scheduled are time-outs `after` later and
+ * cancels go to a live one of them: the pattern of a request's time-out
+ * cancelled by its response, which leaves the heap mostly dead entries
+ * unless the engine sweeps them (and, `after` a second or more, the
+ * engine's far list).  Times are drawn from [now, now + span). */
+static void against_reference(int p_sched, int p_cancel, bool timeouts, uint64_t span, SimTime after)
 {
     const int OPS = 1000000;
     Sim *sim = sim_new();
@@ -60,7 +61,7 @@ static void against_reference(int p_sched, int p_cancel, bool timeouts, uint64_t
             SimTime t = sim_now(sim) + (SimTime)rng_below(&rng, span);
             bool timeout = timeouts && rng_below(&rng, 2);
             if (timeout) {
-                t += 1000000;
+                t += after;
                 g_array_append_val(live_timeouts, handles->len);
             }
             SimEventId h = sim_at(sim, t, record, &log, next_id);
@@ -138,11 +139,16 @@ static void against_reference(int p_sched, int p_cancel, bool timeouts, uint64_t
     sim_free(sim);
 }
 
-static void test_against_reference(void) { against_reference(50, 20, false, 64); }
-static void test_against_reference_timeouts(void) { against_reference(50, 30, true, 64); }
+static void test_against_reference(void) { against_reference(50, 20, false, 64, 0); }
+static void test_against_reference_timeouts(void) { against_reference(50, 30, true, 64, SIM_MS); }
+/* Time-outs well past the heap's fence, with many ties among them. */
+static void test_against_reference_far(void) { against_reference(50, 30, true, 64, 10 * SIM_SEC); }
+/* Times spread wider than the fence's window, so that events keep
+ * crossing it. */
+static void test_against_reference_wide(void) { against_reference(50, 20, true, 300 * SIM_MS, 2 * SIM_SEC); }
 /* Half the events for the current instant: they take the engine's FIFO,
  * mixed with heap events of the same instant scheduled before it. */
-static void test_against_reference_now(void) { against_reference(50, 20, false, 2); }
+static void test_against_reference_now(void) { against_reference(50, 20, false, 2, 0); }
 
 static void bump(Sim *sim, void *ctx, uint64_t arg)
 {
@@ -204,6 +210,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/engine/against-reference", test_against_reference);
     g_test_add_func("/engine/against-reference-timeouts", test_against_reference_timeouts);
+    g_test_add_func("/engine/against-reference-far", test_against_reference_far);
+    g_test_add_func("/engine/against-reference-wide", test_against_reference_wide);
     g_test_add_func("/engine/against-reference-now", test_against_reference_now);
     g_test_add_func("/engine/stop-time-and-cap", test_stop_time_and_cap);
     g_test_add_func("/engine/self-cancel-and-fail", test_self_cancel_and_fail);
