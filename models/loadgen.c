@@ -123,9 +123,7 @@ struct LoadGen {
     Rng rng;
     GPtrArray *handles;  /* LgHandle* */
     GQueue inflight;     /* LgOp*, linked through their own nodes */
-    GPtrArray *paths;    /* interned "W:\wl\fK.dat", by file */
-    GPtrArray *path_text; /* the same paths as text, by file (NULL: not yet made) */
-    TraceFixedNames op_names; /* of the ops rows */
+    LoadGenNames *names; /* shared */
     bool mapped, ending, stopped;
     int next_id;
     uint64_t ops_done;   /* operations over, whatever their status */
@@ -136,10 +134,36 @@ struct LoadGen {
 static void arrival(Sim *sim, void *ctx, uint64_t arg);
 static void session_begin(Sim *sim, void *ctx, uint64_t arg);
 
+struct LoadGenNames {
+    TraceFixedNames ops;  /* of the ops rows */
+    GPtrArray *text;      /* "W:\wl\fK.dat", by file (NULL: not yet made) */
+    GArray *id;           /* uint32_t: its trace name id, by file (0: not yet) */
+};
+
+LoadGenNames *loadgen_names_new(void)
+{
+    LoadGenNames *n = g_new0(LoadGenNames, 1);
+    n->text = g_ptr_array_new_with_free_func(g_free);
+    n->id = g_array_new(FALSE, TRUE, sizeof(uint32_t));
+    return n;
+}
+
+void loadgen_names_free(LoadGenNames *n)
+{
+    if (!n)
+        return;
+    g_ptr_array_unref(n->text);
+    g_array_unref(n->id);
+    g_free(n);
+}
+
 /* A file's path on the mapped drive, made once per file. */
 static const char *path_text(LoadGen *g, int64_t file)
 {
-    char **p = (char **)&g_ptr_array_index(g->path_text, file);
+    GPtrArray *text = g->names->text;
+    if ((guint)file >= text->len)
+        g_ptr_array_set_size(text, (guint)file + 1);
+    char **p = (char **)&g_ptr_array_index(text, file);
     if (!*p) {
         char *rel = loadgen_file_path(file + 1);
         *p = g_strdup_printf("W:\\%s", rel);
@@ -150,9 +174,13 @@ static const char *path_text(LoadGen *g, int64_t file)
 
 static uint32_t path_of(LoadGen *g, int64_t file)
 {
-    if (!g_ptr_array_index(g->paths, file))
-        g_ptr_array_index(g->paths, file) = GUINT_TO_POINTER(trace_name(g->trace, path_text(g, file)));
-    return GPOINTER_TO_UINT(g_ptr_array_index(g->paths, file));
+    GArray *id = g->names->id;
+    if ((guint)file >= id->len)
+        g_array_set_size(id, (guint)file + 1);
+    uint32_t *v = &g_array_index(id, uint32_t, file);
+    if (!*v)
+        *v = trace_name(g->trace, path_text(g, file));
+    return *v;
 }
 
 static LgOp *op_begin(LoadGen *g, LoadOp op, const char *name, LgHandle *h, uint32_t path, bool uses)
@@ -176,7 +204,7 @@ static LgOp *op_begin(LoadGen *g, LoadOp op, const char *name, LgHandle *h, uint
 static void op_row(LgOp *o, SimTime t_done, NTSTATUS st, uint64_t bytes)
 {
     LoadGen *g = o->g;
-    trace_op(g->trace, g->node, trace_name_fixed(g->trace, &g->op_names, o->name), o->h ? o->h->id : 0, o->path,
+    trace_op(g->trace, g->node, trace_name_fixed(g->trace, &g->names->ops, o->name), o->h ? o->h->id : 0, o->path,
              o->t0, t_done, st, (int64_t)bytes);
 }
 
@@ -483,7 +511,8 @@ static void session_begin(Sim *sim, void *ctx, uint64_t arg)
     rdbss_use(g->r, "W:", g->p.share, g->p.user, g->p.password, used, o);
 }
 
-LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const LoadGenParams *p, uint64_t seed)
+LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const LoadGenParams *p, uint64_t seed,
+                     LoadGenNames *names)
 {
     LoadGen *g = g_new0(LoadGen, 1);
     g->r = r;
@@ -497,10 +526,7 @@ LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const L
     rng_stream(&g->rng, seed, stream);
     g_free(stream);
     g->handles = g_ptr_array_new();
-    g->paths = g_ptr_array_new();
-    g_ptr_array_set_size(g->paths, (guint)p->popularity->n);
-    g->path_text = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_set_size(g->path_text, (guint)p->popularity->n);
+    g->names = names;
     sim_at(sim, p->start, session_begin, g, 0);
     if (p->stop > 0)
         sim_at(sim, p->stop, session_end, g, 1);
@@ -543,7 +569,5 @@ void loadgen_free(LoadGen *g)
     for (guint i = 0; i < g->handles->len; i++)
         g_free(g_ptr_array_index(g->handles, i));
     g_ptr_array_unref(g->handles);
-    g_ptr_array_unref(g->paths);
-    g_ptr_array_unref(g->path_text);
     g_free(g);
 }

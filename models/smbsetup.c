@@ -21,6 +21,7 @@ struct SmbSetup {
     GHashTable *dispatch;  /* redirector decl id -> its MINIRDR_DISPATCH, shared by its clients */
     GPtrArray *client_order; /* client Decl* with redirectors, in declaration order */
     GPtrArray *loadgens;     /* LoadGen*, in declaration order */
+    LoadGenNames *lg_names;  /* shared by the loadgens */
     GHashTable *zipfs;       /* "N s" -> ZipfTable*, shared by the workloads */
     GHashTable *dirty;       /* while the end check runs: file -> the clients' dirty Range */
     Coherence *coh;          /* the run's coherence oracle */
@@ -315,7 +316,7 @@ static void add_workloads(SmbSetup *s, const Scenario *sc, uint64_t seed)
         loadgen_parse_mix(decl_param(d, "mix")->list, p.weights, &err);
         g_free(err);
         g_ptr_array_add(s->loadgens, loadgen_new(g_hash_table_lookup(s->rdbss, d->id), s->trace, s->sim, d->id, &p,
-                                                 seed));
+                                                 seed, s->lg_names));
     }
     g_hash_table_unref(made);
 }
@@ -330,6 +331,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     s->trace = trace;
     s->coh = coh_new();
     s->loadgens = g_ptr_array_new_with_free_func((GDestroyNotify)loadgen_free);
+    s->lg_names = loadgen_names_new();
     s->zipfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)zipf_table_free);
     s->servers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, server_free_cb);
     s->clients = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, client_free_cb);
@@ -438,6 +440,7 @@ void smbsetup_free(SmbSetup *s)
     g_ptr_array_unref(s->order);
     smb_wire_free(s->wire);
     g_ptr_array_unref(s->loadgens);
+    loadgen_names_free(s->lg_names);
     g_hash_table_unref(s->zipfs);
     coh_free(s->coh);
     g_free(s);
