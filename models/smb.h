@@ -57,16 +57,26 @@ typedef enum {
 typedef struct SmbWire SmbWire;
 
 typedef struct {
+    /* What a receiver reads first, then what freeing it reads together with
+     * the offset and length that I/O reads: a message waits out a link's
+     * latency on the wire and comes back out of cache, so the fields that
+     * every message's receipt and release read sit in two lines, not four. */
     SmbWire *wire;                /* whose pool the message goes back to */
     SmbCommand cmd;
-    uint64_t msg_id;
-    bool response, async;
     NTSTATUS status;
+    uint64_t msg_id;
     uint64_t session, tree, file; /* ids */
+    int64_t t_sent;               /* when it was sent */
+    bool response, async;
     /* requests */
     uint16_t dialect;             /* NEGOTIATE: highest offered; response: chosen */
     uint16_t min_dialect;         /* NEGOTIATE: lowest offered */
     char *user, *password, *share, *path, *new_path;
+    /* The coherence oracle's view (models/coherence.h); not on the wire,
+     * no bytes of their own. */
+    GArray *stamps;               /* READ response: Range of the stamps of the bytes returned */
+    uint64_t stamp;               /* WRITE: the application write the data comes from (0: none given) */
+    uint64_t offset, length;      /* READ, WRITE, LOCK */
     uint32_t access, share_access, disposition;
     bool delete_on_close;
     OplockLevel oplock;           /* CREATE: requested / granted; OPLOCK_BREAK: level */
@@ -74,14 +84,8 @@ typedef struct {
     CacheState lease_state;       /* CREATE with a lease, lease break and ack */
     bool lease_break_in_progress; /* CREATE response: SMB2_LEASE_FLAG_BREAK_IN_PROGRESS */
     bool ack_required;            /* lease break notification */
-    uint64_t offset, length;      /* READ, WRITE, LOCK */
     bool exclusive, unlock, fail_immediately; /* LOCK */
     uint64_t version;             /* READ response: the write version of the first byte read */
-    /* The coherence oracle's view (models/coherence.h); not on the wire,
-     * no bytes of their own. */
-    uint64_t stamp;               /* WRITE: the application write the data comes from (0: none given) */
-    GArray *stamps;               /* READ response: Range of the stamps of the bytes returned */
-    int64_t t_sent;               /* when it was sent */
     uint32_t info_class;          /* QUERY_INFO / SET_INFO */
 } SmbMsg;
 
