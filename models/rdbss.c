@@ -51,7 +51,8 @@ struct Rdbss {
     SimTime flush_interval; /* the lazy writer's delay (write-behind) */
     GArray *on_started; /* Waiting: run when no start is in progress */
     bool failed;
-    Pool op_pool; /* Op: a close takes five contexts in a row, each the one just freed */
+    Pool *ops_pool; /* Op: own_pool, or one its run's clients share */
+    Pool own_pool;
 };
 
 /* A mapped drive: its V_NET_ROOT and the directory under the share it
@@ -244,7 +245,7 @@ static void rx_call(RxContext *rx, MrxId id, void (*k)(RxContext *))
 
 static Op *op_new(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx)
 {
-    Op *o = pool_alloc0(&r->op_pool);
+    Op *o = pool_alloc0(r->ops_pool);
     o->rx.rdbss = r;
     o->rx.rdr = m;
     o->done = done;
@@ -253,6 +254,8 @@ static Op *op_new(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx)
     ilist_push_tail(&r->ops, &o->link);
     return o;
 }
+
+size_t rdbss_op_size(void) { return sizeof(Op); }
 
 static void op_free(Op *o)
 {
@@ -267,7 +270,7 @@ static void op_free(Op *o)
         g_array_unref(o->rx.stamps);
     if (o->expect)
         g_array_unref(o->expect);
-    pool_free(&o->rx.rdbss->op_pool, o);
+    pool_free(o->rx.rdbss->ops_pool, o);
 }
 
 /* Every IRP completes exactly once. */
@@ -637,7 +640,7 @@ static void on_scavenger(Sim *sim, void *ctx, uint64_t arg)
 
 /* ---- set-up, start, stop ---- */
 
-Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node)
+Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node, Pool *op_pool)
 {
     Rdbss *r = g_new0(Rdbss, 1);
     r->sim = sim;
@@ -646,7 +649,8 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node)
     r->rdrs = g_ptr_array_new();
     r->flush_interval = SIM_SEC;
     r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
-    pool_init(&r->op_pool, sizeof(Op));
+    pool_init(&r->own_pool, sizeof(Op));
+    r->ops_pool = op_pool ? op_pool : &r->own_pool;
     r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
     r->finalized = g_ptr_array_new();
     r->vnr_all = g_ptr_array_new();
@@ -2606,6 +2610,6 @@ void rdbss_free(Rdbss *r)
     g_ptr_array_unref(r->vnr_all);
     g_ptr_array_unref(r->nr_all);
     g_ptr_array_unref(r->sc_all);
-    pool_clear(&r->op_pool);
+    pool_clear(&r->own_pool);
     g_free(r);
 }

@@ -21,6 +21,7 @@
 #include <glib.h>
 
 #include "engine.h"
+#include "pool.h"
 #include "minirdr.h"
 #include "net.h"
 #include "coherence.h"
@@ -213,7 +214,13 @@ struct Fobx {
 
 /* ---- set-up ---- */
 
-Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node);
+/* op_pool: where the client's I/O request contexts come from (blocks of
+ * rdbss_op_size() bytes), or NULL for a pool of its own.  The clients of a
+ * run share one: a context freed by one client is still in cache when the
+ * next client's request takes it, where a pool per client handed back one
+ * that client freed long ago.  A shared pool must outlive its clients. */
+Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node, Pool *op_pool);
+size_t rdbss_op_size(void);
 /* How long after the first dirty write the lazy writer writes cached data
  * back (1 s unless set). */
 void rdbss_set_flush_interval(Rdbss *r, SimTime t);
