@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ilist.h"
+#include "pool.h"
 #include "rng.h"
 #include "smb.h"
 
@@ -123,7 +124,7 @@ struct LoadGen {
     Rng rng;
     GPtrArray *handles;  /* LgHandle* */
     GQueue inflight;     /* LgOp*, linked through their own nodes */
-    LoadGenNames *names; /* shared */
+    LoadGenShared *shared; /* with the run's other generators */
     bool mapped, ending, stopped;
     int next_id;
     uint64_t ops_done;   /* operations over, whatever their status */
@@ -134,33 +135,36 @@ struct LoadGen {
 static void arrival(Sim *sim, void *ctx, uint64_t arg);
 static void session_begin(Sim *sim, void *ctx, uint64_t arg);
 
-struct LoadGenNames {
+struct LoadGenShared {
+    Pool op_pool;         /* LgOp */
     TraceFixedNames ops;  /* of the ops rows */
     GPtrArray *text;      /* "W:\wl\fK.dat", by file (NULL: not yet made) */
     GArray *id;           /* uint32_t: its trace name id, by file (0: not yet) */
 };
 
-LoadGenNames *loadgen_names_new(void)
+LoadGenShared *loadgen_shared_new(void)
 {
-    LoadGenNames *n = g_new0(LoadGenNames, 1);
+    LoadGenShared *n = g_new0(LoadGenShared, 1);
+    pool_init(&n->op_pool, sizeof(LgOp));
     n->text = g_ptr_array_new_with_free_func(g_free);
     n->id = g_array_new(FALSE, TRUE, sizeof(uint32_t));
     return n;
 }
 
-void loadgen_names_free(LoadGenNames *n)
+void loadgen_shared_free(LoadGenShared *n)
 {
     if (!n)
         return;
     g_ptr_array_unref(n->text);
     g_array_unref(n->id);
+    pool_clear(&n->op_pool);
     g_free(n);
 }
 
 /* A file's path on the mapped drive, made once per file. */
 static const char *path_text(LoadGen *g, int64_t file)
 {
-    GPtrArray *text = g->names->text;
+    GPtrArray *text = g->shared->text;
     if ((guint)file >= text->len)
         g_ptr_array_set_size(text, (guint)file + 1);
     char **p = (char **)&g_ptr_array_index(text, file);
@@ -174,7 +178,7 @@ static const char *path_text(LoadGen *g, int64_t file)
 
 static uint32_t path_of(LoadGen *g, int64_t file)
 {
-    GArray *id = g->names->id;
+    GArray *id = g->shared->id;
     if ((guint)file >= id->len)
         g_array_set_size(id, (guint)file + 1);
     uint32_t *v = &g_array_index(id, uint32_t, file);
@@ -185,7 +189,7 @@ static uint32_t path_of(LoadGen *g, int64_t file)
 
 static LgOp *op_begin(LoadGen *g, LoadOp op, const char *name, LgHandle *h, uint32_t path, bool uses)
 {
-    LgOp *o = g_new0(LgOp, 1);
+    LgOp *o = pool_alloc0(&g->shared->op_pool);
     o->g = g;
     o->op = op;
     o->name = name;
@@ -204,9 +208,11 @@ static LgOp *op_begin(LoadGen *g, LoadOp op, const char *name, LgHandle *h, uint
 static void op_row(LgOp *o, SimTime t_done, NTSTATUS st, uint64_t bytes)
 {
     LoadGen *g = o->g;
-    trace_op(g->trace, g->node, trace_name_fixed(g->trace, &g->names->ops, o->name), o->h ? o->h->id : 0, o->path,
+    trace_op(g->trace, g->node, trace_name_fixed(g->trace, &g->shared->ops, o->name), o->h ? o->h->id : 0, o->path,
              o->t0, t_done, st, (int64_t)bytes);
 }
+
+static void op_free(LgOp *o) { pool_free(&o->g->shared->op_pool, o); }
 
 /* The operation is over: its row, and it leaves the in-flight set. */
 static void op_end(LgOp *o, NTSTATUS st, uint64_t bytes)
@@ -233,7 +239,7 @@ static void closed(void *ctx, NTSTATUS st, uint64_t info, Fobx *fobx)
     LoadGen *g = o->g;
     LgHandle *h = o->h;
     op_end(o, st, 0);
-    g_free(o);
+    op_free(o);
     handle_drop(g, h);
     maybe_unuse(g);
 }
@@ -260,7 +266,7 @@ static void io_done(void *ctx, NTSTATUS st, uint64_t info, Fobx *fobx)
     bool lock = o->op == LG_LOCK && strcmp(o->name, "lock") == 0;
     uint64_t off = o->offset, len = o->length;
     op_end(o, st, io ? info : 0);
-    g_free(o);
+    op_free(o);
     if (st == STATUS_SUCCESS && lock && !h->closing) {
         /* a lock is held for the length of one round trip: then released */
         LgOp *u = op_begin(g, LG_LOCK, "unlock", h, path_of(g, h->file), true);
@@ -282,7 +288,7 @@ static void opened(void *ctx, NTSTATUS st, uint64_t info, Fobx *fobx)
     LgHandle *h = o->h;
     LoadOp then = o->then;
     op_end(o, st, 0);
-    g_free(o);
+    op_free(o);
     if (st != STATUS_SUCCESS) {
         handle_drop(g, h);
         maybe_unuse(g);
@@ -436,7 +442,7 @@ static void unused(void *ctx, NTSTATUS st, uint64_t info, Fobx *fobx)
     LgOp *o = ctx;
     LoadGen *g = o->g;
     op_end(o, st, 0);
-    g_free(o);
+    op_free(o);
     g->mapped = false;
     g->ending = false;
     if (!g->stopped)
@@ -481,7 +487,7 @@ static void used(void *ctx, NTSTATUS st, uint64_t info, Fobx *fobx)
     LgOp *o = ctx;
     LoadGen *g = o->g;
     op_end(o, st, 0);
-    g_free(o);
+    op_free(o);
     if (g->stopped)
         return;
     if (st != STATUS_SUCCESS) {
@@ -512,7 +518,7 @@ static void session_begin(Sim *sim, void *ctx, uint64_t arg)
 }
 
 LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const LoadGenParams *p, uint64_t seed,
-                     LoadGenNames *names)
+                     LoadGenShared *shared)
 {
     LoadGen *g = g_new0(LoadGen, 1);
     g->r = r;
@@ -526,7 +532,7 @@ LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const L
     rng_stream(&g->rng, seed, stream);
     g_free(stream);
     g->handles = g_ptr_array_new();
-    g->names = names;
+    g->shared = shared;
     sim_at(sim, p->start, session_begin, g, 0);
     if (p->stop > 0)
         sim_at(sim, p->stop, session_end, g, 1);
@@ -565,7 +571,7 @@ void loadgen_free(LoadGen *g)
         return;
     GList *l;
     while ((l = ilist_pop_head(&g->inflight)))
-        g_free(l->data);
+        op_free(l->data);
     for (guint i = 0; i < g->handles->len; i++)
         g_free(g_ptr_array_index(g->handles, i));
     g_ptr_array_unref(g->handles);

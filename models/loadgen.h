@@ -46,19 +46,20 @@ bool loadgen_parse_mix(char **words, double *weights, char **err);
 /* The path of file k (1-based) of a workload, inside the share. */
 char *loadgen_file_path(int64_t k);
 
-/* What the load generators of one run share: the trace names of the
- * operations and of the files' paths (the same for every workload: the
- * mapped drive W:, file k's name).  Each is made by the first generator
- * that needs it, so the names get the ids they got when every generator
- * kept its own, and all read it from one place: a copy per generator was a
- * cold line per operation at a thousand clients.  It outlives the
- * generators that use it. */
-typedef struct LoadGenNames LoadGenNames;
-LoadGenNames *loadgen_names_new(void);
-void loadgen_names_free(LoadGenNames *n);
+/* What the load generators of one run share, since a copy per generator
+ * was a cold line per operation at a thousand clients: the trace names of
+ * the operations and of the files' paths (the same for every workload: the
+ * mapped drive W:, file k's name), each made by the first generator that
+ * needs it, so that the names get the ids they got when every generator
+ * kept its own; and the pool of operations in flight, so that an operation
+ * takes the block the last one anywhere freed, still in cache.  It
+ * outlives the generators that use it. */
+typedef struct LoadGenShared LoadGenShared;
+LoadGenShared *loadgen_shared_new(void);
+void loadgen_shared_free(LoadGenShared *n);
 
 LoadGen *loadgen_new(Rdbss *r, Trace *trace, Sim *sim, const char *node, const LoadGenParams *p, uint64_t seed,
-                     LoadGenNames *names);
+                     LoadGenShared *shared);
 void loadgen_free(LoadGen *g);
 /* Operations still waiting at the end of the run. */
 void loadgen_flush_trace(LoadGen *g);

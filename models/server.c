@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ilist.h"
+#include "pool.h"
 #include "rng.h"
 #include "trace.h"
 
@@ -119,6 +120,13 @@ struct Conn {
     uint64_t hint_forgets;
 };
 
+/* A request waiting for its service time. */
+typedef struct {
+    Conn *c;
+    SmbMsg *req;
+    GList link; /* in the server's jobs */
+} Job;
+
 struct SmbServer {
     Tdi *tdi;
     SmbWire *wire;
@@ -136,6 +144,7 @@ struct SmbServer {
     int endpoints;
     GQueue jobs; /* Job*: requests waiting for their service time (linked
                   * through the job: a hash set cost 300 instructions a request) */
+    Pool job_pool;
     Coherence *coh;
     TraceFixedNames fixed; /* levels, outcomes, triggers: a break row named four */
 };
@@ -151,6 +160,7 @@ SmbServer *server_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, NetNode *
                       uint64_t seed)
 {
     SmbServer *s = g_new0(SmbServer, 1);
+    pool_init(&s->job_pool, sizeof(Job));
     s->tdi = tdi;
     s->sim = sim;
     s->trace = trace;
@@ -1181,23 +1191,18 @@ static void serve(Conn *c, SmbMsg *req)
 
 /* ---- connections ---- */
 
-typedef struct {
-    Conn *c;
-    SmbMsg *req;
-    GList link; /* in the server's jobs */
-} Job;
-
 static void on_service(Sim *sim, void *ctx, uint64_t arg)
 {
     (void)sim;
     (void)arg;
     Job *j = ctx;
-    ilist_unlink(&j->c->srv->jobs, &j->link);
+    SmbServer *s = j->c->srv;
+    ilist_unlink(&s->jobs, &j->link);
     if (j->c->dead)
         smb_msg_free(j->req);
     else
         serve(j->c, j->req);
-    g_free(j);
+    pool_free(&s->job_pool, j);
 }
 
 static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
@@ -1209,7 +1214,7 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
     SmbMsg *m = smb_receive(s->wire, tag);
     if (!m)
         return;
-    Job *j = g_new0(Job, 1);
+    Job *j = pool_alloc0(&s->job_pool);
     j->c = c;
     j->req = m;
     j->link.data = j;
@@ -1315,8 +1320,9 @@ void server_free(SmbServer *s)
     for (GList *l; (l = ilist_pop_head(&s->jobs));) {
         Job *j = l->data;
         smb_msg_free(j->req);
-        g_free(j);
+        pool_free(&s->job_pool, j);
     }
+    pool_clear(&s->job_pool);
     g_hash_table_iter_init(&it, s->users);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         User *u = v;

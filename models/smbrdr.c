@@ -13,6 +13,7 @@ struct SmbRdr {
     GPtrArray *conns;
     GPtrArray *trees; /* Tree*, owned here: a V_NET_ROOT alive at the end of a run still has one */
     int endpoints;
+    Pool *req_pool;   /* Req, shared by the run's redirectors (see smbrdr_new) */
 };
 
 /* The connection of a SRV_CALL. */
@@ -113,7 +114,7 @@ static void send_req(Conn *c, SmbMsg *m, RxContext *rx, ReqKind kind)
         return;
     }
     if (rx) {
-        Req *q = g_new0(Req, 1);
+        Req *q = pool_alloc0(c->rdr->req_pool);
         q->c = c;
         q->rx = rx;
         q->kind = kind;
@@ -238,7 +239,7 @@ static void on_timeout(Sim *sim, void *ctx, uint64_t arg)
     q->timer = SIM_NO_EVENT;
     pending_take(c, q->mid);
     Req copy = *q;
-    g_free(q);
+    pool_free(c->rdr->req_pool, q);
     finish_req(&copy, STATUS_IO_TIMEOUT);
 }
 
@@ -249,6 +250,7 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
     (void)ep;
     (void)bytes;
     Conn *c = ctx;
+    Pool *req_pool = c->rdr->req_pool; /* the response may end the connection */
     SmbMsg *m = smb_receive(c->rdr->wire, tag);
     if (!m)
         return;
@@ -265,7 +267,7 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
                 finish_req(q, m->status);
             else
                 on_response(q, m);
-            g_free(q);
+            pool_free(req_pool, q);
         }
     }
     smb_msg_free(m);
@@ -285,7 +287,7 @@ static void conn_lost(Conn *c, NTSTATUS st)
         Req *q = g_array_index(qs, Pending, i).q;
         sim_cancel(c->rdr->sim, q->timer);
         finish_req(q, st);
-        g_free(q);
+        pool_free(c->rdr->req_pool, q);
     }
     g_array_unref(qs);
     if (c->sc)
@@ -603,8 +605,10 @@ void smbrdr_dispatch_for(const SmbRdrParams *p, MINIRDR_DISPATCH *d)
     }
 }
 
+size_t smbrdr_req_size(void) { return sizeof(Req); }
+
 SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name, const SmbRdrParams *p,
-                   const MINIRDR_DISPATCH *d, bool delayed_close)
+                   const MINIRDR_DISPATCH *d, bool delayed_close, Pool *req_pool)
 {
     SmbRdr *s = g_new0(SmbRdr, 1);
     s->rdbss = r;
@@ -613,6 +617,7 @@ SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name
     s->net = net;
     s->sim = rdbss_sim(r);
     s->p = *p;
+    s->req_pool = req_pool;
     s->conns = g_ptr_array_new();
     s->trees = g_ptr_array_new_with_free_func(g_free);
     s->m = rdbss_register(r, name, d, s, p->request_timeout, delayed_close);
@@ -628,7 +633,7 @@ void smbrdr_free(SmbRdr *s)
     for (guint i = 0; i < s->conns->len; i++) {
         Conn *c = g_ptr_array_index(s->conns, i);
         for (guint j = 0; j < c->pending->len; j++)
-            g_free(g_array_index(c->pending, Pending, j).q);
+            pool_free(s->req_pool, g_array_index(c->pending, Pending, j).q);
         g_array_unref(c->pending);
         g_hash_table_unref(c->sessions);
         g_free(c);

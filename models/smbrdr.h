@@ -24,9 +24,13 @@ typedef struct {
 } SmbRdrParams;
 
 /* Build the redirector and register it with RDBSS (RxRegisterMinirdr)
- * with `d`, a table from smbrdr_dispatch_for(p), which must outlive it. */
+ * with `d`, a table from smbrdr_dispatch_for(p), which must outlive it.
+ * Its requests in flight take blocks of smbrdr_req_size() bytes from
+ * `req_pool`, which the redirectors of a run share (a block freed by one is
+ * still in cache when the next takes it) and which must outlive them. */
 SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name, const SmbRdrParams *p,
-                   const MINIRDR_DISPATCH *d, bool delayed_close);
+                   const MINIRDR_DISPATCH *d, bool delayed_close, Pool *req_pool);
+size_t smbrdr_req_size(void);
 MiniRdr *smbrdr_minirdr(SmbRdr *s);
 void smbrdr_free(SmbRdr *s);
 

@@ -21,8 +21,9 @@ struct SmbSetup {
     GHashTable *dispatch;  /* redirector decl id -> its MINIRDR_DISPATCH, shared by its clients */
     GPtrArray *client_order; /* client Decl* with redirectors, in declaration order */
     GPtrArray *loadgens;     /* LoadGen*, in declaration order */
-    LoadGenNames *lg_names;  /* shared by the loadgens */
+    LoadGenShared *lg_shared;  /* shared by the loadgens */
     Pool rx_pool;            /* RDBSS's I/O contexts, shared by the clients */
+    Pool rdr_req_pool;       /* the redirectors' requests in flight, shared */
     GHashTable *zipfs;       /* "N s" -> ZipfTable*, shared by the workloads */
     GHashTable *dirty;       /* while the end check runs: file -> the clients' dirty Range */
     Coherence *coh;          /* the run's coherence oracle */
@@ -317,7 +318,7 @@ static void add_workloads(SmbSetup *s, const Scenario *sc, uint64_t seed)
         loadgen_parse_mix(decl_param(d, "mix")->list, p.weights, &err);
         g_free(err);
         g_ptr_array_add(s->loadgens, loadgen_new(g_hash_table_lookup(s->rdbss, d->id), s->trace, s->sim, d->id, &p,
-                                                 seed, s->lg_names));
+                                                 seed, s->lg_shared));
     }
     g_hash_table_unref(made);
 }
@@ -332,7 +333,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     s->trace = trace;
     s->coh = coh_new();
     s->loadgens = g_ptr_array_new_with_free_func((GDestroyNotify)loadgen_free);
-    s->lg_names = loadgen_names_new();
+    s->lg_shared = loadgen_shared_new();
     s->zipfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)zipf_table_free);
     s->servers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, server_free_cb);
     s->clients = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, client_free_cb);
@@ -383,6 +384,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     s->rdrs = g_ptr_array_new_with_free_func(g_free);
     s->dispatch = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
     pool_init(&s->rx_pool, rdbss_op_size());
+    pool_init(&s->rdr_req_pool, smbrdr_req_size());
     s->client_order = g_ptr_array_new();
     for (guint i = 0; i < sc->decls->len; i++) {
         const Decl *d = g_ptr_array_index(sc->decls, i);
@@ -413,7 +415,8 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
                 g_hash_table_insert(s->dispatch, rd->id, table);
             }
             RdrEntry *e = g_new0(RdrEntry, 1);
-            e->rdr = smbrdr_new(r, tdi, s->wire, net, rd->id, &p, table, decl_param(rd, "delayed_close")->i);
+            e->rdr = smbrdr_new(r, tdi, s->wire, net, rd->id, &p, table, decl_param(rd, "delayed_close")->i,
+                                &s->rdr_req_pool);
             e->rdbss = r;
             e->node = d->id;
             e->name = rd->id;
@@ -436,14 +439,15 @@ void smbsetup_free(SmbSetup *s)
         smbrdr_free(((RdrEntry *)g_ptr_array_index(s->rdrs, i))->rdr);
     g_ptr_array_unref(s->rdrs);
     g_hash_table_unref(s->rdbss);
-    pool_clear(&s->rx_pool); /* after the clients that give contexts back */
+    pool_clear(&s->rx_pool); /* after the clients and redirectors that give blocks back */
+    pool_clear(&s->rdr_req_pool);
     g_hash_table_unref(s->dispatch); /* after the redirectors and RDBSS that point at them */
     g_ptr_array_unref(s->client_order);
     g_hash_table_unref(s->servers);
     g_ptr_array_unref(s->order);
     smb_wire_free(s->wire);
     g_ptr_array_unref(s->loadgens);
-    loadgen_names_free(s->lg_names);
+    loadgen_shared_free(s->lg_shared);
     g_hash_table_unref(s->zipfs);
     coh_free(s->coh);
     g_free(s);
