@@ -51,8 +51,8 @@ struct Rdbss {
     SimTime flush_interval; /* the lazy writer's delay (write-behind) */
     GArray *on_started; /* Waiting: run when no start is in progress */
     bool failed;
-    Pool *ops_pool; /* Op: own_pool, or one its run's clients share */
-    Pool own_pool;
+    RdbssPools *pools; /* &own, or the pools its run's clients share */
+    RdbssPools own;
 };
 
 /* A mapped drive: its V_NET_ROOT and the directory under the share it
@@ -245,7 +245,7 @@ static void rx_call(RxContext *rx, MrxId id, void (*k)(RxContext *))
 
 static Op *op_new(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx)
 {
-    Op *o = pool_alloc0(r->ops_pool);
+    Op *o = pool_alloc0(&r->pools->op);
     o->rx.rdbss = r;
     o->rx.rdr = m;
     o->done = done;
@@ -254,8 +254,6 @@ static Op *op_new(Rdbss *r, MiniRdr *m, RxIrpDone done, void *ctx)
     ilist_push_tail(&r->ops, &o->link);
     return o;
 }
-
-size_t rdbss_op_size(void) { return sizeof(Op); }
 
 static void op_free(Op *o)
 {
@@ -270,7 +268,7 @@ static void op_free(Op *o)
         g_array_unref(o->rx.stamps);
     if (o->expect)
         g_array_unref(o->expect);
-    pool_free(o->rx.rdbss->ops_pool, o);
+    pool_free(&o->rx.rdbss->pools->op, o);
 }
 
 /* Every IRP completes exactly once. */
@@ -640,7 +638,23 @@ static void on_scavenger(Sim *sim, void *ctx, uint64_t arg)
 
 /* ---- set-up, start, stop ---- */
 
-Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node, Pool *op_pool)
+void rdbss_pools_init(RdbssPools *p)
+{
+    pool_init(&p->op, sizeof(Op));
+    pool_init(&p->fcb, sizeof(Fcb));
+    pool_init(&p->srv_open, sizeof(SrvOpen));
+    pool_init(&p->fobx, sizeof(Fobx));
+}
+
+void rdbss_pools_clear(RdbssPools *p)
+{
+    pool_clear(&p->op);
+    pool_clear(&p->fcb);
+    pool_clear(&p->srv_open);
+    pool_clear(&p->fobx);
+}
+
+Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node, RdbssPools *pools)
 {
     Rdbss *r = g_new0(Rdbss, 1);
     r->sim = sim;
@@ -649,8 +663,8 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node, Pool *op_pool)
     r->rdrs = g_ptr_array_new();
     r->flush_interval = SIM_SEC;
     r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
-    pool_init(&r->own_pool, sizeof(Op));
-    r->ops_pool = op_pool ? op_pool : &r->own_pool;
+    rdbss_pools_init(&r->own);
+    r->pools = pools ? pools : &r->own;
     r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
     r->finalized = g_ptr_array_new();
     r->vnr_all = g_ptr_array_new();
@@ -1136,7 +1150,7 @@ void rdbss_use(Rdbss *r, const char *drive, const char *unc, const char *user, c
 
 static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
 {
-    Fcb *f = g_new0(Fcb, 1);
+    Fcb *f = pool_alloc0(&nr->srv_call->rdr->rdbss->pools->fcb);
     f->node_type = RX_NTC_FCB;
     f->path = g_strdup(path);
     f->key = g_strconcat(nr->name, "\\", path, NULL);
@@ -1162,7 +1176,7 @@ static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
 
 static SrvOpen *srv_open_new(Fcb *f, VNetRoot *v, RxContext *rx)
 {
-    SrvOpen *so = g_new0(SrvOpen, 1);
+    SrvOpen *so = pool_alloc0(&rx->rdbss->pools->srv_open);
     so->node_type = RX_NTC_SRVOPEN;
     so->fcb = f;
     so->vnet_root = v;
@@ -1181,7 +1195,7 @@ static SrvOpen *srv_open_new(Fcb *f, VNetRoot *v, RxContext *rx)
 
 Fobx *rx_create_fobx(RxContext *rx)
 {
-    Fobx *x = g_new0(Fobx, 1);
+    Fobx *x = pool_alloc0(&rx->rdbss->pools->fobx);
     x->node_type = RX_NTC_FOBX;
     x->srv_open = rx->srv_open;
     x->fcb = rx->fcb;
@@ -2439,13 +2453,13 @@ static bool audit_file_object(Rdbss *r, void *obj)
     }
 }
 
-static void srv_open_free(SrvOpen *so)
+static void srv_open_free(Rdbss *r, SrvOpen *so)
 {
     g_ptr_array_unref(so->fobxs);
-    g_free(so);
+    pool_free(&r->pools->srv_open, so);
 }
 
-static void fcb_free(Fcb *f)
+static void fcb_free(Rdbss *r, Fcb *f)
 {
     g_ptr_array_unref(f->srv_opens);
     g_array_unref(f->cached);
@@ -2455,15 +2469,15 @@ static void fcb_free(Fcb *f)
     g_array_unref(f->server_locks);
     g_free(f->path);
     g_free(f->key);
-    g_free(f);
+    pool_free(&r->pools->fcb, f);
 }
 
-static void file_object_free(void *obj)
+static void file_object_free(Rdbss *r, void *obj)
 {
     switch (*(RxNodeType *)obj) {
-    case RX_NTC_FOBX: g_free(obj); break;
-    case RX_NTC_SRVOPEN: srv_open_free(obj); break;
-    default: fcb_free(obj); break;
+    case RX_NTC_FOBX: pool_free(&r->pools->fobx, obj); break;
+    case RX_NTC_SRVOPEN: srv_open_free(r, obj); break;
+    default: fcb_free(r, obj); break;
     }
 }
 
@@ -2490,7 +2504,7 @@ void rdbss_reclaim(Rdbss *r)
         if (still_pointed_at(obj))
             g_ptr_array_index(r->finalized, kept++) = obj;
         else
-            file_object_free(obj);
+            file_object_free(r, obj);
     }
     g_ptr_array_set_size(r->finalized, kept);
 }
@@ -2563,10 +2577,10 @@ void rdbss_free(Rdbss *r)
     for (int i = 0; i < 3; i++) {
         GList *l;
         while ((l = ilist_pop_head(live[i])))
-            file_object_free(l->data);
+            file_object_free(r, l->data);
     }
     for (guint i = 0; i < r->finalized->len; i++)
-        file_object_free(g_ptr_array_index(r->finalized, i));
+        file_object_free(r, g_ptr_array_index(r->finalized, i));
     g_ptr_array_unref(r->finalized);
     for (guint i = 0; i < r->vnr_all->len; i++) {
         VNetRoot *v = g_ptr_array_index(r->vnr_all, i);
@@ -2610,6 +2624,6 @@ void rdbss_free(Rdbss *r)
     g_ptr_array_unref(r->vnr_all);
     g_ptr_array_unref(r->nr_all);
     g_ptr_array_unref(r->sc_all);
-    pool_clear(&r->own_pool);
+    rdbss_pools_clear(&r->own);
     g_free(r);
 }

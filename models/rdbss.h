@@ -214,13 +214,20 @@ struct Fobx {
 
 /* ---- set-up ---- */
 
-/* op_pool: where the client's I/O request contexts come from (blocks of
- * rdbss_op_size() bytes), or NULL for a pool of its own.  The clients of a
- * run share one: a context freed by one client is still in cache when the
- * next client's request takes it, where a pool per client handed back one
- * that client freed long ago.  A shared pool must outlive its clients. */
-Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node, Pool *op_pool);
-size_t rdbss_op_size(void);
+/* Where a client's request contexts, FCBs, SRV_OPENs and FOBXs come from.
+ * The clients of a run share one set: a block freed by one client is
+ * still in cache when the next client's request takes it, where pools per
+ * client handed back blocks that client freed long ago (and malloc, blocks
+ * freed a page of allocations ago).  Shared pools must outlive their
+ * clients. */
+typedef struct {
+    Pool op, fcb, srv_open, fobx;
+} RdbssPools;
+void rdbss_pools_init(RdbssPools *p);
+void rdbss_pools_clear(RdbssPools *p);
+
+/* pools: the run's shared set, or NULL for the client's own. */
+Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node, RdbssPools *pools);
 /* How long after the first dirty write the lazy writer writes cached data
  * back (1 s unless set). */
 void rdbss_set_flush_interval(Rdbss *r, SimTime t);

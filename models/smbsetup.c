@@ -22,7 +22,7 @@ struct SmbSetup {
     GPtrArray *client_order; /* client Decl* with redirectors, in declaration order */
     GPtrArray *loadgens;     /* LoadGen*, in declaration order */
     LoadGenShared *lg_shared;  /* shared by the loadgens */
-    Pool rx_pool;            /* RDBSS's I/O contexts, shared by the clients */
+    RdbssPools rx_pools;     /* RDBSS's contexts and structures, shared by the clients */
     Pool rdr_req_pool;       /* the redirectors' requests in flight, shared */
     GHashTable *zipfs;       /* "N s" -> ZipfTable*, shared by the workloads */
     GHashTable *dirty;       /* while the end check runs: file -> the clients' dirty Range */
@@ -383,7 +383,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     s->workloads = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)workload_free);
     s->rdrs = g_ptr_array_new_with_free_func(g_free);
     s->dispatch = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-    pool_init(&s->rx_pool, rdbss_op_size());
+    rdbss_pools_init(&s->rx_pools);
     pool_init(&s->rdr_req_pool, smbrdr_req_size());
     s->client_order = g_ptr_array_new();
     for (guint i = 0; i < sc->decls->len; i++) {
@@ -391,7 +391,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
         if (!has_redirectors(d))
             continue;
         NetNode *node = net_find_node(net, d->id);
-        Rdbss *r = rdbss_new(sim, trace, node, &s->rx_pool);
+        Rdbss *r = rdbss_new(sim, trace, node, &s->rx_pools);
         rdbss_set_coherence(r, s->coh);
         rdbss_set_flush_interval(r, decl_param(d, "flush_interval")->i);
         g_hash_table_insert(s->rdbss, d->id, r);
@@ -439,7 +439,7 @@ void smbsetup_free(SmbSetup *s)
         smbrdr_free(((RdrEntry *)g_ptr_array_index(s->rdrs, i))->rdr);
     g_ptr_array_unref(s->rdrs);
     g_hash_table_unref(s->rdbss);
-    pool_clear(&s->rx_pool); /* after the clients and redirectors that give blocks back */
+    rdbss_pools_clear(&s->rx_pools); /* after the clients and redirectors that give blocks back */
     pool_clear(&s->rdr_req_pool);
     g_hash_table_unref(s->dispatch); /* after the redirectors and RDBSS that point at them */
     g_ptr_array_unref(s->client_order);
