@@ -137,7 +137,7 @@ struct Half {
     uint8_t side;
     bool timing, in_recovery, fin_queued, fin_sent, peer_fin_known, fin_rcvd;
     /* line 1 */
-    TdiNode *tn;
+    uint32_t window; /* the node's, copied (see line 3) */
     uint64_t snd_end, timed_end;
     SimTime timed_at;
     SimEventId rtx_timer;
@@ -148,11 +148,11 @@ struct Half {
     /* line 3: what a segment or an owed ACK reads of the node's parameters,
      * copied (they are fixed before the node connects), so that a segment
      * does not cost two cold lines of the TdiNode of one of a thousand
-     * clients */
+     * clients; the window, which every send reads, is in line 1 */
     NetNode *node;
     SimTime delayed_ack;
-    uint32_t window;
     SimEventId delack_timer;
+    TdiNode *tn;
     /* the rest */
     uint64_t recover, peer_fin_seq;
     TdiConnInfo fin_info;
