@@ -3,17 +3,19 @@
 #include <string.h>
 
 struct SmbRdr {
+    /* what every request and response reads, in one line */
     Rdbss *rdbss;
-    Tdi *tdi;
     SmbWire *wire;
-    Net *net;
     Sim *sim;
+    Pool *req_pool;   /* Req, shared by the run's redirectors (see smbrdr_new) */
+    SimTime request_timeout; /* p's */
+    Tdi *tdi;
+    Net *net;
     MiniRdr *m;
     SmbRdrParams p;
     GPtrArray *conns;
     GPtrArray *trees; /* Tree*, owned here: a V_NET_ROOT alive at the end of a run still has one */
     int endpoints;
-    Pool *req_pool;   /* Req, shared by the run's redirectors (see smbrdr_new) */
 };
 
 /* The connection of a SRV_CALL. */
@@ -119,8 +121,8 @@ static void send_req(Conn *c, SmbMsg *m, RxContext *rx, ReqKind kind)
         q->rx = rx;
         q->kind = kind;
         q->mid = m->msg_id;
-        if (c->rdr->p.request_timeout > 0 && kind != K_WAIT)
-            q->timer = sim_after(c->rdr->sim, c->rdr->p.request_timeout, on_timeout, q, 0);
+        if (c->rdr->request_timeout > 0 && kind != K_WAIT)
+            q->timer = sim_after(c->rdr->sim, c->rdr->request_timeout, on_timeout, q, 0);
         pending_add(c, q);
     }
     smb_send(c->rdr->wire, c->ep, rdbss_node(c->rdr->rdbss), c->server, m);
@@ -617,6 +619,7 @@ SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name
     s->net = net;
     s->sim = rdbss_sim(r);
     s->p = *p;
+    s->request_timeout = p->request_timeout;
     s->req_pool = req_pool;
     s->conns = g_ptr_array_new();
     s->trees = g_ptr_array_new_with_free_func(g_free);
