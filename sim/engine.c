@@ -31,13 +31,14 @@
  *
  * An event later than the heap's fence (at most FAR_WINDOW past the
  * earliest event when the fence was set) waits unsorted in the far list.
- * A third of a full-stack run's scheduled events are time-outs a second or
- * more ahead (a request's, a retransmission's), nearly all cancelled before
- * they are due; in the far list they cost an append and never enter the
- * heap, which stays small and shallow.  When the heap runs dry the fence
- * moves on and whatever is live and within it moves into the heap.  The
- * heap holds every event up to the fence and the far list only later ones,
- * so the heap's top is still the earliest event: the order is unchanged. */
+ * More than a quarter of the events a full-stack run schedules for later
+ * are time-outs a second or more ahead (a request's, a retransmission's),
+ * nearly all cancelled before they are due; in the far list they cost an
+ * append and never enter the heap, which stays small and shallow.  When
+ * the heap runs dry the fence moves on and whatever is live and within it
+ * moves into the heap.  The heap holds every event up to the fence and the
+ * far list only later ones, so the heap's top is still the earliest event:
+ * the order is unchanged. */
 #include "engine.h"
 
 #include <glib.h>
