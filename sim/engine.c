@@ -309,26 +309,32 @@ static void far_push(Sim *sim, HeapEntry e)
     sim->far[sim->far_len++] = e;
 }
 
+/* Drop the cancelled entries of a[0..n), keeping the others in order, and
+ * free their records; the count kept. */
+static size_t drop_dead(Sim *sim, HeapEntry *a, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_live(sim, a[i].slot))
+            a[kept++] = a[i];
+        else
+            rec_free(sim, a[i].slot);
+    }
+    return kept;
+}
+
 /* The heap is empty: move the fence to FAR_WINDOW past the earliest live
  * far event and bring every live far event up to it into the heap.  The
  * dead ones go, their records freed. */
 static void refill(Sim *sim)
 {
-    SimTime first = SIM_TIME_MAX;
-    size_t n = 0;
-    for (size_t i = 0; i < sim->far_len; i++) {
-        HeapEntry e = sim->far[i];
-        if (!is_live(sim, e.slot)) {
-            rec_free(sim, e.slot);
-            continue;
-        }
-        sim->far[n++] = e;
-        if (e.t < first)
-            first = e.t;
-    }
-    sim->far_len = n;
+    size_t n = sim->far_len = drop_dead(sim, sim->far, sim->far_len);
     if (!n)
         return;
+    SimTime first = SIM_TIME_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (sim->far[i].t < first)
+            first = sim->far[i].t;
     sim->fence = first > SIM_TIME_MAX - FAR_WINDOW ? SIM_TIME_MAX : first + FAR_WINDOW;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
@@ -370,8 +376,8 @@ SimEventId sim_after(Sim *sim, SimTime delay, SimHandler fn, void *ctx, uint64_t
     return sim_at(sim, sim->now + delay, fn, ctx, arg);
 }
 
-/* Drop every cancelled entry of the FIFO (keeping its order) and of the
- * heap, and restore the heap order (Floyd's build). */
+/* Drop every cancelled entry of the FIFO (keeping its order), the far list
+ * and the heap, and restore the heap order (Floyd's build). */
 static void heap_compact(Sim *sim)
 {
     size_t kept = 0;
@@ -383,24 +389,8 @@ static void heap_compact(Sim *sim)
             rec_free(sim, slot);
     }
     sim->fifo_len = kept;
-    kept = 0;
-    for (size_t i = 0; i < sim->far_len; i++) {
-        HeapEntry e = sim->far[i];
-        if (is_live(sim, e.slot))
-            sim->far[kept++] = e;
-        else
-            rec_free(sim, e.slot);
-    }
-    sim->far_len = kept;
-    size_t n = 0;
-    for (size_t i = 0; i < sim->heap_len; i++) {
-        HeapEntry e = sim->heap[i];
-        if (is_live(sim, e.slot))
-            sim->heap[n++] = e;
-        else
-            rec_free(sim, e.slot);
-    }
-    sim->heap_len = n;
+    sim->far_len = drop_dead(sim, sim->far, sim->far_len);
+    size_t n = sim->heap_len = drop_dead(sim, sim->heap, sim->heap_len);
     if (n < 2)
         return;
     for (size_t i = (n - 2) / ARITY + 1; i-- > 0;)
