@@ -174,7 +174,9 @@ static uint32_t object_name(const RxContext *rx)
     if (cached && *cached)
         return *cached;
     const char *subject = object_subject(rx, k);
-    char *name = subject ? g_strdup_printf("%s %s", obj_kind_name[k], subject) : g_strdup(obj_kind_name[k]);
+    /* g_strconcat: a third of g_strdup_printf's cost, for an FCB's three
+     * names at every open at --trace all */
+    char *name = subject ? g_strconcat(obj_kind_name[k], " ", subject, NULL) : g_strdup(obj_kind_name[k]);
     uint32_t id = trace_name(tr, name);
     g_free(name);
     if (cached)
