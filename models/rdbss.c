@@ -51,8 +51,7 @@ struct Rdbss {
     SimTime flush_interval; /* the lazy writer's delay (write-behind) */
     GArray *on_started; /* Waiting: run when no start is in progress */
     bool failed;
-    RdbssPools *pools; /* &own, or the pools its run's clients share */
-    RdbssPools own;
+    RdbssPools *pools; /* shared by the run's clients */
 };
 
 /* A mapped drive: its V_NET_ROOT and the directory under the share it
@@ -665,8 +664,7 @@ Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node, RdbssPools *pools)
     r->rdrs = g_ptr_array_new();
     r->flush_interval = SIM_SEC;
     r->on_started = g_array_new(FALSE, FALSE, sizeof(Waiting));
-    rdbss_pools_init(&r->own);
-    r->pools = pools ? pools : &r->own;
+    r->pools = pools;
     r->drives = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, drive_free);
     r->finalized = g_ptr_array_new();
     r->vnr_all = g_ptr_array_new();
@@ -1152,13 +1150,14 @@ void rdbss_use(Rdbss *r, const char *drive, const char *unc, const char *user, c
 
 static Fcb *fcb_new(NetRoot *nr, VNetRoot *v, const char *path)
 {
-    Fcb *f = pool_alloc0(&nr->srv_call->rdr->rdbss->pools->fcb);
+    MiniRdr *m = nr->srv_call->rdr;
+    Fcb *f = pool_alloc0(&m->rdbss->pools->fcb);
     f->node_type = RX_NTC_FCB;
     f->path = g_strdup(path);
     f->key = g_strconcat(nr->name, "\\", path, NULL);
     f->net_root = nr;
     f->vnet_root = v;
-    f->rdr = nr->srv_call->rdr;
+    f->rdr = m;
     f->srv_opens = g_ptr_array_new();
     f->cached = ranges_new();
     f->lost = ranges_new();
@@ -2626,6 +2625,5 @@ void rdbss_free(Rdbss *r)
     g_ptr_array_unref(r->vnr_all);
     g_ptr_array_unref(r->nr_all);
     g_ptr_array_unref(r->sc_all);
-    rdbss_pools_clear(&r->own);
     g_free(r);
 }

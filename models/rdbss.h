@@ -226,7 +226,7 @@ typedef struct {
 void rdbss_pools_init(RdbssPools *p);
 void rdbss_pools_clear(RdbssPools *p);
 
-/* pools: the run's shared set, or NULL for the client's own. */
+/* pools: the run's set, which the client shares with the others. */
 Rdbss *rdbss_new(Sim *sim, Trace *trace, NetNode *node, RdbssPools *pools);
 /* How long after the first dirty write the lazy writer writes cached data
  * back (1 s unless set). */
