@@ -12,6 +12,18 @@ SAN     :=
 
 DEPS_OK := $(BUILD)/.deps-ok
 
+# One short line a step (`CC sim/engine.c`), as SQLite's and the kernel's
+# builds print; `make V=1` shows the whole command lines.
+V ?= 0
+ifeq ($(V),1)
+say :=
+else
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+PREFIX  ?= /usr/local
+BINDIR   = $(DESTDIR)$(PREFIX)/bin
+
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(MALLOC_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 # mimalloc takes over malloc for the whole process (GLib's and SQLite's
@@ -45,16 +57,22 @@ PGO_NAME   = -dumpdir $(PGO_DATA)/ -dumpbase $(subst /,-,$<) -MF $(@:.o=.d)
 PGO_USE    = $(if $(PGO_ON),-fprofile-use $(PGO_NAME) -fprofile-partial-training -Wno-missing-profile)
 PGO_GEN    = -fprofile-generate $(PGO_NAME)
 
+# sim/ is the engine library (engine, RNG, distributions, units, pools, the
+# scenario language, the trace): it knows no model.  models/ is the world,
+# RDBSS and the transport each in a folder of their parts.  cli/ is the
+# program: its commands build the world, so they alone include models.
 SIM_SRC    := $(wildcard sim/*.c)
-MODEL_SRC  := $(wildcard models/*.c)
-LIB_SRC    := $(filter-out sim/main.c,$(SIM_SRC)) $(MODEL_SRC)
+MODEL_SRC  := $(wildcard models/*.c models/*/*.c)
+CLI_SRC    := $(filter-out cli/main.c,$(wildcard cli/*.c))
+LIB_SRC    := $(SIM_SRC) $(MODEL_SRC) $(CLI_SRC)
+INCLUDES   := -Isim $(addprefix -I,models $(wildcard models/*/)) -Icli
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(LTO) $(SAN) $(MALLOC_DEFS) -Isim -Imodels $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(LTO) $(SAN) $(MALLOC_DEFS) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP
 
-.PHONY: all deps test demo bench sanitize fuzz fuzz-build memcheck clean
+.PHONY: all deps test demo bench sanitize fuzz fuzz-build memcheck install uninstall clean
 # Keep object files of test programs between builds.
 .SECONDARY:
 
@@ -69,26 +87,26 @@ $(DEPS_OK): tests/deps.sh
 
 $(BUILD)/%.o: %.c $(if $(PGO_ON),$(PGO_STAMP)) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(PGO_USE) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) $(PGO_USE) -c $< -o $@
 
 $(BUILD)/librdrsim.a: $(LIB_OBJ)
 	@rm -f $@
-	$(AR_CMD) rcs $@ $^
+	$(call say,AR,$@)$(AR_CMD) rcs $@ $^
 
 # Only the program is linked with LTO; the tests link the objects' ordinary
 # code (fat objects), so that each test's link stays quick.
-$(BUILD)/rdrsim: $(BUILD)/sim/main.o $(BUILD)/librdrsim.a
-	$(CC) $(CFLAGS) $(LTO) $(SAN) $^ $(PKG_LIBS) -o $@
+$(BUILD)/rdrsim: $(BUILD)/cli/main.o $(BUILD)/librdrsim.a
+	$(call say,LINK,$@)$(CC) $(CFLAGS) $(LTO) $(SAN) $^ $(PKG_LIBS) -o $@
 
 # The instrumented program, and the training runs that write the profile.
 # A scenario's exit status does not matter here, only what it executed.
 $(BUILD)/pgo-gen/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(PGO_GEN) -c $< -o $@
+	$(call say,CC-GEN,$<)$(CC) $(ALL_CFLAGS) $(PGO_GEN) -c $< -o $@
 
 $(BUILD)/pgo-gen/%: LTO :=
-$(BUILD)/pgo-gen/rdrsim: $(LIB_SRC:%.c=$(BUILD)/pgo-gen/%.o) $(BUILD)/pgo-gen/sim/main.o
-	$(CC) $(CFLAGS) -fprofile-generate $^ $(PKG_LIBS) -o $@
+$(BUILD)/pgo-gen/rdrsim: $(LIB_SRC:%.c=$(BUILD)/pgo-gen/%.o) $(BUILD)/pgo-gen/cli/main.o
+	$(call say,LINK,$@)$(CC) $(CFLAGS) -fprofile-generate $^ $(PKG_LIBS) -o $@
 
 $(PGO_STAMP): $(BUILD)/pgo-gen/rdrsim
 	@rm -rf $(PGO_DATA) $(BUILD)/pgo-run && mkdir -p $(PGO_DATA) $(BUILD)/pgo-run
@@ -102,10 +120,10 @@ $(PGO_STAMP): $(BUILD)/pgo-gen/rdrsim
 	@touch $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/librdrsim.a
-	$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
+	$(call say,LINK,$@)$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/librdrsim.a
-	$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
+	$(call say,LINK,$@)$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
 
 test: $(BUILD)/rdrsim $(TEST_BIN)
 	@sh tests/run.sh $(BUILD)
@@ -137,10 +155,19 @@ fuzz-build: | $(DEPS_OK)
 	    CFLAGS="-O1 -g" SAN="$(FUZZ_FLAGS)"
 
 build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/librdrsim.a
-	clang -fsanitize=fuzzer,address,undefined $^ $(PKG_LIBS) -o $@
+	$(call say,LINK,$@)clang -fsanitize=fuzzer,address,undefined $^ $(PKG_LIBS) -o $@
 
 fuzz: fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# rdrsim on PATH: $(PREFIX)/bin (default /usr/local), under DESTDIR for a
+# staged install.  Until then the program is build/rdrsim.
+install: $(BUILD)/rdrsim
+	install -d $(BINDIR)
+	install -m 755 $(BUILD)/rdrsim $(BINDIR)/rdrsim
+
+uninstall:
+	rm -f $(BINDIR)/rdrsim
 
 clean:
 	rm -rf build

@@ -1,0 +1,118 @@
+/* buffering.c: the buffering manager (SEQUENCES.md f, OPLOCKS.md): a
+ * break from the server becomes MRxComputeNewBufferingState, a flush and
+ * purge of what the new state no longer allows, and
+ * MRxCompleteBufferingStateChangeRequest; breaks for opens still in
+ * flight wait for them.  A lost server connection fails what waits on it. */
+
+#include "rdbss_int.h"
+
+typedef struct {
+    SrvOpen *so;
+    OplockLevel level;
+} Change;
+
+/* Step f.5.7: the new buffering state is the FCB's, the change is over. */
+static void install_buffering(Fcb *f, uint32_t new_state)
+{
+    f->state = (f->state & ~(0x0fe00000u | FCB_STATE_BUFFERSTATE_CHANGING)) | new_state;
+}
+
+static void change_done(RxContext *rx)
+{
+    SrvOpen *so = rx->srv_open;
+    Fcb *f = so->fcb;
+    install_buffering(f, rx->new_state);
+    so->buffering_flags = rx->new_state;
+    if (rx->lock_list) /* the LockList went to the server with the acknowledgement */
+        g_array_append_vals(f->server_locks, rx->lock_list->data, rx->lock_list->len);
+    rx_side_free(rx);
+}
+
+/* After the server close that replaced an acknowledgement, the waiting FOBX goes. */
+static void break_closed(void *ctx) { rx_fobx_deref(ctx); }
+
+static void change_flushed(void *ctx)
+{
+    RxContext *rx = ctx;
+    SrvOpen *so = rx->srv_open;
+    Fcb *f = so->fcb;
+    uint32_t old = f->state;
+    if ((old & FCB_STATE_READCACHING_ENABLED) && !(rx->new_state & FCB_STATE_READCACHING_ENABLED))
+        rx_cache_purge(f);
+    if ((old & FCB_STATE_LOCK_BUFFERING_ENABLED) && !(rx->new_state & FCB_STATE_LOCK_BUFFERING_ENABLED) &&
+        f->locks->len) {
+        rx->lock_list = g_array_copy(f->locks); /* LowIoContext.ParamsFor.Locks.LockList */
+        g_array_set_size(f->locks, 0);
+    }
+    if (so->flags & SRVOPEN_FLAG_CLOSE_DELAYED) {
+        /* closing replaces the acknowledgement (f.5.6) */
+        Fobx *x = so->fobxs->len ? g_ptr_array_index(so->fobxs, 0) : NULL;
+        install_buffering(f, rx->new_state);
+        rx_side_free(rx);
+        if (x && x->scavenge_pending) {
+            g_ptr_array_remove(rx_rdr_of_fcb(f)->scavenge, x);
+            x->scavenge_pending = false;
+            rx_close_srv_open(so, break_closed, x);
+        }
+        return;
+    }
+    rx->fobx = so->fobxs->len ? g_ptr_array_index(so->fobxs, 0) : NULL;
+    rx_call(rx, ID_MRxCompleteBufferingStateChangeRequest, change_done);
+}
+
+static void new_state_computed(RxContext *rx)
+{
+    SrvOpen *so = rx->srv_open;
+    Fcb *f = so->fcb;
+    if (rx->status != STATUS_SUCCESS)
+        rx->new_state = 0; /* failure: no buffering */
+    /* f.5.4: write caching off, so the cached data goes out first */
+    if (rx_has_dirty(f) && !(rx->new_state & FCB_STATE_WRITECACHING_ENABLED)) {
+        rx_flush_dirty(f, rx_some_fobx(f), change_flushed, rx);
+        return;
+    }
+    change_flushed(rx);
+}
+
+void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level, SimTime sent)
+{
+    SrvOpen *so = NULL;
+    for (guint i = 0; i < sc->opens->len; i++) {
+        SrvOpen *s = g_ptr_array_index(sc->opens, i);
+        if (s->key == key && !(s->flags & SRVOPEN_FLAG_CLOSED))
+            so = s;
+    }
+    if (!so) {
+        /* D3: a break can overtake the open that granted it: park it while
+         * opens are in flight, else drop it. */
+        if (sc->opens_in_flight > 0) {
+            uint64_t *b = g_new(uint64_t, 3);
+            b[0] = key;
+            b[1] = level;
+            b[2] = (uint64_t)sent;
+            g_ptr_array_add(sc->parked_breaks, b);
+        }
+        return;
+    }
+    Rdbss *r = sc->rdr->rdbss;
+    if (r->coh)
+        coh_break_arrived(r->coh, net_node_name(r->node), so->fcb->key, sent);
+    RxContext *rx = rx_side_new(sc->rdr);
+    rx->srv_call = sc;
+    rx->srv_open = so;
+    rx->fcb = so->fcb;
+    rx->vnet_root = so->vnet_root;
+    rx->mrx_context = level;
+    so->fcb->state |= FCB_STATE_BUFFERSTATE_CHANGING; /* f.5.1 */
+    rx_call(rx, ID_MRxComputeNewBufferingState, new_state_computed);
+}
+
+/* The server connection is lost: the SRV_CALL turns Bad, and requests
+ * parked on it rx_fail with the status. */
+void rx_srv_call_lost(SrvCall *sc, NTSTATUS status)
+{
+    sc->condition = COND_BAD;
+    sc->status = status;
+    rx_wake_waiters(sc);
+}
+
