@@ -1,6 +1,6 @@
 /* smbrdr: an SMB network mini-redirector: the MINIRDR_DISPATCH routines
  * RDBSS uses, implemented over the SMB-like protocol (models/smb.h) and
- * the TDI transport (models/tdi.h).  One TDI connection per SRV_CALL, one
+ * the TDI transport (models/tdi/tdi.h).  One TDI connection per SRV_CALL, one
  * session per user on it, one tree connect per V_NET_ROOT, one server open
  * per SRV_OPEN; break notifications go to RDBSS through
  * RxIndicateChangeOfBufferingState, and MRxCompleteBufferingStateChangeRequest

@@ -11,7 +11,7 @@
 
 #define NO_BOUNDS 0, 0
 
-/* Every node has a transport; these keys set it (models/tdi.h). */
+/* Every node has a transport; these keys set it (models/tdi/tdi.h). */
 #define TRANSPORT_KEYS \
     { "rto_initial", PT_TIME, 0, "1s", "retransmission time-out before the first RTT sample (RFC 6298 2.1)", 1e3, 3600e9 }, \
     { "rto_min", PT_TIME, 0, "1s", "lower bound of the retransmission time-out (RFC 6298 2.4)", 1e3, 3600e9 }, \
@@ -30,7 +30,7 @@ static const ParamSpec node_keys[] = {
 };
 
 /* A client node: its transport, and the redirectors its RDBSS runs, in
- * provider order (models/rdbss.h). */
+ * provider order (models/rdbss/rdbss.h). */
 static const ParamSpec client_keys[] = {
     TRANSPORT_KEYS
     { "redirectors", PT_LIST, 0, "''", "redirectors it runs, in provider order (e.g. smb,dav)", NO_BOUNDS },

@@ -108,7 +108,7 @@ void rx_indicate_buffering_change(SrvCall *sc, uint64_t key, OplockLevel level, 
 }
 
 /* The server connection is lost: the SRV_CALL turns Bad, and requests
- * parked on it rx_fail with the status. */
+ * parked on it fail with the status. */
 void rx_srv_call_lost(SrvCall *sc, NTSTATUS status)
 {
     sc->condition = COND_BAD;

@@ -263,7 +263,7 @@ void rx_close_srv_open(SrvOpen *so, void (*then)(void *), void *ctx)
 }
 
 /* A delayed close ends: FOBX first, then the server close (d.3) -- unless
- * a new open rx_collapsed onto the SRV_OPEN meanwhile (b.4), which then keeps
+ * a new open collapsed onto the SRV_OPEN meanwhile (b.4), which then keeps
  * it. */
 void rx_end_delayed_close(Fobx *x, void (*then)(void *), void *ctx)
 {

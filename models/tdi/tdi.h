@@ -1,10 +1,11 @@
 /* tdi: a reliable connection-oriented transport over net, and the TDI
  * requests on its connection endpoints.
  *
- * The transport is TCP-like: a three-way handshake (SYN, SYN-ACK, ACK),
- * byte sequence numbers with cumulative acknowledgements, a receiver that
- * keeps out-of-order segments, retransmission on the RFC 6298 time-out
- * (models/rto.h) with Karn's rule, fast retransmit after three duplicate
+ * The transport (tcp.c, under tdi.c; tcp.h is the contract between them)
+ * is TCP-like: a three-way handshake (SYN, SYN-ACK, ACK), byte sequence
+ * numbers with cumulative acknowledgements, a receiver that keeps
+ * out-of-order segments, retransmission on the RFC 6298 time-out (rto.h)
+ * with Karn's rule, fast retransmit after three duplicate
  * acknowledgements, a fixed send window (no congestion control), and a
  * retry limit after which the connection is lost.  FIN carries the
  * controlled disconnect, RST the abortive one.
