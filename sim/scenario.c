@@ -1,4 +1,6 @@
-/* scenario: tokenizer (GScanner, one line at a time), parser and validation.
+/* scenario: the parser and validation of the scenario language, and the
+ * scenario's lookups, overrides and group members.  The tokenizer is
+ * scenario_lex.c, attribute values scenario_value.c.
  *
  * Each line is tokenized on its own, so a statement can never run on into
  * the next line and every token knows its column.  The grammar of a line:
@@ -9,18 +11,8 @@
  *   attr    := KEY '=' item (',' item)*
  *   item    := WORD | STRING | WORD '(' [item (',' item)*] ')'
  */
-#include "scenario.h"
 
-#include <math.h>
-#include "rng.h"
-
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
-#include <string.h>
-
-#include "rng.h"
-#include <sys/stat.h>
+#include "scenario_int.h"
 
 /* The language's own declaration: the run as a whole. */
 static const ParamSpec scenario_keys[] = {
@@ -28,15 +20,14 @@ static const ParamSpec scenario_keys[] = {
     { "stop", PT_TIME, 0, "60s", "simulated time at which the run ends", 1, 0 },
     { NULL, 0, 0, NULL, NULL, 0, 0 },
 };
+
 static const DeclSpec scenario_spec = {
     "scenario", 1, false, true, scenario_keys, "the run: name, seed and stop time",
 };
 
-#define MAX_FILE_BYTES (64u << 20)
-
 /* Read a whole regular file of at most max bytes.  g_file_get_contents
  * would read a device or a FIFO (/dev/zero, a pipe) without end. */
-static bool read_bounded(const char *path, size_t max, char **text, size_t *len, char **err)
+bool scn_read_bounded(const char *path, size_t max, char **text, size_t *len, char **err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -71,7 +62,7 @@ static bool read_bounded(const char *path, size_t max, char **text, size_t *len,
 
 /* The lines of a text.  (g_strsplit searches with strstr, which a
  * sanitizer's interceptor makes quadratic on a long file.) */
-static char **split_lines(const char *text)
+char **scn_split_lines(const char *text)
 {
     GPtrArray *lines = g_ptr_array_new();
     const char *p = text;
@@ -88,439 +79,7 @@ static char **split_lines(const char *text)
     return (char **)g_ptr_array_free(lines, FALSE);
 }
 
-/* ---- tokens ---- */
-
-typedef enum { TK_WORD, TK_STRING, TK_SYM } TokKind;
-
-typedef struct {
-    TokKind kind;
-    char *text;  /* word or string contents; the operator for TK_SYM */
-    int col;     /* first column, 1-based */
-    int end;     /* last column */
-} Tok;
-
-typedef struct {
-    Scenario *sc;
-    int line;
-    const char *src; /* the line's text */
-    GArray *toks;    /* Tok */
-    guint pos;       /* next token */
-    bool member;     /* parsing the values of one member of a group declaration */
-} Line;
-
-static void tok_clear(gpointer p)
-{
-    g_free(((Tok *)p)->text);
-}
-
-static GScanner *new_scanner(void)
-{
-    GScanner *s = g_scanner_new(NULL);
-    GScannerConfig *c = s->config;
-    c->cset_skip_characters = " \t\r\n";
-    /* Words take digits and punctuation too: "10ms", "+2ms", "X:",
-     * "\\srv\public", "c[1..10]" are each one word; the units parser
-     * reads quantities out of words itself. */
-    c->cset_identifier_first = G_CSET_a_2_z G_CSET_A_2_Z "0123456789_.\\/:+-*[]%@~$&^|{}?;";
-    c->cset_identifier_nth = c->cset_identifier_first;
-    c->scan_identifier_1char = TRUE;
-    c->scan_identifier_NULL = FALSE;
-    c->scan_symbols = FALSE;
-    c->scan_binary = c->scan_octal = c->scan_float = c->scan_hex = FALSE;
-    c->scan_string_sq = c->scan_string_dq = TRUE;
-    c->cpair_comment_single = "#\n";
-    c->skip_comment_single = TRUE;
-    c->scan_comment_multi = FALSE;
-    c->case_sensitive = TRUE;
-    c->char_2_token = TRUE;
-    s->msg_handler = NULL;
-    return s;
-}
-
-static const char *scanner_error_text(GErrorType e)
-{
-    switch (e) {
-    case G_ERR_UNEXP_EOF_IN_STRING: return "unterminated string: expected a closing quote";
-    case G_ERR_NON_DIGIT_IN_CONST: return "malformed number";
-    default: return "malformed token";
-    }
-}
-
-/* GScanner frees a token's string only when it reads the next token; read on
- * to the end of the text so that the next g_scanner_input_text leaks nothing. */
-static bool drain(GScanner *scanner, bool ok)
-{
-    GTokenType t;
-    do
-        t = g_scanner_get_next_token(scanner);
-    while (t != G_TOKEN_EOF && t != G_TOKEN_ERROR);
-    return ok;
-}
-
-/* Split one line into tokens.  Returns false (with the error recorded) when
- * the line holds something that is no token. */
-static bool tokenize(Scenario *sc, GScanner *scanner, int lineno, const char *src, GArray *toks)
-{
-    size_t len = strlen(src);
-    g_scanner_input_text(scanner, src, (guint)len);
-    size_t pos = 0;
-    for (;;) {
-        while (pos < len && (src[pos] == ' ' || src[pos] == '\t' || src[pos] == '\r'))
-            pos++;
-        if (pos >= len || src[pos] == '#')
-            return drain(scanner, true);
-        int col = (int)pos + 1;
-        GTokenType t = g_scanner_get_next_token(scanner);
-        int end = (int)g_scanner_cur_position(scanner);
-        Tok tok = { .col = col, .end = end };
-        switch ((int)t) {
-        case G_TOKEN_IDENTIFIER:
-            tok.kind = TK_WORD;
-            tok.text = g_strdup(scanner->value.v_identifier);
-            break;
-        case G_TOKEN_STRING:
-            tok.kind = TK_STRING;
-            tok.text = g_strdup(scanner->value.v_string);
-            break;
-        case '=': case '!': case '<': case '>': case '(': case ')': case ',':
-            tok.kind = TK_SYM;
-            tok.text = g_strndup((const char *)&(char){ (char)t }, 1);
-            break;
-        case G_TOKEN_ERROR:
-            scenario_error(sc, lineno, col, "%s", scanner_error_text(scanner->value.v_error));
-            return drain(scanner, false);
-        case G_TOKEN_EOF:
-            return true;
-        default:
-            if ((int)t > 0 && (int)t < 256 && g_ascii_isprint((char)t))
-                scenario_error(sc, lineno, col, "unexpected character '%c'", (char)t);
-            else
-                scenario_error(sc, lineno, col, "unexpected byte 0x%02x (names with such characters must be quoted)",
-                               (unsigned)t & 0xff);
-            return drain(scanner, false);
-        }
-        /* Two-character operators arrive as two adjacent symbols. */
-        if (tok.kind == TK_SYM && tok.text[0] == '=' && toks->len) {
-            Tok *prev = &g_array_index(toks, Tok, toks->len - 1);
-            if (prev->kind == TK_SYM && prev->end + 1 == col && strchr("!<>", prev->text[0]) && !prev->text[1]) {
-                char *op = g_strdup_printf("%c=", prev->text[0]);
-                g_free(prev->text);
-                g_free(tok.text);
-                prev->text = op;
-                prev->end = end;
-                pos = (size_t)end;
-                continue;
-            }
-        }
-        g_array_append_val(toks, tok);
-        pos = (size_t)end;
-    }
-}
-
-static Tok *peek(Line *l)
-{
-    return l->pos < l->toks->len ? &g_array_index(l->toks, Tok, l->pos) : NULL;
-}
-
-static bool peek_sym(Line *l, const char *sym)
-{
-    Tok *t = peek(l);
-    return t && t->kind == TK_SYM && strcmp(t->text, sym) == 0;
-}
-
-/* Column just past the line's last token, for "expected ..." at the end. */
-static int end_col(Line *l)
-{
-    return l->toks->len ? g_array_index(l->toks, Tok, l->toks->len - 1).end + 1 : 1;
-}
-
-static void line_error(Line *l, Tok *at, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static void line_error(Line *l, Tok *at, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    scenario_error(l->sc, l->line, at ? at->col : end_col(l), "%s", msg);
-    g_free(msg);
-}
-
-static const char *describe(Tok *t)
-{
-    if (!t)
-        return "end of line";
-    return t->kind == TK_STRING ? "a string" : t->text;
-}
-
-/* ---- values ---- */
-
-typedef struct Item {
-    bool call;
-    bool quoted;
-    char *text;
-    int col, end;
-    GPtrArray *args; /* Item*, for a call */
-} Item;
-
-static void item_free(gpointer p)
-{
-    Item *it = p;
-    if (!it)
-        return;
-    g_free(it->text);
-    if (it->args)
-        g_ptr_array_unref(it->args);
-    g_free(it);
-}
-
-static Item *parse_item(Line *l)
-{
-    Tok *t = peek(l);
-    if (!t || t->kind == TK_SYM) {
-        line_error(l, t, "expected a value, got '%s'", describe(t));
-        return NULL;
-    }
-    l->pos++;
-    Item *it = g_new0(Item, 1);
-    it->text = g_strdup(t->text);
-    it->quoted = t->kind == TK_STRING;
-    it->col = t->col;
-    it->end = t->end;
-    if (t->kind != TK_WORD || !peek_sym(l, "("))
-        return it;
-    l->pos++;
-    it->call = true;
-    it->args = g_ptr_array_new_with_free_func(item_free);
-    if (!peek_sym(l, ")")) {
-        for (;;) {
-            Item *a = parse_item(l);
-            if (!a)
-                goto fail;
-            if (a->call) {
-                scenario_error(l->sc, l->line, a->col, "expected a number or a string as argument of %s()", it->text);
-                item_free(a);
-                goto fail;
-            }
-            g_ptr_array_add(it->args, a);
-            if (!peek_sym(l, ","))
-                break;
-            l->pos++;
-        }
-    }
-    if (!peek_sym(l, ")")) {
-        line_error(l, peek(l), "expected ',' or ')' in %s(...), got '%s'", it->text, describe(peek(l)));
-        goto fail;
-    }
-    it->end = peek(l)->end;
-    l->pos++;
-    return it;
-fail:
-    item_free(it);
-    return NULL;
-}
-
-/* item (',' item)* */
-static GPtrArray *parse_items(Line *l)
-{
-    GPtrArray *items = g_ptr_array_new_with_free_func(item_free);
-    for (;;) {
-        Item *it = parse_item(l);
-        if (!it) {
-            g_ptr_array_unref(items);
-            return NULL;
-        }
-        g_ptr_array_add(items, it);
-        if (!peek_sym(l, ","))
-            return items;
-        l->pos++;
-    }
-}
-
-static void value_clear(ParamValue *v)
-{
-    g_free(v->text);
-    g_free(v->s);
-    g_strfreev(v->list);
-    dist_clear(&v->dist);
-    memset(v, 0, sizeof *v);
-}
-
-static bool type_is_int(ParamType t)
-{
-    return t == PT_INT || t == PT_TIME || t == PT_SIZE || t == PT_RATE;
-}
-
-static QtyKind qty_of(const ParamSpec *p)
-{
-    switch (p->type) {
-    case PT_INT: return QTY_INT;
-    case PT_TIME: return QTY_TIME;
-    case PT_SIZE: return QTY_SIZE;
-    case PT_RATE: return QTY_RATE;
-    case PT_PROB: return QTY_PROB;
-    case PT_DIST: return p->qty;
-    default: return QTY_REAL;
-    }
-}
-
-static char *check_bounds(const ParamSpec *p, double v, const char *text)
-{
-    if (p->min == 0 && p->max == 0)
-        return NULL;
-    if (v < p->min)
-        return g_strdup_printf("%s=%s is too small", p->key, text);
-    if (p->max != 0 && v > p->max)
-        return g_strdup_printf("%s=%s is too large", p->key, text);
-    return NULL;
-}
-
-/* Values in an empirical file: one quantity a line, '#' comments. */
-static char *load_empirical(const char *path, const char *base_dir, QtyKind q, Dist *d)
-{
-    char *full = g_path_is_absolute(path) || !base_dir ? g_strdup(path) : g_build_filename(base_dir, path, NULL);
-    char *text = NULL, *rerr = NULL;
-    size_t len = 0;
-    if (!read_bounded(full, MAX_FILE_BYTES, &text, &len, &rerr)) {
-        char *msg = g_strdup_printf("empirical file: %s", rerr);
-        g_free(rerr);
-        g_free(full);
-        return msg;
-    }
-    GArray *vals = g_array_new(FALSE, FALSE, sizeof(double));
-    char **lines = split_lines(text);
-    char *err = NULL;
-    for (int i = 0; lines[i] && !err; i++) {
-        char *s = g_strstrip(lines[i]);
-        char *hash = strchr(s, '#');
-        if (hash)
-            *hash = '\0', g_strstrip(s);
-        if (!*s)
-            continue;
-        double v;
-        char *uerr = NULL;
-        if (!units_parse(s, q, &v, &uerr)) {
-            err = g_strdup_printf("%s:%d: %s", full, i + 1, uerr);
-            g_free(uerr);
-        } else {
-            g_array_append_val(vals, v);
-        }
-    }
-    g_strfreev(lines);
-    g_free(text);
-    g_free(full);
-    if (!err && vals->len == 0)
-        err = g_strdup_printf("empirical file %s holds no values", path);
-    d->kind = DIST_EMPIRICAL;
-    d->n_values = vals->len;
-    d->values = (double *)g_array_free(vals, FALSE);
-    return err;
-}
-
-static char *convert_dist(const ParamSpec *p, Item *it, const char *base_dir, Dist *d, int *err_col)
-{
-    char *err = NULL;
-    *err_col = it->col;
-    if (!it->call) {
-        double v;
-        if (it->quoted || !units_parse(it->text, p->qty, &v, &err))
-            return err ? err : g_strdup_printf("expected %s or a distribution", units_kind_name(p->qty));
-        *d = dist_constant(v);
-        return NULL;
-    }
-    int n_params;
-    int kind = dist_kind_from_name(it->text, &n_params);
-    if (kind < 0)
-        return g_strdup_printf("unknown distribution '%s': expected constant, uniform, exponential, normal, "
-                               "lognormal, pareto or empirical", it->text);
-    if ((int)it->args->len != n_params)
-        return g_strdup_printf("%s() takes %d argument%s, got %u", it->text, n_params, n_params == 1 ? "" : "s",
-                               it->args->len);
-    d->kind = (DistKind)kind;
-    if (kind == DIST_EMPIRICAL) {
-        Item *a = g_ptr_array_index(it->args, 0);
-        *err_col = a->col;
-        return load_empirical(a->text, base_dir, p->qty, d);
-    }
-    double v[2] = { 0, 0 };
-    for (int i = 0; i < n_params; i++) {
-        Item *a = g_ptr_array_index(it->args, i);
-        /* The second parameter of lognormal and pareto is a shape: no unit. */
-        bool shape = i == 1 && (kind == DIST_LOGNORMAL || kind == DIST_PARETO);
-        *err_col = a->col;
-        if (a->quoted || !units_parse(a->text, shape ? QTY_REAL : p->qty, &v[i], &err))
-            return err ? err : g_strdup_printf("expected %s", units_kind_name(shape ? QTY_REAL : p->qty));
-    }
-    d->a = v[0];
-    d->b = v[1];
-    *err_col = it->col;
-    const char *bad = dist_check(d);
-    return bad ? g_strdup(bad) : NULL;
-}
-
-/* Turn parsed items into a typed value.  Returns NULL or an error message,
- * with *err_col the column it concerns. */
-static char *convert(const ParamSpec *p, GPtrArray *items, const char *base_dir, ParamValue *out, int *err_col)
-{
-    Item *first = g_ptr_array_index(items, 0);
-    *err_col = first->col;
-    if (p->type != PT_LIST && items->len > 1) {
-        *err_col = ((Item *)g_ptr_array_index(items, 1))->col;
-        return g_strdup_printf("%s takes one value, not a list", p->key);
-    }
-    if (p->type == PT_DIST) {
-        char *err = convert_dist(p, first, base_dir, &out->dist, err_col);
-        if (!err && out->dist.kind == DIST_CONSTANT)
-            err = check_bounds(p, out->dist.a, first->text);
-        return err;
-    }
-    if (p->type == PT_LIST) {
-        GPtrArray *words = g_ptr_array_new_with_free_func(g_free); /* an error frees what was copied */
-        for (guint i = 0; i < items->len; i++) {
-            Item *it = g_ptr_array_index(items, i);
-            if (it->call) {
-                *err_col = it->col;
-                g_ptr_array_unref(words);
-                return g_strdup_printf("expected a name in the list of %s", p->key);
-            }
-            g_ptr_array_add(words, g_strdup(it->text));
-        }
-        g_ptr_array_add(words, NULL);
-        out->list = (char **)g_ptr_array_free(words, FALSE);
-        return NULL;
-    }
-    if (first->call)
-        return g_strdup_printf("%s takes %s, not a function", p->key,
-                               p->type == PT_STRING ? "a string" : units_kind_name(qty_of(p)));
-    if (p->type == PT_STRING) {
-        out->s = g_strdup(first->text);
-        return NULL;
-    }
-    if (p->type == PT_BOOL) {
-        static const char *yes[] = { "yes", "true", "on", "1" }, *no[] = { "no", "false", "off", "0" };
-        for (int i = 0; i < 4; i++) {
-            if (strcmp(first->text, yes[i]) == 0)
-                return out->i = 1, NULL;
-            if (strcmp(first->text, no[i]) == 0)
-                return out->i = 0, NULL;
-        }
-        return g_strdup_printf("%s takes yes or no, got '%s'", p->key, first->text);
-    }
-    char *err = NULL;
-    if (first->quoted)
-        return g_strdup_printf("%s takes %s, not a string", p->key, units_kind_name(qty_of(p)));
-    if (type_is_int(p->type)) {
-        if (!units_parse_int(first->text, qty_of(p), &out->i, &err))
-            return err;
-        return check_bounds(p, (double)out->i, first->text);
-    }
-    if (!units_parse(first->text, qty_of(p), &out->r, &err))
-        return err;
-    return check_bounds(p, out->r, first->text);
-}
-
-/* ---- declarations and lookups ---- */
-
-static size_t n_params(const ParamSpec *p)
+size_t scn_n_params(const ParamSpec *p)
 {
     size_t n = 0;
     while (p && p[n].key)
@@ -561,9 +120,9 @@ const ParamValue *action_param(const Action *a, const char *key)
 static void decl_free(gpointer p)
 {
     Decl *d = p;
-    size_t n = n_params(d->spec->params);
+    size_t n = scn_n_params(d->spec->params);
     for (size_t i = 0; i < n; i++)
-        value_clear(&d->values[i]);
+        scn_value_clear(&d->values[i]);
     g_free(d->values);
     g_free(d->names[0]);
     g_free(d->names[1]);
@@ -575,9 +134,9 @@ static void action_free(gpointer p)
 {
     Action *a = p;
     const ParamSpec *params = a->spec->params ? a->spec->params : a->target->spec->params;
-    size_t n = a->values ? n_params(params) : 0; /* values come after the arguments */
+    size_t n = a->values ? scn_n_params(params) : 0; /* values come after the arguments */
     for (size_t i = 0; i < n; i++)
-        value_clear(&a->values[i]);
+        scn_value_clear(&a->values[i]);
     g_free(a->values);
     g_free(a->changed);
     g_strfreev(a->args);
@@ -723,8 +282,8 @@ static char *convert_drawn(const ParamSpec *p, GPtrArray *items, const char *bas
 {
     ParamSpec as_dist = *p;
     as_dist.type = PT_DIST;
-    as_dist.qty = qty_of(p);
-    char *err = convert(&as_dist, items, base_dir, out, err_col);
+    as_dist.qty = scn_qty_of(p);
+    char *err = scn_convert(&as_dist, items, base_dir, out, err_col);
     if (!err)
         out->drawn = true;
     return err;
@@ -734,38 +293,38 @@ static char *convert_drawn(const ParamSpec *p, GPtrArray *items, const char *bas
 static void parse_attrs(Line *l, const ParamSpec *params, ParamValue *values, bool *seen, const char *what)
 {
     char *base_dir = g_path_get_dirname(l->sc->path);
-    while (peek(l)) {
-        Tok *key = peek(l);
+    while (scn_peek(l)) {
+        Tok *key = scn_peek(l);
         if (key->kind != TK_WORD || l->pos + 1 >= l->toks->len ||
             !(g_array_index(l->toks, Tok, l->pos + 1).kind == TK_SYM &&
               strcmp(g_array_index(l->toks, Tok, l->pos + 1).text, "=") == 0)) {
-            line_error(l, key, "expected KEY=VALUE, got '%s'", describe(key));
+            scn_line_error(l, key, "expected KEY=VALUE, got '%s'", scn_describe(key));
             break;
         }
         int idx = spec_index(params, key->text);
         if (idx < 0) {
             char *keys = keys_list(params);
-            line_error(l, key, "unknown key '%s' for %s (expected one of: %s)", key->text, what,
+            scn_line_error(l, key, "unknown key '%s' for %s (expected one of: %s)", key->text, what,
                        *keys ? keys : "none");
             g_free(keys);
             break;
         }
         if (seen[idx]) {
-            line_error(l, key, "key '%s' given twice", key->text);
+            scn_line_error(l, key, "key '%s' given twice", key->text);
             break;
         }
         l->pos += 2;
-        GPtrArray *items = parse_items(l);
+        GPtrArray *items = scn_parse_items(l);
         if (!items)
             break;
         ParamValue *v = &values[idx];
         int err_col;
         char *err = l->member && drawable(&params[idx], items) ? convert_drawn(&params[idx], items, base_dir, v, &err_col)
-                                                              : convert(&params[idx], items, base_dir, v, &err_col);
+                                                              : scn_convert(&params[idx], items, base_dir, v, &err_col);
         if (err) {
             scenario_error(l->sc, l->line, err_col, "%s", err);
             g_free(err);
-            value_clear(v);
+            scn_value_clear(v);
             g_ptr_array_unref(items);
             break;
         }
@@ -783,7 +342,7 @@ static Decl *new_decl(const DeclSpec *spec)
 {
     Decl *d = g_new0(Decl, 1);
     d->spec = spec;
-    d->values = g_new0(ParamValue, n_params(spec->params) + 1);
+    d->values = g_new0(ParamValue, scn_n_params(spec->params) + 1);
     return d;
 }
 
@@ -829,28 +388,28 @@ static bool decl_one(Line *l, const DeclSpec *spec, Tok *kw, char **names, Tok *
     for (int i = 0; i < spec->n_names; i++) {
         Tok *t = name_toks[i];
         if (!valid_name(names[i])) {
-            line_error(l, t, "invalid name '%s': expected a letter or '_' then letters, digits, '_' or '-'",
+            scn_line_error(l, t, "invalid name '%s': expected a letter or '_' then letters, digits, '_' or '-'",
                        names[i]);
             goto fail;
         }
         if (strcmp(names[i], "at") == 0 || strcmp(names[i], "expect") == 0 || find_decl_spec(sc, names[i])) {
-            line_error(l, t, "'%s' is a keyword and cannot name a %s", names[i], spec->kind);
+            scn_line_error(l, t, "'%s' is a keyword and cannot name a %s", names[i], spec->kind);
             goto fail;
         }
         if (spec->n_names == 2 && !scenario_find_node(sc, names[i])) {
-            line_error(l, t, "unknown node '%s' (declare it before the %s)", names[i], spec->kind);
+            scn_line_error(l, t, "unknown node '%s' (declare it before the %s)", names[i], spec->kind);
             goto fail;
         }
         d->names[i] = g_strdup(names[i]);
     }
     if (spec->n_names == 2) {
         if (strcmp(d->names[0], d->names[1]) == 0) {
-            line_error(l, name_toks[1], "a %s joins two different nodes", spec->kind);
+            scn_line_error(l, name_toks[1], "a %s joins two different nodes", spec->kind);
             goto fail;
         }
         d->id = g_strdup_printf("%s-%s", d->names[0], d->names[1]);
         if (scenario_find_decl(sc, spec->kind, d->id)) {
-            line_error(l, kw, "%s %s %s is declared twice", spec->kind, d->names[0], d->names[1]);
+            scn_line_error(l, kw, "%s %s %s is declared twice", spec->kind, d->names[0], d->names[1]);
             goto fail;
         }
     } else {
@@ -858,12 +417,12 @@ static bool decl_one(Line *l, const DeclSpec *spec, Tok *kw, char **names, Tok *
         bool clash = spec->is_node ? scenario_find_node(sc, d->id) != NULL
                                    : scenario_find_decl(sc, spec->kind, d->id) != NULL;
         if (clash) {
-            line_error(l, name_toks[0], "'%s' is declared twice", d->id);
+            scn_line_error(l, name_toks[0], "'%s' is declared twice", d->id);
             goto fail;
         }
     }
     guint errors_before = sc->errors->len;
-    bool *seen = g_new0(bool, n_params(spec->params) + 1);
+    bool *seen = g_new0(bool, scn_n_params(spec->params) + 1);
     l->pos = attrs_pos;
     l->member = member;
     parse_attrs(l, spec->params, d->values, seen, spec->kind);
@@ -889,20 +448,20 @@ static GPtrArray *group_members(Line *l, const DeclSpec *spec, Tok *t, bool decl
     long lo = 0, hi = 0;
     bool star = false;
     if (!group_form(t->text, &base, &lo, &hi, &star)) {
-        line_error(l, t, "invalid name '%s': expected a name, NAME[FIRST..LAST] or NAME[*]", t->text);
+        scn_line_error(l, t, "invalid name '%s': expected a name, NAME[FIRST..LAST] or NAME[*]", t->text);
         return NULL;
     }
     GPtrArray *names = NULL;
     if (star) {
         GPtrArray *g = g_hash_table_lookup(l->sc->groups, base);
         if (!g || declares)
-            line_error(l, t, declares ? "'%s': a group is declared with a range, as %s[1..10]"
+            scn_line_error(l, t, declares ? "'%s': a group is declared with a range, as %s[1..10]"
                                       : "no group '%s' is declared before this %s",
                        base, declares ? base : spec->kind);
         else
             names = g_ptr_array_ref(g);
     } else if (lo < 1 || hi < lo || hi - lo >= MAX_GROUP) {
-        line_error(l, t, "group range %s: expected [FIRST..LAST] with 1 <= FIRST <= LAST and at most %d members",
+        scn_line_error(l, t, "group range %s: expected [FIRST..LAST] with 1 <= FIRST <= LAST and at most %d members",
                    t->text, MAX_GROUP);
     } else {
         names = g_ptr_array_new_with_free_func(g_free);
@@ -918,12 +477,12 @@ static GPtrArray *group_members(Line *l, const DeclSpec *spec, Tok *t, bool decl
 static void parse_decl(Line *l, const DeclSpec *spec)
 {
     Scenario *sc = l->sc;
-    Tok *kw = peek(l);
+    Tok *kw = scn_peek(l);
     l->pos++;
     if (spec->unique) {
         for (guint i = 0; i < sc->decls->len; i++)
             if (((Decl *)g_ptr_array_index(sc->decls, i))->spec == spec) {
-                line_error(l, kw, "'%s' may be declared only once", spec->kind);
+                scn_line_error(l, kw, "'%s' may be declared only once", spec->kind);
                 return;
             }
     }
@@ -932,18 +491,18 @@ static void parse_decl(Line *l, const DeclSpec *spec)
     GPtrArray *members = NULL; /* the names a group form in the name position `at` stands for */
     int at = -1;
     for (int i = 0; i < spec->n_names; i++) {
-        Tok *t = peek(l);
+        Tok *t = scn_peek(l);
         if (!t || t->kind == TK_SYM || (l->pos + 1 < l->toks->len &&
                                        strcmp(g_array_index(l->toks, Tok, l->pos + 1).text, "=") == 0)) {
-            line_error(l, t, "expected a %s name after '%s', got '%s'", spec->n_names == 2 ? "node" : spec->kind,
-                       spec->kind, describe(t));
+            scn_line_error(l, t, "expected a %s name after '%s', got '%s'", spec->n_names == 2 ? "node" : spec->kind,
+                       spec->kind, scn_describe(t));
             goto out;
         }
         name_toks[i] = t;
         names[i] = t->text;
         if (strchr(t->text, '[')) {
             if (members) {
-                line_error(l, t, "only one name of a %s may be a group", spec->kind);
+                scn_line_error(l, t, "only one name of a %s may be a group", spec->kind);
                 goto out;
             }
             members = group_members(l, spec, t, spec->is_node);
@@ -1001,9 +560,9 @@ static bool is_attr_start(Line *l)
 static void parse_action(Line *l, SimTime at, int at_col)
 {
     Scenario *sc = l->sc;
-    Tok *first = peek(l);
+    Tok *first = scn_peek(l);
     if (!first || first->kind != TK_WORD) {
-        line_error(l, first, "expected a node name or a declaration kind after the time, got '%s'", describe(first));
+        scn_line_error(l, first, "expected a node name or a declaration kind after the time, got '%s'", scn_describe(first));
         return;
     }
     const char *subject_kind;
@@ -1013,12 +572,12 @@ static void parse_action(Line *l, SimTime at, int at_col)
         subject_kind = dspec->kind;
         l->pos++;
         GString *id = g_string_new("");
-        Tok *name_tok = peek(l);
+        Tok *name_tok = scn_peek(l);
         for (int i = 0; i < dspec->n_names; i++) {
-            Tok *t = peek(l);
+            Tok *t = scn_peek(l);
             if (!t || t->kind != TK_WORD || is_attr_start(l)) {
-                line_error(l, t, "expected a %s name, got '%s'", dspec->n_names == 2 ? "node" : dspec->kind,
-                           describe(t));
+                scn_line_error(l, t, "expected a %s name, got '%s'", dspec->n_names == 2 ? "node" : dspec->kind,
+                           scn_describe(t));
                 g_string_free(id, TRUE);
                 return;
             }
@@ -1027,7 +586,7 @@ static void parse_action(Line *l, SimTime at, int at_col)
         }
         target = scenario_find_decl(sc, dspec->kind, id->str);
         if (!target) {
-            line_error(l, name_tok, "no %s '%s' is declared", dspec->kind, id->str);
+            scn_line_error(l, name_tok, "no %s '%s' is declared", dspec->kind, id->str);
             g_string_free(id, TRUE);
             return;
         }
@@ -1036,7 +595,7 @@ static void parse_action(Line *l, SimTime at, int at_col)
         target = scenario_find_node(sc, first->text);
         if (!target) {
             char *kinds = kinds_list(sc);
-            line_error(l, first, "unknown node '%s' (expected a declared node, or one of: %s)", first->text, kinds);
+            scn_line_error(l, first, "unknown node '%s' (expected a declared node, or one of: %s)", first->text, kinds);
             g_free(kinds);
             return;
         }
@@ -1045,12 +604,12 @@ static void parse_action(Line *l, SimTime at, int at_col)
     }
 
     const ActionSpec *spec;
-    Tok *verb = peek(l);
+    Tok *verb = scn_peek(l);
     if (verb && verb->kind == TK_WORD && !is_attr_start(l)) {
         spec = find_action(sc, subject_kind, verb->text);
         if (!spec) {
             char *verbs = verbs_list(sc, subject_kind);
-            line_error(l, verb, "unknown action '%s' (expected one of: %s)", verb->text, *verbs ? verbs : "none");
+            scn_line_error(l, verb, "unknown action '%s' (expected one of: %s)", verb->text, *verbs ? verbs : "none");
             g_free(verbs);
             return;
         }
@@ -1059,7 +618,7 @@ static void parse_action(Line *l, SimTime at, int at_col)
         spec = find_action(sc, subject_kind, NULL);
         if (!spec || !verb) {
             char *verbs = verbs_list(sc, subject_kind);
-            line_error(l, verb, "expected an action (one of: %s), got '%s'", *verbs ? verbs : "none", describe(verb));
+            scn_line_error(l, verb, "expected an action (one of: %s), got '%s'", *verbs ? verbs : "none", scn_describe(verb));
             g_free(verbs);
             return;
         }
@@ -1074,10 +633,10 @@ static void parse_action(Line *l, SimTime at, int at_col)
     a->args = g_new0(char *, spec->n_args + 1);
     a->arg_cols = g_new0(int, spec->n_args + 1);
     for (int i = 0; i < spec->n_args; i++) {
-        Tok *t = peek(l);
+        Tok *t = scn_peek(l);
         if (!t || t->kind == TK_SYM || is_attr_start(l)) {
-            line_error(l, t, "'%s' expects %d argument%s, got '%s'", spec->verb, spec->n_args,
-                       spec->n_args == 1 ? "" : "s", describe(t));
+            scn_line_error(l, t, "'%s' expects %d argument%s, got '%s'", spec->verb, spec->n_args,
+                       spec->n_args == 1 ? "" : "s", scn_describe(t));
             action_free(a);
             return;
         }
@@ -1086,7 +645,7 @@ static void parse_action(Line *l, SimTime at, int at_col)
         l->pos++;
     }
     const ParamSpec *params = spec->params ? spec->params : target->spec->params;
-    size_t np = n_params(params);
+    size_t np = scn_n_params(params);
     a->values = g_new0(ParamValue, np + 1);
     a->changed = g_new0(bool, np + 1);
     guint errors_before = sc->errors->len;
@@ -1104,7 +663,7 @@ static void parse_action(Line *l, SimTime at, int at_col)
         for (size_t i = 0; i < np; i++)
             any |= a->changed[i];
         if (!any) {
-            line_error(l, NULL, "expected KEY=VALUE to change");
+            scn_line_error(l, NULL, "expected KEY=VALUE to change");
             action_free(a);
             return;
         }
@@ -1114,27 +673,27 @@ static void parse_action(Line *l, SimTime at, int at_col)
 
 static void parse_at(Line *l, SimTime *last_at)
 {
-    Tok *kw = peek(l);
+    Tok *kw = scn_peek(l);
     l->pos++;
-    Tok *t = peek(l);
+    Tok *t = scn_peek(l);
     if (!t || t->kind != TK_WORD) {
-        line_error(l, t, "expected a time after 'at' (e.g. 10ms or +2ms), got '%s'", describe(t));
+        scn_line_error(l, t, "expected a time after 'at' (e.g. 10ms or +2ms), got '%s'", scn_describe(t));
         return;
     }
     bool relative = t->text[0] == '+';
     int64_t v;
     char *err = NULL;
     if (!units_parse_int(relative ? t->text + 1 : t->text, QTY_TIME, &v, &err)) {
-        line_error(l, t, "%s", err);
+        scn_line_error(l, t, "%s", err);
         g_free(err);
         return;
     }
     if (v < 0) {
-        line_error(l, t, "a time must not be negative");
+        scn_line_error(l, t, "a time must not be negative");
         return;
     }
     if (relative && v > SIM_TIME_MAX - *last_at) {
-        line_error(l, t, "time '%s' is out of range", t->text);
+        scn_line_error(l, t, "time '%s' is out of range", t->text);
         return;
     }
     SimTime at = relative ? *last_at + v : v;
@@ -1160,24 +719,24 @@ const char *expect_op_name(ExpectOp op)
 
 static void parse_expect(Line *l)
 {
-    Tok *kw = peek(l);
+    Tok *kw = scn_peek(l);
     l->pos++;
-    Tok *sql = peek(l);
+    Tok *sql = scn_peek(l);
     if (!sql || sql->kind != TK_STRING) {
-        line_error(l, sql, "expected a quoted SQL query after 'expect', got '%s'", describe(sql));
+        scn_line_error(l, sql, "expected a quoted SQL query after 'expect', got '%s'", scn_describe(sql));
         return;
     }
     l->pos++;
-    Tok *op = peek(l);
+    Tok *op = scn_peek(l);
     ExpectOp eop;
     if (!op || op->kind != TK_SYM || !parse_op(op->text, &eop)) {
-        line_error(l, op, "expected one of = != < <= > >= after the query, got '%s'", describe(op));
+        scn_line_error(l, op, "expected one of = != < <= > >= after the query, got '%s'", scn_describe(op));
         return;
     }
     l->pos++;
-    Tok *val = peek(l);
+    Tok *val = scn_peek(l);
     if (!val || val->kind == TK_SYM) {
-        line_error(l, val, "expected a number, a quoted string or null, got '%s'", describe(val));
+        scn_line_error(l, val, "expected a number, a quoted string or null, got '%s'", scn_describe(val));
         return;
     }
     l->pos++;
@@ -1193,7 +752,7 @@ static void parse_expect(Line *l)
         e->value = g_strdup(val->text);
         if (val->kind == TK_WORD) {
             if (!units_parse_any(val->text, &e->number)) {
-                line_error(l, val, "expected a number (with an optional unit), a quoted string or null, got '%s'",
+                scn_line_error(l, val, "expected a number (with an optional unit), a quoted string or null, got '%s'",
                            val->text);
                 expect_free(e);
                 return;
@@ -1202,12 +761,12 @@ static void parse_expect(Line *l)
         }
     }
     if (!e->value && eop != EXPECT_EQ && eop != EXPECT_NE) {
-        line_error(l, op, "null can only be compared with = or !=");
+        scn_line_error(l, op, "null can only be compared with = or !=");
         expect_free(e);
         return;
     }
-    if (peek(l)) {
-        line_error(l, peek(l), "unexpected '%s' after the expected value", describe(peek(l)));
+    if (scn_peek(l)) {
+        scn_line_error(l, scn_peek(l), "unexpected '%s' after the expected value", scn_describe(scn_peek(l)));
         expect_free(e);
         return;
     }
@@ -1216,12 +775,12 @@ static void parse_expect(Line *l)
 
 static void parse_line(Line *l, SimTime *last_at)
 {
-    Tok *t = peek(l);
+    Tok *t = scn_peek(l);
     if (!t)
         return;
     if (t->kind != TK_WORD) {
         char *kinds = kinds_list(l->sc);
-        line_error(l, t, "expected a statement (at, expect, %s), got '%s'", kinds, describe(t));
+        scn_line_error(l, t, "expected a statement (at, expect, %s), got '%s'", kinds, scn_describe(t));
         g_free(kinds);
         return;
     }
@@ -1232,12 +791,12 @@ static void parse_line(Line *l, SimTime *last_at)
     const DeclSpec *spec = find_decl_spec(l->sc, t->text);
     if (!spec) {
         char *kinds = kinds_list(l->sc);
-        line_error(l, t, "unknown statement '%s' (expected at, expect, %s)", t->text, kinds);
+        scn_line_error(l, t, "unknown statement '%s' (expected at, expect, %s)", t->text, kinds);
         g_free(kinds);
         return;
     }
     if (l->sc->actions->len) {
-        line_error(l, t, "declarations must come before the timeline");
+        scn_line_error(l, t, "declarations must come before the timeline");
         return;
     }
     parse_decl(l, spec);
@@ -1260,15 +819,15 @@ static void fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *val
         /* Defaults are written in the language itself and go through the
          * same conversion; a bad one is a bug in the schema. */
         GArray *toks = g_array_new(FALSE, TRUE, sizeof(Tok));
-        g_array_set_clear_func(toks, tok_clear);
-        GScanner *scanner = new_scanner();
+        g_array_set_clear_func(toks, scn_tok_clear);
+        GScanner *scanner = scn_new_scanner();
         Scenario tmp = { .path = (char *)"(default)", .errors = g_ptr_array_new_with_free_func(error_free) };
         Line l = { &tmp, 0, p->dflt, toks, 0, false };
         GPtrArray *items = NULL;
         int err_col;
         char *err = NULL;
-        if (tokenize(&tmp, scanner, 0, p->dflt, toks) && (items = parse_items(&l)) != NULL)
-            err = convert(p, items, NULL, v, &err_col);
+        if (scn_tokenize(&tmp, scanner, 0, p->dflt, toks) && (items = scn_parse_items(&l)) != NULL)
+            err = scn_convert(p, items, NULL, v, &err_col);
         if (!items || err || tmp.errors->len)
             g_error("schema: bad default %s=%s for %s", p->key, p->dflt, what);
         v->text = g_strdup(p->dflt);
@@ -1316,20 +875,20 @@ Scenario *scenario_parse(const char *path, const char *text, const Schema *schem
 {
     Scenario *sc = scenario_new(path, schema);
     sc->text = g_strdup(text);
-    GScanner *scanner = new_scanner();
+    GScanner *scanner = scn_new_scanner();
     GArray *toks = g_array_new(FALSE, TRUE, sizeof(Tok));
-    g_array_set_clear_func(toks, tok_clear);
-    char **lines = split_lines(text);
+    g_array_set_clear_func(toks, scn_tok_clear);
+    char **lines = scn_split_lines(text);
     SimTime last_at = 0;
     for (int i = 0; lines[i]; i++) {
         g_array_set_size(toks, 0);
-        if (!tokenize(sc, scanner, i + 1, lines[i], toks))
+        if (!scn_tokenize(sc, scanner, i + 1, lines[i], toks))
             continue;
         Line l = { sc, i + 1, lines[i], toks, 0, false };
         guint errors_before = sc->errors->len;
         parse_line(&l, &last_at);
         if (sc->errors->len == errors_before && l.pos < toks->len)
-            line_error(&l, peek(&l), "unexpected '%s'", describe(peek(&l)));
+            scn_line_error(&l, scn_peek(&l), "unexpected '%s'", scn_describe(scn_peek(&l)));
         if (sc->errors->len > 50) {
             scenario_error(sc, i + 1, 1, "too many errors; stopping here");
             break;
@@ -1363,7 +922,7 @@ Scenario *scenario_load(const char *path, const Schema *schema)
 {
     char *text = NULL, *err = NULL;
     size_t len = 0;
-    if (!read_bounded(path, MAX_FILE_BYTES, &text, &len, &err)) {
+    if (!scn_read_bounded(path, MAX_FILE_BYTES, &text, &len, &err)) {
         Scenario *sc = scenario_new(path, schema);
         scenario_error(sc, 0, 0, "%s", err);
         g_free(err);
@@ -1403,7 +962,7 @@ void scenario_draw_members(Scenario *sc, uint64_t seed)
             if (p->type == PT_PROB)
                 x = CLAMP(x, 0.0, 1.0);
             char *drawn_from = v->text;
-            if (type_is_int(p->type)) {
+            if (scn_type_is_int(p->type)) {
                 v->i = (int64_t)llround(p->type == PT_INT ? x : MAX(x, 0.0));
                 v->text = g_strdup_printf("%lld (drawn from %s)", (long long)v->i, drawn_from);
             } else {
@@ -1470,26 +1029,26 @@ bool scenario_override(Scenario *sc, const char *assignment, char **err)
         goto out;
     }
     Scenario tmp = { .path = (char *)"--set", .errors = g_ptr_array_new_with_free_func(error_free) };
-    GScanner *scanner = new_scanner();
+    GScanner *scanner = scn_new_scanner();
     GArray *toks = g_array_new(FALSE, TRUE, sizeof(Tok));
-    g_array_set_clear_func(toks, tok_clear);
+    g_array_set_clear_func(toks, scn_tok_clear);
     Line l = { &tmp, 1, value, toks, 0, false };
     GPtrArray *items = NULL;
     ParamValue v = { 0 };
     char *cerr = NULL;
     int col = 1;
-    if (tokenize(&tmp, scanner, 1, value, toks) && (items = parse_items(&l)) != NULL) {
+    if (scn_tokenize(&tmp, scanner, 1, value, toks) && (items = scn_parse_items(&l)) != NULL) {
         if (l.pos < toks->len)
-            line_error(&l, peek(&l), "unexpected '%s'", describe(peek(&l)));
+            scn_line_error(&l, scn_peek(&l), "unexpected '%s'", scn_describe(scn_peek(&l)));
         else
-            cerr = convert(&d->spec->params[idx], items, NULL, &v, &col);
+            cerr = scn_convert(&d->spec->params[idx], items, NULL, &v, &col);
     }
     if (tmp.errors->len || cerr) {
         ScenarioError *e = tmp.errors->len ? g_ptr_array_index(tmp.errors, 0) : NULL;
         *err = g_strdup_printf("--set %s: %s", name, e ? e->msg : cerr);
-        value_clear(&v);
+        scn_value_clear(&v);
     } else {
-        value_clear(&d->values[idx]);
+        scn_value_clear(&d->values[idx]);
         v.given = true;
         v.text = g_strdup(value);
         d->values[idx] = v;
@@ -1533,3 +1092,4 @@ SimTime scenario_stop(const Scenario *sc)
 {
     return decl_param(g_ptr_array_index(sc->decls, 0), "stop")->i;
 }
+
