@@ -68,7 +68,7 @@ sweep() {
 # 10,000 clients).  The scenarios' ten server groups are independent, so
 # they run with -j JOBS (default: the machine's cores; the line says how
 # many).  The trace line compares tracing on and off with -j 1 both: a
-# traced run is whole (README, "Running the parts of a scenario apart"),
+# traced run is whole (docs/cli.md, "Running a scenario's parts apart"),
 # and its SQLite writer takes the second core.  Peak RSS comes from GNU
 # time when it is installed.
 JOBS=${JOBS:-$(nproc)}

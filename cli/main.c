@@ -67,7 +67,7 @@ static int cmd_run(int argc, char **argv)
         { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "trace DB to write (default results/<scenario>.db)",
           "DB" },
         { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs,
-          "run the scenario's independent parts on up to J threads (default 1; see README)", "J" },
+          "run the scenario's independent parts on up to J threads (default 1; see docs/cli.md)", "J" },
         { "seed", 0, 0, G_OPTION_ARG_STRING, &seed, "seed of the run (overrides scenario.seed)", "N" },
         { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "override a declared value: KIND.NAME.KEY=VALUE",
           "K=V" },

@@ -14,7 +14,7 @@
  * its RxIrpDone.  Every routine call is traced in `callbacks`.
  *
  * Choices where the sources disagree are made in one place each and named
- * in the README ("RDBSS: choices"). */
+ * in docs/models.md ("RDBSS: choices"). */
 #ifndef RDRSIM_RDBSS_H
 #define RDRSIM_RDBSS_H
 

@@ -15,7 +15,7 @@
  * TDI_QUERY_ACCEPT), TDI_ACCEPT, TDI_SEND, TDI_RECEIVE, TDI_DISCONNECT with
  * TDI_DISCONNECT_ABORT or the four-step TDI_DISCONNECT_RELEASE, and the
  * ClientEventConnect / ClientEventReceive / ClientEventDisconnect handlers.
- * The choices where the documents are silent are listed in the README
+ * The choices where the documents are silent are listed in docs/models.md
  * ("TDI: documented gaps and the choices made").
  *
  * Each send is a record: the receiver gets it whole, in order, with the
