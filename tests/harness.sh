@@ -43,5 +43,19 @@ for s in scenarios/*.rsim; do
     fi
 done
 
+# make install puts a working rdrsim under DESTDIR/PREFIX/bin (the default
+# build only: another build tree would be rebuilt by the install target).
+if [ "$build" = build ]; then
+    if make -s install DESTDIR="$tmp/inst" PREFIX=/opt/rdrsim >"$tmp/out" 2>&1 &&
+        "$tmp/inst/opt/rdrsim/bin/rdrsim" --version >>"$tmp/out" 2>&1; then
+        echo "ok   make install"
+        pass=$((pass + 1))
+    else
+        echo "FAIL make install:"
+        cat "$tmp/out"
+        fail=$((fail + 1))
+    fi
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
