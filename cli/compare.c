@@ -11,23 +11,24 @@
 #define RESAMPLES 10000
 #define BOOT_SEED 20261122
 
-/* Metrics compared when none is named: all of them are "more is worse". */
-static const char *const default_metrics[] = {
-    "tdi.release.p50_ns", "tdi.release.p95_ns", "tdi.release.p99_ns", "tdi.release.max_ns",
-    "tdi.release.timed_out", "tdi.timeouts", "status.*", "ops.*", "oplock.*", "disconnect.*", "sim.events",
-    "sim.end_ns", NULL,
-};
+/* ---- the runs of a DB ---- */
 
 typedef struct {
     int64_t id;
     uint64_t seed;
-    char *point;
+    char *point;        /* the overrides that vary among the DB's runs */
+    char *scenario;     /* name and a hash of its text: what was run */
+    bool complete;
+    GHashTable *metrics; /* name -> double*, the run's metrics and compare's own */
 } RunKey;
 
 static void runkey_free(gpointer p)
 {
     RunKey *k = p;
     g_free(k->point);
+    g_free(k->scenario);
+    if (k->metrics)
+        g_hash_table_unref(k->metrics);
     g_free(k);
 }
 
@@ -44,25 +45,67 @@ static bool shared_by_all(GPtrArray *points, const char *key, const char *value)
     return true;
 }
 
-/* A run's parameter point is made of the overrides that vary among the
- * DB's runs; overrides every run shares (the change under test, given with
- * --set) do not take part, so that base and new runs pair up. */
+static void put(GHashTable *m, const char *name, double v)
+{
+    double *d = g_new(double, 1);
+    *d = v;
+    g_hash_table_insert(m, g_strdup(name), d);
+}
+
+/* A run's metrics, and compare's own: run.failed (it did not complete),
+ * run.expectations_failed. */
+static GHashTable *run_metrics(sqlite3 *db, const RunKey *k)
+{
+    GHashTable *m = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT name, value FROM metrics WHERE run_id = ? AND value IS NOT NULL", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, k->id);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            put(m, (const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1));
+        sqlite3_finalize(st);
+    }
+    put(m, "run.failed", k->complete ? 0 : 1);
+    double failed = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM expectations WHERE run_id = ? AND NOT passed", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, k->id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            failed = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+    }
+    put(m, "run.expectations_failed", failed);
+    return m;
+}
+
+/* Every run of the DB, whatever its status (a failed run is a result).  A
+ * run's parameter point is made of the overrides that vary among the DB's
+ * runs: overrides every run shares (the change under test, given with
+ * --set or a one-value --vary) do not take part, so that base and new
+ * runs pair up. */
 static GPtrArray *load_runs(sqlite3 *db)
 {
     GPtrArray *runs = g_ptr_array_new_with_free_func(runkey_free);
     GPtrArray *points = g_ptr_array_new_with_free_func(g_free);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "SELECT run_id, seed, overrides FROM runs WHERE status = 'complete' ORDER BY run_id", -1,
-                       &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT run_id, seed, overrides, scenario_name, scenario_text, status FROM runs ORDER BY run_id",
+                       -1, &st, NULL);
     while (sqlite3_step(st) == SQLITE_ROW) {
         RunKey *k = g_new0(RunKey, 1);
         k->id = sqlite3_column_int64(st, 0);
         k->seed = (uint64_t)sqlite3_column_int64(st, 1);
         g_ptr_array_add(points, report_point_of((const char *)sqlite3_column_text(st, 2)));
+        const char *text = (const char *)sqlite3_column_text(st, 4);
+        char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text ? text : "", -1);
+        k->scenario = g_strdup_printf("%s (text sha256 %.12s)", (const char *)sqlite3_column_text(st, 3), hash);
+        g_free(hash);
+        k->complete = g_strcmp0((const char *)sqlite3_column_text(st, 5), "complete") == 0;
         g_ptr_array_add(runs, k);
     }
     sqlite3_finalize(st);
     for (guint i = 0; i < runs->len; i++) {
+        RunKey *k = g_ptr_array_index(runs, i);
         char **kvs = g_strsplit(g_ptr_array_index(points, i), " ", -1);
         GString *p = g_string_new("");
         for (char **kv = kvs; *kv && **kv; kv++) {
@@ -73,134 +116,249 @@ static GPtrArray *load_runs(sqlite3 *db)
             g_free(key);
         }
         g_strfreev(kvs);
-        ((RunKey *)g_ptr_array_index(runs, i))->point = g_string_free(p, FALSE);
+        k->point = g_string_free(p, FALSE);
+        k->metrics = run_metrics(db, k);
     }
     g_ptr_array_unref(points);
     return runs;
 }
 
-static bool metric_of(sqlite3 *db, int64_t run, const char *name, double *v)
+/* The one scenario every run of a DB is of, or NULL when they differ. */
+static const char *scenario_of(GPtrArray *runs)
 {
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "SELECT value FROM metrics WHERE run_id = ? AND name = ?", -1, &st, NULL);
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    bool ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
-    if (ok)
-        *v = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    return ok;
-}
-
-static bool wanted(const CompareOptions *opt, const char *name)
-{
-    char *const *pats = opt->metrics ? opt->metrics : (char *const *)default_metrics;
-    for (; *pats; pats++)
-        if (g_pattern_match_simple(*pats, name))
-            return true;
-    return false;
-}
-
-/* Metric names present in both DBs and wanted, sorted. */
-static GPtrArray *common_metrics(sqlite3 *a, sqlite3 *b, const CompareOptions *opt)
-{
-    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(a, "SELECT DISTINCT name FROM metrics ORDER BY name", -1, &st, NULL);
-    sqlite3_stmt *q;
-    sqlite3_prepare_v2(b, "SELECT 1 FROM metrics WHERE name = ? LIMIT 1", -1, &q, NULL);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *n = (const char *)sqlite3_column_text(st, 0);
-        sqlite3_bind_text(q, 1, n, -1, SQLITE_TRANSIENT);
-        if (wanted(opt, n) && sqlite3_step(q) == SQLITE_ROW)
-            g_ptr_array_add(names, g_strdup(n));
-        sqlite3_reset(q);
+    const char *s = NULL;
+    for (guint i = 0; i < runs->len; i++) {
+        const RunKey *k = g_ptr_array_index(runs, i);
+        if (s && strcmp(s, k->scenario) != 0)
+            return NULL;
+        s = k->scenario;
     }
-    sqlite3_finalize(q);
-    sqlite3_finalize(st);
-    return names;
+    return s;
 }
 
-static char *num(double v) { return isnan(v) ? g_strdup("") : g_strdup_printf("%.6g", v); }
+/* ---- which metrics, and which way is worse ---- */
+
+typedef enum { DIR_NONE, DIR_UP_IS_WORSE } Direction;
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* More is worse for: times (`*_ns`), things that did not complete
+ * (time-outs, cancellations, pending at the end, and their shares),
+ * retransmissions, error statuses, failed runs and expectations.  The
+ * rest (counts of what was done, bytes) is shown, never flagged: more
+ * work done is not a regression. */
+static Direction direction_of(const char *name)
+{
+    static const char *const worse_suffixes[] = {
+        "_ns", ".timed_out", ".timed_out_share", ".cancelled", ".cancelled_share", ".pending", ".pending_share",
+        ".retransmits",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(worse_suffixes); i++)
+        if (ends_with(name, worse_suffixes[i]))
+            return DIR_UP_IS_WORSE;
+    if (g_str_has_prefix(name, "status.") && strcmp(name, "status.STATUS_GRACEFUL_DISCONNECT") != 0)
+        return DIR_UP_IS_WORSE;
+    if (strcmp(name, "tdi.timeouts") == 0 || strcmp(name, "run.failed") == 0 ||
+        strcmp(name, "run.expectations_failed") == 0 || strcmp(name, "sim.events") == 0)
+        return DIR_UP_IS_WORSE;
+    return DIR_NONE;
+}
+
+/* What a metric is for printing: a time, a share, or a count. */
+typedef enum { UNIT_NS, UNIT_SHARE, UNIT_COUNT } Unit;
+
+static Unit unit_of(const char *name)
+{
+    if (ends_with(name, "_ns"))
+        return UNIT_NS;
+    if (ends_with(name, "_share"))
+        return UNIT_SHARE;
+    return UNIT_COUNT;
+}
+
+/* Times in ms or s, shares in percent, counts as whole numbers. */
+static char *fmt_value(double v, Unit u, bool sign)
+{
+    if (isnan(v))
+        return g_strdup("");
+    const char *plus = sign && v > 0 ? "+" : "";
+    switch (u) {
+    case UNIT_NS: {
+        /* ms below a second, s from there; at least three significant digits */
+        double a = fabs(v);
+        if (a >= 1e9)
+            return g_strdup_printf("%s%.*f s", plus, a >= 100e9 ? 1 : 3, v / 1e9);
+        int decimals = v == 0 ? 0 : a >= 100e6 ? 1 : a >= 10e6 ? 2 : a >= 1e6 ? 3 : a >= 1e3 ? 4 : 6;
+        return g_strdup_printf("%s%.*f ms", plus, decimals, v / 1e6);
+    }
+    case UNIT_SHARE:
+        return g_strdup_printf("%s%.2f%%", plus, 100 * v);
+    default:
+        if (v == floor(v) && fabs(v) < 1e15)
+            return g_strdup_printf("%s%.0f", plus, v);
+        return g_strdup_printf("%s%.2f", plus, v);
+    }
+}
 
 typedef struct {
     Table *t;
     int flagged;
     const CompareOptions *opt;
+    bool asked;        /* --metric given */
+    int unchanged;     /* rows left out as the same on both sides (without --all) */
 } Out;
 
-/* One row: base, new, delta, relative delta, interval, verdict. */
-static void verdict_row(Out *o, const char *name, double base, double nw, bool has_ci, double lo, double hi, int n)
+/* Which metrics take part: with --metric, those it names; else every one
+ * but the simulator's own (sim.*), which are shown and never flagged. */
+static bool selected(const Out *o, const char *name)
 {
+    if (!o->asked)
+        return true;
+    for (char *const *p = o->opt->metrics; *p; p++)
+        if (g_pattern_match_simple(*p, name))
+            return true;
+    return false;
+}
+
+static bool gated(const Out *o, const char *name)
+{
+    if (direction_of(name) == DIR_NONE)
+        return false;
+    return o->asked || !g_str_has_prefix(name, "sim.");
+}
+
+static void add_row(Out *o, const char *name, int n, double base, double nw, const char *ci, const char *verdict)
+{
+    if (strcmp(verdict, "same") == 0 && !o->opt->all) {
+        o->unchanged++;
+        return;
+    }
+    Unit u = unit_of(name);
     double delta = nw - base;
     double rel = base != 0 ? delta / fabs(base) : (delta > 0 ? INFINITY : delta < 0 ? -INFINITY : 0);
-    const char *verdict = "no interval (one run a side)";
-    if (has_ci) {
-        if (lo > 0 && rel > o->opt->threshold) {
-            verdict = "REGRESSION";
-            o->flagged++;
-        } else if (lo > 0) {
-            verdict = "worse, within threshold";
-        } else if (hi < 0 && -rel > o->opt->threshold) {
-            verdict = "improved";
-        } else if (hi < 0) {
-            verdict = "better, within threshold";
-        } else {
-            verdict = "no significant change";
-        }
-    }
-    char *ci = has_ci ? g_strdup_printf("[%.6g, %.6g]", lo, hi) : g_strdup("");
-    char *cells[] = { g_strdup(name), g_strdup_printf("%d", n), num(base), num(nw), num(delta),
-                      isinf(rel) ? g_strdup(rel > 0 ? "+inf" : "-inf") : g_strdup_printf("%+.1f%%", 100 * rel), ci,
-                      g_strdup(verdict), NULL };
+    char *cells[] = { g_strdup(name), g_strdup_printf("%d", n), fmt_value(base, u, false), fmt_value(nw, u, false),
+                      fmt_value(delta, u, true),
+                      isnan(rel) ? g_strdup("")
+                      : isinf(rel) ? g_strdup(rel > 0 ? "+inf" : "-inf")
+                                   : g_strdup_printf("%+.1f%%", 100 * rel),
+                      g_strdup(ci ? ci : ""), g_strdup(verdict), NULL };
     table_add(o->t, g_strdupv(cells));
     for (int i = 0; cells[i]; i++)
         g_free(cells[i]);
 }
 
-/* Runs paired by (point, seed): a paired bootstrap per metric. */
-static void compare_paired(Out *o, sqlite3 *a, sqlite3 *b, GPtrArray *ra, GPtrArray *rb)
+/* The verdict on a change whose interval of the difference is [lo, hi]
+ * (lo == hi: a deterministic difference). */
+static const char *verdict_of(Out *o, const char *name, double base, double delta, double lo, double hi,
+                              bool deterministic)
 {
-    GPtrArray *names = common_metrics(a, b, o->opt);
-    for (guint m = 0; m < names->len; m++) {
-        const char *name = g_ptr_array_index(names, m);
+    double rel = base != 0 ? delta / fabs(base) : (delta > 0 ? INFINITY : delta < 0 ? -INFINITY : 0);
+    if (!gated(o, name)) {
+        if (delta == 0 && lo == 0 && hi == 0)
+            return "same";
+        return g_str_has_prefix(name, "sim.") && !o->asked ? "shown (sim.*: not gated)" : "changed (not gated)";
+    }
+    if (lo > 0 && rel > o->opt->threshold) {
+        o->flagged++;
+        return deterministic ? "REGRESSION (deterministic, one seed)" : "REGRESSION";
+    }
+    if (lo > 0)
+        return "worse, within threshold";
+    if (hi < 0 && -rel > o->opt->threshold)
+        return "improved";
+    if (hi < 0)
+        return "better, within threshold";
+    return deterministic ? "same" : "no significant change";
+}
+
+typedef struct {
+    RunKey *a, *b;
+} Pair;
+
+/* Runs paired by (point, seed): each metric present on either side of any
+ * pair.  A count or share absent on one side is 0 there (an error status
+ * that appears only with the change is compared with 0); a time absent on
+ * one side (nothing of that kind completed) leaves that pair out of the
+ * time's comparison: what did not complete is counted by its own metrics
+ * (pending, timed_out). */
+static void compare_pairs(Out *o, GArray *pairs)
+{
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < pairs->len; i++) {
+        Pair *p = &g_array_index(pairs, Pair, i);
+        GHashTable *sides[] = { p->a->metrics, p->b->metrics };
+        for (int s = 0; s < 2; s++) {
+            GHashTableIter it;
+            gpointer k;
+            g_hash_table_iter_init(&it, sides[s]);
+            while (g_hash_table_iter_next(&it, &k, NULL))
+                if (selected(o, k))
+                    g_hash_table_add(seen, k);
+        }
+    }
+    GList *names = g_list_sort(g_hash_table_get_keys(seen), (GCompareFunc)strcmp);
+    bool single = pairs->len == 1;
+    for (GList *n = names; n; n = n->next) {
+        const char *name = n->data;
+        bool is_time = unit_of(name) == UNIT_NS;
         GArray *d = g_array_new(FALSE, FALSE, sizeof(double));
         double sa = 0, sb = 0;
-        for (guint i = 0; i < ra->len; i++) {
-            RunKey *x = g_ptr_array_index(ra, i);
-            for (guint j = 0; j < rb->len; j++) {
-                RunKey *y = g_ptr_array_index(rb, j);
-                double va, vb;
-                if (x->seed != y->seed || strcmp(x->point, y->point) != 0)
-                    continue;
-                if (metric_of(a, x->id, name, &va) && metric_of(b, y->id, name, &vb)) {
-                    double diff = vb - va;
-                    g_array_append_val(d, diff);
-                    sa += va;
-                    sb += vb;
-                }
-                break;
+        int only_a = 0, only_b = 0;
+        for (guint i = 0; i < pairs->len; i++) {
+            Pair *p = &g_array_index(pairs, Pair, i);
+            double *va = g_hash_table_lookup(p->a->metrics, name), *vb = g_hash_table_lookup(p->b->metrics, name);
+            if (is_time && (!va || !vb)) {
+                only_a += va != NULL;
+                only_b += vb != NULL;
+                continue;
             }
+            double x = va ? *va : 0, y = vb ? *vb : 0, diff = y - x;
+            g_array_append_val(d, diff);
+            sa += x;
+            sb += y;
         }
-        if (d->len >= 2) {
-            double lo, hi;
-            stats_bootstrap_mean((double *)(void *)d->data, d->len, o->opt->alpha, BOOT_SEED, RESAMPLES, &lo, &hi);
-            verdict_row(o, name, sa / d->len, sb / d->len, true, lo, hi, (int)d->len);
+        if (d->len == 0) {
+            add_row(o, name, 0, NAN, NAN, NULL,
+                    only_a ? "only in base (none completed in new)" : "only in new (none completed in base)");
+        } else {
+            double ma = sa / d->len, mb = sb / d->len, lo, hi;
+            char *ci = NULL;
+            if (single || d->len < 2) {
+                lo = hi = mb - ma;
+            } else {
+                stats_bootstrap_mean((double *)(void *)d->data, d->len, o->opt->alpha, BOOT_SEED, RESAMPLES, &lo,
+                                     &hi);
+                Unit u = unit_of(name);
+                char *l = fmt_value(lo, u, true), *h = fmt_value(hi, u, true);
+                ci = g_strdup_printf("[%s, %s]", l, h);
+                g_free(l), g_free(h);
+            }
+            add_row(o, name, (int)d->len, ma, mb, ci, verdict_of(o, name, ma, mb - ma, lo, hi, single || d->len < 2));
+            g_free(ci);
         }
         g_array_unref(d);
     }
-    g_ptr_array_unref(names);
+    g_list_free(names);
+    g_hash_table_unref(seen);
 }
 
+/* ---- one run a side with different seeds: the samples inside the runs ---- */
+
 /* Samples inside one run: name, then the query giving them (?1 the run,
- * ?2 an operation kind where the name has %s). */
+ * ?2 an operation kind where the name has %s); completions only. */
 static const char *const sample_sets[][2] = {
-    { "disconnect.release_ns", "SELECT t_done_ns - t_start_ns FROM disconnects WHERE run_id = ?1 AND "
-                               "mode = 'release' AND t_done_ns IS NOT NULL" },
-    { "oplock.break_ns", "SELECT t_acked_ns - t_sent_ns FROM oplock_breaks WHERE run_id = ?1 AND "
+    { "disconnect.release.median_ns", "SELECT t_done_ns - t_start_ns FROM disconnects WHERE run_id = ?1 AND "
+                                      "mode = 'release' AND t_done_ns IS NOT NULL AND "
+                                      "outcome IS NOT 'STATUS_REQUEST_TIMED_OUT'" },
+    { "break.median_ns", "SELECT t_acked_ns - t_sent_ns FROM oplock_breaks WHERE run_id = ?1 AND "
                          "t_acked_ns IS NOT NULL" },
-    { "ops.%s.latency_ns", "SELECT t_done_ns - t_start_ns FROM ops WHERE run_id = ?1 AND op = ?2 AND "
-                           "t_done_ns IS NOT NULL" },
+    { "op.%s.median_ns", "SELECT t_done_ns - t_start_ns FROM ops WHERE run_id = ?1 AND op = ?2 AND "
+                         "t_done_ns IS NOT NULL AND status NOT IN ('STATUS_IO_TIMEOUT', 'STATUS_CANCELLED', "
+                         "'STATUS_REQUEST_TIMED_OUT', 'STATUS_LINK_TIMEOUT')" },
 };
 
 static GArray *samples(sqlite3 *db, const char *sql, int64_t run, const char *op)
@@ -221,8 +379,6 @@ static GArray *samples(sqlite3 *db, const char *sql, int64_t run, const char *op
     return v;
 }
 
-/* One run a side: intervals from the samples inside the runs; the run's
- * scalar metrics are shown without one. */
 /* Operation kinds of a run, sorted. */
 static GPtrArray *op_kinds(sqlite3 *db, int64_t run)
 {
@@ -242,23 +398,25 @@ static void compare_samples(Out *o, sqlite3 *a, sqlite3 *b, RunKey *x, RunKey *y
                             const char *op)
 {
     GArray *sa = samples(a, sql, x->id, op), *sb = samples(b, sql, y->id, op);
-    if (sa->len >= 2 && sb->len >= 2 && wanted(o->opt, name)) {
+    if (sa->len >= 2 && sb->len >= 2 && selected(o, name)) {
         double lo, hi;
         const double *da = (const double *)(void *)sa->data, *db = (const double *)(void *)sb->data;
         stats_bootstrap_median_diff(da, sa->len, db, sb->len, o->opt->alpha, BOOT_SEED, RESAMPLES, &lo, &hi);
-        char *label = g_strdup_printf("%s (median)", name);
-        verdict_row(o, label, stats_quantile(da, sa->len, 0.5), stats_quantile(db, sb->len, 0.5), true, lo, hi,
-                    (int)MIN(sa->len, sb->len));
-        g_free(label);
+        double ma = stats_quantile(da, sa->len, 0.5), mb = stats_quantile(db, sb->len, 0.5);
+        char *l = fmt_value(lo, UNIT_NS, true), *h = fmt_value(hi, UNIT_NS, true);
+        char *ci = g_strdup_printf("[%s, %s]", l, h);
+        add_row(o, name, (int)MIN(sa->len, sb->len), ma, mb, ci, verdict_of(o, name, ma, mb - ma, lo, hi, false));
+        g_free(l), g_free(h), g_free(ci);
     }
     g_array_unref(sa);
     g_array_unref(sb);
 }
 
-/* One run a side: intervals from the samples inside the runs (operation
- * latencies per kind among them); the runs' scalar metrics are shown
- * without one. */
-static void compare_single(Out *o, sqlite3 *a, sqlite3 *b, RunKey *x, RunKey *y)
+/* Different seeds leave nothing to pair: what can be compared is the
+ * distribution of completion times inside each run (a bootstrap interval
+ * of the difference of medians); the runs' other metrics are shown without
+ * a verdict. */
+static void compare_unpaired(Out *o, sqlite3 *a, sqlite3 *b, RunKey *x, RunKey *y)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(sample_sets); i++) {
         if (!strstr(sample_sets[i][0], "%s")) {
@@ -273,14 +431,6 @@ static void compare_single(Out *o, sqlite3 *a, sqlite3 *b, RunKey *x, RunKey *y)
         }
         g_ptr_array_unref(ops);
     }
-    GPtrArray *names = common_metrics(a, b, o->opt);
-    for (guint m = 0; m < names->len; m++) {
-        double va, vb;
-        const char *name = g_ptr_array_index(names, m);
-        if (metric_of(a, x->id, name, &va) && metric_of(b, y->id, name, &vb))
-            verdict_row(o, name, va, vb, false, 0, 0, 1);
-    }
-    g_ptr_array_unref(names);
 }
 
 /* ---- where two traces of the same seed part ---- */
@@ -395,37 +545,95 @@ int compare_main(const CompareOptions *opt, FILE *out)
     sqlite3 *a = trace_db(ta), *b = trace_db(tb);
     GPtrArray *ra = load_runs(a), *rb = load_runs(b);
     int status = EXIT_OK;
-    int pairs = 0;
-    for (guint i = 0; i < ra->len; i++)
-        for (guint j = 0; j < rb->len; j++) {
-            RunKey *x = g_ptr_array_index(ra, i), *y = g_ptr_array_index(rb, j);
-            pairs += x->seed == y->seed && strcmp(x->point, y->point) == 0;
-        }
+    GString *notes = g_string_new("");
+    GArray *pairs = g_array_new(FALSE, FALSE, sizeof(Pair));
     static const char *const h[] = { "metric", "n", "base", "new", "delta", "rel", "CI of delta", "verdict" };
-    char *title = g_strdup_printf("%s -> %s: %.0f%% intervals, threshold %.1f%%", opt->base, opt->new_db,
-                                  100 * (1 - opt->alpha), 100 * opt->threshold);
-    Out o = { table_new(title, 8, h), 0, opt };
+    char *title = g_strdup_printf("%s -> %s: threshold %.1f%%", opt->base, opt->new_db, 100 * opt->threshold);
+    Out o = { table_new(title, 8, h), 0, opt, opt->metrics != NULL, 0 };
     g_free(title);
+    const char *sa = scenario_of(ra), *sb = scenario_of(rb);
+
     if (ra->len == 0 || rb->len == 0) {
-        fprintf(stderr, "rdrsim compare: %s holds no complete run\n", ra->len == 0 ? opt->base : opt->new_db);
+        fprintf(stderr, "rdrsim compare: %s holds no run\n", ra->len == 0 ? opt->base : opt->new_db);
         status = EXIT_BAD_INPUT;
-    } else if (pairs >= 2) {
-        compare_paired(&o, a, b, ra, rb);
+        goto done;
+    }
+    /* Two traces of different scenarios say nothing of a change. */
+    if (!sa || !sb || strcmp(sa, sb) != 0) {
+        const char *why = !sa ? "BASE holds runs of several scenarios"
+                          : !sb ? "NEW holds runs of several scenarios"
+                                : "they are runs of different scenarios";
+        if (!opt->force) {
+            fprintf(stderr, "rdrsim compare: refusing to compare %s and %s: %s (base: %s; new: %s); --force compares "
+                            "anyway\n",
+                    opt->base, opt->new_db, why, sa ? sa : "several", sb ? sb : "several");
+            status = EXIT_BAD_INPUT;
+            goto done;
+        }
+        g_string_append_printf(notes, "--force: compared although %s (base: %s; new: %s).\n", why,
+                               sa ? sa : "several", sb ? sb : "several");
+    }
+    bool *used = g_new0(bool, rb->len);
+    for (guint i = 0; i < ra->len; i++) {
+        RunKey *x = g_ptr_array_index(ra, i);
+        for (guint j = 0; j < rb->len; j++) {
+            RunKey *y = g_ptr_array_index(rb, j);
+            if (!used[j] && x->seed == y->seed && strcmp(x->point, y->point) == 0) {
+                used[j] = true;
+                Pair p = { x, y };
+                g_array_append_val(pairs, p);
+                break;
+            }
+        }
+    }
+    g_free(used);
+    if (pairs->len == 1) {
+        Pair *p = &g_array_index(pairs, Pair, 0);
+        g_string_append_printf(notes,
+                               "One run a side, seed %llu: the runs are deterministic, so each difference is exact "
+                               "for this seed, and one beyond the threshold in a metric where more is worse is a "
+                               "regression. A seed sweep (--runs R on both sides) gives intervals.\n",
+                               (unsigned long long)p->a->seed);
+    } else if (pairs->len > 1) {
+        g_string_append_printf(notes,
+                               "%u pairs of runs with the same parameters and seed: mean paired differences with "
+                               "%.0f%% bootstrap intervals; a regression is an interval above zero and a mean change "
+                               "beyond the threshold in a metric where more is worse.\n",
+                               pairs->len, 100 * (1 - opt->alpha));
+    }
+    if (pairs->len && (pairs->len < ra->len || pairs->len < rb->len))
+        g_string_append_printf(notes, "Left out, with no partner of the same parameters and seed: %u base and %u new "
+                                      "run(s).\n",
+                               ra->len - pairs->len, rb->len - pairs->len);
+    if (pairs->len) {
+        compare_pairs(&o, pairs);
     } else if (ra->len == 1 && rb->len == 1) {
-        compare_single(&o, a, b, g_ptr_array_index(ra, 0), g_ptr_array_index(rb, 0));
+        RunKey *x = g_ptr_array_index(ra, 0), *y = g_ptr_array_index(rb, 0);
+        g_string_append_printf(notes,
+                               "One run a side with different seeds (%llu and %llu): nothing pairs, so only the "
+                               "completion times inside the runs are compared (bootstrap intervals of the difference "
+                               "of medians). Run both sides with the same seed for a full comparison.\n",
+                               (unsigned long long)x->seed, (unsigned long long)y->seed);
+        compare_unpaired(&o, a, b, x, y);
     } else {
         fprintf(stderr,
-                "rdrsim compare: cannot pair the runs: %u and %u complete runs, %d with the same parameters and "
-                "seed (run both sides with the same seeds)\n",
-                ra->len, rb->len, pairs);
+                "rdrsim compare: cannot pair the runs: %u and %u runs, none with the same parameters and seed "
+                "(run both sides with the same seeds)\n",
+                ra->len, rb->len);
         status = EXIT_BAD_INPUT;
+        goto done;
     }
-    if (status == EXIT_OK) {
-        table_print(o.t, opt->fmt, out);
-        divergence(out, a, b, ra, rb);
-        fprintf(out, "%d regression%s flagged\n", o.flagged, o.flagged == 1 ? "" : "s");
-        status = o.flagged ? EXIT_FAILED : EXIT_OK;
-    }
+    if (o.unchanged)
+        g_string_append_printf(notes, "%d metric%s the same on both sides, not shown (--all shows them).\n",
+                               o.unchanged, o.unchanged == 1 ? " is" : "s are");
+    fputs(notes->str, out);
+    table_print(o.t, opt->fmt, out);
+    divergence(out, a, b, ra, rb);
+    fprintf(out, "%d regression%s flagged\n", o.flagged, o.flagged == 1 ? "" : "s");
+    status = o.flagged ? EXIT_FAILED : EXIT_OK;
+done:
+    g_string_free(notes, TRUE);
+    g_array_unref(pairs);
     table_free(o.t);
     g_ptr_array_unref(ra);
     g_ptr_array_unref(rb);

@@ -319,14 +319,18 @@ static int cmd_compare(int argc, char **argv)
     char **metrics = NULL;
     char *format = NULL;
     double threshold = 5, alpha = 0.05;
+    gboolean force = FALSE, all = FALSE;
     GOptionEntry entries[] = {
-        { "metric", 0, 0, G_OPTION_ARG_STRING_ARRAY, &metrics, "compare this metric (a glob; repeatable)", "NAME" },
+        { "metric", 0, 0, G_OPTION_ARG_STRING_ARRAY, &metrics,
+          "compare only this metric (a glob; repeatable; sim.* is gated only when named)", "NAME" },
+        { "force", 0, 0, G_OPTION_ARG_NONE, &force, "compare runs of different scenarios anyway", NULL },
+        { "all", 0, 0, G_OPTION_ARG_NONE, &all, "show the metrics that are the same on both sides too", NULL },
         { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "flag changes beyond PCT percent (default 5)", "PCT" },
         { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "1 - confidence of the intervals (default 0.05)", "A" },
         { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default) or markdown", "FMT" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
-    GOptionContext *ctx = new_context("BASE.db NEW.db", "Compare two traces of the same scenario and seeds.", entries);
+    GOptionContext *ctx = new_context("BASE.db NEW.db", "Compare two traces of the same scenario and seeds.\nExit status: 0 no regression, 1 at least one, 2 refused (bad input, different scenarios, nothing to pair).", entries);
     int status = EXIT_BAD_INPUT;
     ReportFormat fmt = FMT_TEXT;
     if (!parse(ctx, &argc, &argv, "compare"))
@@ -338,7 +342,7 @@ static int cmd_compare(int argc, char **argv)
     else if (!(threshold >= 0) || !(alpha > 0 && alpha < 1))
         fprintf(stderr, "rdrsim compare: --threshold must be >= 0 and --alpha in (0, 1)\n");
     else {
-        CompareOptions o = { argv[1], argv[2], metrics, threshold / 100, alpha, fmt };
+        CompareOptions o = { argv[1], argv[2], metrics, threshold / 100, alpha, fmt, force, all };
         status = compare_main(&o, stdout);
     }
 out:

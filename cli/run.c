@@ -227,6 +227,7 @@ static Outcome run_whole(const Scenario *sc, Trace *tr, const RunOptions *opt, S
     g_ptr_array_add(e->worlds, world);
     Outcome o = drive(sim, tr, opt, stop, time_capped);
     world_write_metrics(world, tr);
+    trace_write_latencies(tr);
     end_failure(&o, sim);
     e->events = sim_events_run(sim);
     return o;
@@ -374,8 +375,12 @@ static Outcome run_parts(GPtrArray *views, const char *out, Trace *tr, const Tra
         g_ptr_array_add(e->shards, p->shard);
     }
     char *err = NULL;
-    if (all_ran && trace_merge_parts(tr, shards, offsets, (int)ps.parts->len, &err))
+    if (all_ran && trace_merge_parts(tr, shards, offsets, (int)ps.parts->len, &err)) {
         world_summary((World *const *)e->worlds->pdata, (int)e->worlds->len, tr);
+        for (guint i = 0; i < ps.parts->len; i++)
+            trace_merge_latencies(tr, ((Part *)g_ptr_array_index(ps.parts, i))->tr);
+        trace_write_latencies(tr);
+    }
     g_free(err); /* the run's write error: trace_end_run reports it */
     e->events = events;
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "latency.h"
 #include "ntstatus.h"
 #include "version.h"
 
@@ -216,6 +217,7 @@ struct Trace {
     GPtrArray *scoped; /* names of TEMP views made by trace_scope_to_run */
     Writer *w;         /* during a run that writes event rows */
     int64_t next_name; /* during a run: the id the next new name gets */
+    Latencies *lat;    /* the run's completion times (latency.h), at every level */
 };
 
 const char *trace_schema_sql(void) { return schema_sql; }
@@ -328,6 +330,7 @@ static Trace *open_db(const char *path, bool readonly, char **err)
     Trace *tr = g_new0(Trace, 1);
     tr->path = g_strdup(path);
     tr->names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    tr->lat = latencies_new();
     tr->scoped = g_ptr_array_new_with_free_func(g_free);
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     /* No connection mutex: the model and the writer thread take turns on
@@ -429,6 +432,7 @@ void trace_close(Trace *tr)
     }
     sqlite3_close(tr->db);
     g_hash_table_unref(tr->names);
+    latencies_free(tr->lat);
     g_ptr_array_unref(tr->scoped);
     g_free(tr->error);
     g_free(tr->path);
@@ -482,6 +486,8 @@ static int64_t count_runs(Trace *tr) { return query_int(tr, "SELECT count(*) FRO
 
 bool trace_begin_run(Trace *tr, const TraceRunInfo *info, char **err)
 {
+    latencies_free(tr->lat);
+    tr->lat = latencies_new();
     bool shared = count_runs(tr) > 0;
     sqlite3_stmt *st;
     char *started = wall_clock_now();
@@ -803,6 +809,42 @@ void trace_param(Trace *tr, const char *name, const char *value)
     insert(tr, st);
 }
 
+/* Names by id, for latency.h: a map built from the interned names. */
+static GHashTable *names_by_id(Trace *tr)
+{
+    GHashTable *m = g_hash_table_new(NULL, NULL);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, tr->names);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_hash_table_insert(m, v, k);
+    return m;
+}
+
+static const char *name_of(void *ctx, uint32_t id)
+{
+    const char *n = g_hash_table_lookup(ctx, GUINT_TO_POINTER(id));
+    return n ? n : "?";
+}
+
+static uint32_t id_of(void *ctx, const char *name) { return trace_name(ctx, name); }
+
+static void emit_metric(void *ctx, const char *name, double value) { trace_metric(ctx, name, value); }
+
+void trace_write_latencies(Trace *tr)
+{
+    GHashTable *m = names_by_id(tr);
+    latencies_write(tr->lat, name_of, m, emit_metric, tr);
+    g_hash_table_unref(m);
+}
+
+void trace_merge_latencies(Trace *tr, Trace *part)
+{
+    GHashTable *m = names_by_id(part);
+    latencies_merge(tr->lat, part->lat, name_of, m, id_of, tr);
+    g_hash_table_unref(m);
+}
+
 void trace_metric(Trace *tr, const char *name, double value)
 {
     if (!tr)
@@ -866,6 +908,9 @@ void trace_tdi_state(Trace *tr, SimTime t, uint32_t node, uint32_t endpoint, int
 void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endpoint, uint32_t mode,
                       SimTime t_start, SimTime t_done, int step_reached, uint32_t outcome)
 {
+    if (tr)
+        latencies_add(tr->lat, LAT_DISCONNECT, mode, t_done < 0 ? LAT_PENDING : latency_outcome_of_status(outcome),
+                      t_done - t_start);
     if (!tr || tr->level < TRACE_OPS || failed(tr))
         return;
     int64_t v[] = { conn, initiator, endpoint, mode, t_start, t_done, step_reached, outcome };
@@ -875,6 +920,9 @@ void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endp
 void trace_op(Trace *tr, uint32_t node, uint32_t op, int64_t handle, uint32_t path, SimTime t_start, SimTime t_done,
               uint32_t status, int64_t bytes)
 {
+    if (tr)
+        latencies_add(tr->lat, LAT_OP, op, t_done < 0 ? LAT_PENDING : latency_outcome_of_status(status),
+                      t_done - t_start);
     if (!tr || tr->level < TRACE_OPS || failed(tr))
         return;
     int64_t v[] = { node, op, handle, path, t_start, t_done, status, bytes };
@@ -885,6 +933,8 @@ void trace_oplock_break(Trace *tr, uint32_t server, uint32_t file, uint32_t hold
                         uint32_t from_level, uint32_t to_level, uint32_t trigger, SimTime t_sent, SimTime t_acked,
                         uint32_t outcome)
 {
+    if (tr)
+        latencies_add_break(tr->lat, from_level, to_level, outcome, t_acked >= 0 ? t_acked - t_sent : -1);
     if (!tr || tr->level < TRACE_OPS || failed(tr))
         return;
     int64_t v[] = { server, file, holder_node, holder_open, from_level, to_level, trigger, t_sent, t_acked, outcome };

@@ -87,6 +87,12 @@ uint32_t trace_name_fixed(Trace *tr, TraceFixedNames *names, const char *literal
 
 void trace_param(Trace *tr, const char *name, const char *value);
 void trace_metric(Trace *tr, const char *name, double value);
+/* The completion times of the run's operations, breaks and disconnects,
+ * gathered at every trace level, as metrics (sim/latency.h); called once
+ * at the end of a run, after the models have written their last rows. */
+void trace_write_latencies(Trace *tr);
+/* Add what a part's trace gathered into the run's (a run in parts). */
+void trace_merge_latencies(Trace *tr, Trace *part);
 void trace_expectation(Trace *tr, int line, const char *query, const char *op, const char *expected,
                        const char *actual, bool passed);
 

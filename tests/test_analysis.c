@@ -3,28 +3,45 @@
 #include <glib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "cli.h"
+#include "latency.h"
 #include "ntstatus.h"
 #include "trace.h"
+
+/* Variants of the known run, for compare's verdicts. */
+enum {
+    KNOWN_PENDING_OPEN = 1,  /* the open of 5 ms never completes */
+    KNOWN_NEW_STATUS = 2,    /* a status.STATUS_CONNECTION_RESET metric */
+    KNOWN_FAILED = 4,        /* the run failed */
+    KNOWN_EXPECT_FAILED = 8, /* an expectation failed */
+    KNOWN_OTHER_TEXT = 16,   /* another scenario text */
+};
 
 /* A run with every kind of row, values chosen so that the report's
  * figures are known: operations read x4 (10, 20, 30, 40 ms) and open x2
  * (5 ms, one STATUS_IO_TIMEOUT at 35 s), disconnects, oplock breaks, MRx
  * calls, SMB messages, packets of connection 1. */
-static char *known_db(const char *name, double scale)
+static char *known_db_v(const char *name, double scale, int variant)
 {
     char *path = path_in(name), *err = NULL;
     g_unlink(path);
     Trace *tr = trace_open(path, &err);
     g_assert_nonnull(tr);
-    TraceRunInfo info = { "known.rsim", "known", "# built by test_analysis", "", 1, TRACE_ALL };
+    TraceRunInfo info = { "known.rsim", "known",
+                          variant & KNOWN_OTHER_TEXT ? "# built by test_analysis, changed" : "# built by test_analysis",
+                          "", 1, TRACE_ALL };
     g_assert_true(trace_begin_run(tr, &info, &err));
     uint32_t c1 = trace_name(tr, "c1"), c2 = trace_name(tr, "c2"), srv = trace_name(tr, "srv");
     uint32_t rd = trace_name(tr, "read"), op = trace_name(tr, "open"), file = trace_name(tr, "\\\\srv\\share\\a.doc");
     for (int i = 1; i <= 4; i++)
         trace_op(tr, i % 2 ? c1 : c2, rd, i, file, i * SIM_SEC, i * SIM_SEC + (SimTime)(i * 10 * SIM_MS * scale),
                  STATUS_SUCCESS, 4096);
-    trace_op(tr, c1, op, 9, file, 0, 5 * SIM_MS, STATUS_SUCCESS, 0);
+    if (variant & KNOWN_PENDING_OPEN)
+        trace_op(tr, c1, op, 9, file, 0, -1, STATUS_PENDING, 0);
+    else
+        trace_op(tr, c1, op, 9, file, 0, 5 * SIM_MS, STATUS_SUCCESS, 0);
     trace_op(tr, c2, op, 10, file, 0, 35 * SIM_SEC, STATUS_IO_TIMEOUT, 0);
     uint32_t rel = trace_name(tr, "release"), ab = trace_name(tr, "abort"), ep = trace_name(tr, "e1");
     for (int i = 0; i < 10; i++)
@@ -57,10 +74,17 @@ static char *known_db(const char *name, double scale)
     trace_tdi_request(tr, c1, ep, 1, req, noflags, 0, 2 * SIM_MS, STATUS_SUCCESS);
     trace_tdi_request(tr, c2, ep, 2, req, noflags, 0, 7 * SIM_SEC, STATUS_IO_TIMEOUT);
     trace_metric(tr, "sim.events", 1000 * scale);
-    g_assert_true(trace_end_run(tr, "complete", NULL, 40 * SIM_SEC, 1000, &err));
+    if (variant & KNOWN_NEW_STATUS)
+        trace_metric(tr, "status.STATUS_CONNECTION_RESET", 1);
+    trace_write_latencies(tr);
+    g_assert_true(trace_end_run(tr, variant & KNOWN_FAILED ? "failed" : "complete", NULL, 40 * SIM_SEC, 1000, &err));
+    trace_expectation(tr, 3, "SELECT 1", "=", "1", variant & KNOWN_EXPECT_FAILED ? "0" : "1",
+                      !(variant & KNOWN_EXPECT_FAILED));
     trace_close(tr);
     return path;
 }
+
+static char *known_db(const char *name, double scale) { return known_db_v(name, scale, 0); }
 
 static void test_report(void)
 {
@@ -268,11 +292,111 @@ static void test_sweep_and_merge(void)
     g_free(sc);
 }
 
-static void test_compare(void)
+/* The completion-time metrics every run writes (sim/latency.h), on the
+ * known run: time-outs are never completion times. */
+static void test_latency_metrics(void)
+{
+    char *db = known_db("lat.db", 1);
+    const char *sql = "SELECT group_concat(name || '=' || value, ' ') FROM (SELECT name, value FROM metrics "
+                      "WHERE name LIKE 'op.%' OR name LIKE 'break.%' OR name LIKE 'disconnect.%' ORDER BY name)";
+    char *all = query(db, sql);
+    /* reads of 10, 20, 30, 40 ms: nearest rank */
+    g_assert_nonnull(strstr(all, "op.read.count=4.0 "));
+    g_assert_nonnull(strstr(all, "op.read.p50_ns=20000000.0 "));
+    g_assert_nonnull(strstr(all, "op.read.p95_ns=40000000.0 "));
+    g_assert_nonnull(strstr(all, "op.read.max_ns=40000000.0 "));
+    /* opens: 5 ms and a time-out at 35 s: one completion */
+    g_assert_nonnull(strstr(all, "op.open.count=1.0 "));
+    g_assert_nonnull(strstr(all, "op.open.max_ns=5000000.0 "));
+    g_assert_nonnull(strstr(all, "op.open.timed_out=1.0 "));
+    g_assert_nonnull(strstr(all, "op.open.timed_out_share=0.5 "));
+    g_assert_nonnull(strstr(all, "op.open.pending=0.0 "));
+    g_assert_nonnull(strstr(all, "op.open.cancelled=0.0 "));
+    /* breaks by transition; the one that timed out has no time */
+    g_assert_nonnull(strstr(all, "break.BATCH_to_LEVEL_II.count=2.0 "));
+    g_assert_nonnull(strstr(all, "break.BATCH_to_LEVEL_II.max_ns=12000000.0 "));
+    g_assert_nonnull(strstr(all, "break.LEVEL_II_to_NONE.count=0.0 "));
+    g_assert_nonnull(strstr(all, "break.LEVEL_II_to_NONE.timed_out=1.0 "));
+    g_assert_null(strstr(all, "break.LEVEL_II_to_NONE.p50_ns"));
+    /* disconnects by mode: ten releases of 10..19 ms, one timed out */
+    g_assert_nonnull(strstr(all, "disconnect.release.count=10.0 "));
+    g_assert_nonnull(strstr(all, "disconnect.release.p50_ns=14000000.0 "));
+    g_assert_nonnull(strstr(all, "disconnect.release.max_ns=19000000.0 "));
+    g_assert_nonnull(strstr(all, "disconnect.release.timed_out=1.0 "));
+    g_assert_nonnull(strstr(all, "disconnect.abort.count=1.0 "));
+    g_free(all);
+    g_free(db);
+    /* an open that never completes is pending, not a completion */
+    db = known_db_v("lat-pending.db", 1, KNOWN_PENDING_OPEN);
+    all = query(db, sql);
+    g_assert_nonnull(strstr(all, "op.open.count=0.0 "));
+    g_assert_nonnull(strstr(all, "op.open.pending=1.0 "));
+    g_assert_nonnull(strstr(all, "op.open.pending_share=0.5 "));
+    g_assert_null(strstr(all, "op.open.p50_ns"));
+    g_free(all);
+    g_free(db);
+    /* every run writes them, at any trace level, and a sweep's repetitions
+     * carry them */
+    char *sc = write_scenario("small.rsim", small), *sw = path_in("lat-sweep.db");
+    g_unlink(sw);
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", "link.c1-srv.loss=0,5%", "--runs", "2", "-q", "-o", sw,
+                           "--set", "scenario.stop=30s", NULL),
+                    ==, 0);
+    ASSERT_QUERY(sw, "SELECT count(DISTINCT run_id) FROM metrics WHERE name = 'disconnect.release.p50_ns'", "4");
+    char *none = path_in("lat-none.db");
+    g_unlink(none);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "--trace", "none", "-o", none, sc, NULL), ==, 0);
+    ASSERT_QUERY(none, "SELECT count(*) FROM disconnect", "0");
+    ASSERT_QUERY(none, "SELECT value > 0 FROM metrics WHERE name = 'disconnect.release.p50_ns'", "1");
+    g_free(none);
+    g_free(sw);
+    g_free(sc);
+}
+
+static const char *lat_name(void *ctx, uint32_t id)
+{
+    (void)ctx;
+    return id == 1 ? "read" : "?";
+}
+
+static void lat_emit(void *ctx, const char *name, double value)
+{
+    g_hash_table_insert(ctx, g_strdup(name), g_memdup2(&value, sizeof value));
+}
+
+/* Past LATENCY_EXACT samples quantiles come from buckets: within 1/128. */
+static void test_latency_buckets(void)
+{
+    Latencies *l = latencies_new();
+    const int n = 10000;
+    for (int i = n; i >= 1; i--) /* 1 ms .. 10 s, 1 ms apart */
+        latencies_add(l, LAT_OP, 1, LAT_DONE, (int64_t)i * 1000003);
+    latencies_add(l, LAT_OP, 1, LAT_TIMED_OUT, 0);
+    GHashTable *m = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    latencies_write(l, lat_name, NULL, lat_emit, m);
+    double *count = g_hash_table_lookup(m, "op.read.count"), *p50 = g_hash_table_lookup(m, "op.read.p50_ns");
+    double *p99 = g_hash_table_lookup(m, "op.read.p99_ns"), *max = g_hash_table_lookup(m, "op.read.max_ns");
+    double *share = g_hash_table_lookup(m, "op.read.timed_out_share");
+    g_assert_cmpfloat(*count, ==, n);
+    g_assert_cmpfloat(*max, ==, (double)n * 1000003);
+    double exact50 = 5000.0 * 1000003, exact99 = 9900.0 * 1000003;
+    g_assert_cmpfloat(*p50, <=, exact50);
+    g_assert_cmpfloat(*p50, >=, exact50 * (1 - 1.0 / 128));
+    g_assert_cmpfloat(*p99, <=, exact99);
+    g_assert_cmpfloat(*p99, >=, exact99 * (1 - 1.0 / 128));
+    g_assert_cmpfloat(fabs(*share - 1.0 / (n + 1)), <, 1e-12);
+    g_hash_table_unref(m);
+    latencies_free(l);
+}
+
+/* Several runs a side, paired by seed (8 seeds): the change is what every
+ * run of a DB shares, a --set or a one-value --vary alike. */
+static void test_compare_seeds(void)
 {
     char *sc = write_scenario("small.rsim", small), *out, *err;
     char *base = path_in("cmp-base.db"), *same = path_in("cmp-same.db"), *slow = path_in("cmp-slow.db");
-    g_unlink(base), g_unlink(same), g_unlink(slow);
+    char *slow1 = path_in("cmp-slow1.db");
+    g_unlink(base), g_unlink(same), g_unlink(slow), g_unlink(slow1);
     const char *vary = "link.c1-srv.loss=1%,5%";
     g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", vary, "--runs", "8", "-j", "2", "-q", "-o", base, NULL),
                     ==, 0);
@@ -280,42 +404,155 @@ static void test_compare(void)
     g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", vary, "--runs", "8", "-j", "2", "-q", "-o", same,
                            "--set", "link.c1-srv.latency=5ms", NULL),
                     ==, 0);
-    /* an injected difference: 10 ms instead of 5 ms (a quarter of these
-     * releases time out at 500 ms and weigh on the mean: +2 ms there is
-     * within the 5% threshold, +5 ms is not) */
+    /* 10 ms instead of 5 ms: every release takes longer */
     g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", vary, "--runs", "8", "-j", "2", "-q", "-o", slow,
                            "--set", "link.c1-srv.latency=10ms", NULL),
                     ==, 0);
+    /* the same change as a one-value --vary */
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", vary, "--vary", "link.c1-srv.latency=10ms", "--runs",
+                           "8", "-j", "2", "-q", "-o", slow1, NULL),
+                    ==, 0);
     g_assert_cmpint(rdrsim(&out, &err, "compare", base, same, NULL), ==, 0);
     g_assert_null(strstr(out, "REGRESSION"));
+    g_assert_nonnull(strstr(out, "16 pairs of runs"));
     g_assert_nonnull(strstr(out, "0 regressions flagged"));
     g_assert_nonnull(strstr(out, "the traces do not diverge"));
     g_free(out), g_free(err);
-    g_assert_cmpint(rdrsim(&out, &err, "compare", base, slow, NULL), ==, 1);
-    g_assert_nonnull(strstr(out, "tdi.release.p50_ns"));
-    g_assert_nonnull(strstr(out, "REGRESSION"));
-    g_assert_nonnull(strstr(out, "First divergence"));
-    g_assert_nonnull(strstr(out, "c1->srv syn 40 B conn 1, delivered at 5003200"));
-    g_free(out), g_free(err);
+    for (int k = 0; k < 2; k++) {
+        g_assert_cmpint(rdrsim(&out, &err, "compare", base, k ? slow1 : slow, NULL), ==, 1);
+        g_assert_nonnull(strstr(out, "16 pairs of runs"));
+        /* the latencies compared with repetitions, in ms with an interval */
+        const char *line = strstr(out, "disconnect.release.p50_ns");
+        g_assert_nonnull(line);
+        const char *eol = strchr(line, '\n');
+        char *row = g_strndup(line, (gsize)(eol - line));
+        g_assert_nonnull(strstr(row, " ms"));
+        g_assert_nonnull(strstr(row, "[+"));
+        g_assert_nonnull(strstr(row, "REGRESSION"));
+        g_free(row);
+        g_assert_nonnull(strstr(out, "First divergence"));
+        g_assert_nonnull(strstr(out, "c1->srv syn 40 B conn 1, delivered at 5003200"));
+        g_assert_null(strstr(out, "e+0")); /* no raw exponents */
+        g_free(out), g_free(err);
+    }
     /* the other way round it is an improvement, not a regression */
     g_assert_cmpint(rdrsim(&out, NULL, "compare", slow, base, "--format", "markdown", NULL), ==, 0);
     g_assert_nonnull(strstr(out, "| improved |"));
     g_free(out);
-    /* one run a side: intervals from the samples inside the runs */
-    char *k1 = known_db("k1.db", 1), *k2 = known_db("k2.db", 2), *k3 = known_db("k3.db", 1);
-    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k2, NULL), ==, 1);
-    g_assert_nonnull(strstr(out, "disconnect.release_ns (median)"));
-    g_assert_nonnull(strstr(out, "ops.read.latency_ns (median)"));
-    g_assert_nonnull(strstr(out, "REGRESSION"));
-    g_free(out);
-    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k3, NULL), ==, 0);
-    g_free(out);
-    g_assert_cmpint(rdrsim(NULL, &err, "compare", k1, base, NULL), ==, 2);
+    /* a DB of runs nothing pairs with */
+    char *k1 = known_db("k1.db", 1);
+    g_assert_cmpint(rdrsim(NULL, &err, "compare", k1, base, "--force", NULL), ==, 2);
     g_assert_nonnull(strstr(err, "cannot pair"));
     g_free(err);
-    g_free(k1), g_free(k2), g_free(k3);
-    g_free(base), g_free(same), g_free(slow);
+    g_free(k1);
+    g_free(base), g_free(same), g_free(slow), g_free(slow1);
     g_free(sc);
+}
+
+/* One run a side with the same seed: deterministic, so a difference beyond
+ * the threshold where more is worse is a regression. */
+static void test_compare_one_seed(void)
+{
+    char *k1 = known_db("k1.db", 1), *k2 = known_db("k2.db", 2), *k3 = known_db("k3.db", 1), *out;
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k2, NULL), ==, 1);
+    g_assert_nonnull(strstr(out, "One run a side, seed 1: the runs are deterministic"));
+    g_assert_nonnull(strstr(out, "seed sweep"));
+    const char *line = strstr(out, "op.read.p50_ns");
+    g_assert_nonnull(line);
+    char *row = g_strndup(line, (gsize)(strchr(line, '\n') - line));
+    g_assert_nonnull(strstr(row, " 20.00 ms "));
+    g_assert_nonnull(strstr(row, " 40.00 ms "));
+    g_assert_nonnull(strstr(row, " +20.00 ms "));
+    g_assert_nonnull(strstr(row, "REGRESSION (deterministic, one seed)"));
+    g_free(row);
+    g_free(out);
+    /* a 5% threshold: 1.03 times slower is within it */
+    char *k4 = known_db("k4.db", 1.03);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k4, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "worse, within threshold"));
+    g_free(out);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k4, "--threshold", "1", NULL), ==, 1);
+    g_free(out);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k3, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "0 regressions flagged"));
+    g_assert_nonnull(strstr(out, "not shown (--all shows them)"));
+    g_free(out);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, k3, "--all", NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "op.read.p50_ns"));
+    g_free(out);
+    g_free(k1), g_free(k2), g_free(k3), g_free(k4);
+}
+
+/* Traces of different scenarios are refused unless forced. */
+static void test_compare_refuses(void)
+{
+    char *k1 = known_db("k1.db", 1), *other = known_db_v("ko.db", 1, KNOWN_OTHER_TEXT), *out, *err;
+    g_assert_cmpint(rdrsim(&out, &err, "compare", k1, other, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "different scenarios"));
+    g_assert_nonnull(strstr(err, "--force"));
+    g_assert_cmpstr(out, ==, "");
+    g_free(out), g_free(err);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, other, "--force", NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "--force: compared although"));
+    g_free(out);
+    g_assert_cmpint(rdrsim(NULL, &err, "compare", k1, "/nonexistent.db", NULL), ==, 2);
+    g_free(err);
+    g_free(k1), g_free(other);
+}
+
+/* What appears on one side only, an operation that never completes, a
+ * failed run and a failed expectation are regressions. */
+static void test_compare_counts(void)
+{
+    char *k1 = known_db("k1.db", 1), *out;
+    struct {
+        int variant;
+        const char *metric;
+    } cases[] = {
+        { KNOWN_NEW_STATUS, "status.STATUS_CONNECTION_RESET" },
+        { KNOWN_PENDING_OPEN, "op.open.pending " },
+        { KNOWN_PENDING_OPEN, "op.open.pending_share" },
+        { KNOWN_FAILED, "run.failed" },
+        { KNOWN_EXPECT_FAILED, "run.expectations_failed" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char *name = g_strdup_printf("kc%zu.db", i), *db = known_db_v(name, 1, cases[i].variant);
+        g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, db, NULL), ==, 1);
+        const char *line = strstr(out, cases[i].metric);
+        g_assert_nonnull(line);
+        const char *eol = strchr(line, '\n');
+        char *row = g_strndup(line, (gsize)(eol - line));
+        g_assert_nonnull(strstr(row, "REGRESSION"));
+        g_free(row);
+        g_free(out);
+        /* and going away is not */
+        g_assert_cmpint(rdrsim(&out, NULL, "compare", db, k1, NULL), ==, 0);
+        g_free(out);
+        g_free(db), g_free(name);
+    }
+    g_free(k1);
+}
+
+/* The simulator's own metrics are shown, and gated only when asked for. */
+static void test_compare_gate(void)
+{
+    char *k1 = known_db("k1.db", 1), *ke = known_db("ke.db", 1), *out;
+    /* the same run but for sim.events (1000 against 1500) */
+    char *sql = g_strdup_printf("UPDATE metric SET value = 1500 WHERE name = (SELECT id FROM names WHERE name = "
+                                "'sim.events')");
+    sqlite3 *db;
+    g_assert_cmpint(sqlite3_open(ke, &db), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+    sqlite3_close(db);
+    g_free(sql);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, ke, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "shown (sim.*: not gated)"));
+    g_free(out);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", k1, ke, "--metric", "sim.events", NULL), ==, 1);
+    g_assert_nonnull(strstr(out, "REGRESSION"));
+    g_assert_null(strstr(out, "op.read")); /* --metric names what takes part */
+    g_free(out);
+    g_free(k1), g_free(ke);
 }
 
 int main(int argc, char **argv)
@@ -326,7 +563,13 @@ int main(int argc, char **argv)
     g_test_add_func("/analysis/plot-every-what", test_plot_every_what);
     g_test_add_func("/analysis/plot-errors", test_plot_errors);
     g_test_add_func("/analysis/sweep-and-merge", test_sweep_and_merge);
-    g_test_add_func("/analysis/compare", test_compare);
+    g_test_add_func("/analysis/latency-metrics", test_latency_metrics);
+    g_test_add_func("/analysis/latency-buckets", test_latency_buckets);
+    g_test_add_func("/analysis/compare-seeds", test_compare_seeds);
+    g_test_add_func("/analysis/compare-one-seed", test_compare_one_seed);
+    g_test_add_func("/analysis/compare-refuses", test_compare_refuses);
+    g_test_add_func("/analysis/compare-counts", test_compare_counts);
+    g_test_add_func("/analysis/compare-gate", test_compare_gate);
     int rc = g_test_run();
     if (!g_getenv("RDRSIM_KEEP_TEST_DIR")) /* set it to look at the figures */
         remove_tree(dir);
