@@ -36,10 +36,15 @@ static void catch_signals(bool on)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Parse, apply overrides, check.  Returns NULL after printing the errors. */
+/* Parse, apply overrides, check.  Returns NULL after printing the errors,
+ * every error of the file at once: the checks of the world and of the
+ * queries run over whatever parsed (a statement with an error is left out
+ * of the scenario whole, so they see only well-formed statements);
+ * overrides are applied to a file that parsed. */
 static Scenario *load_checked(const char *path, char **overrides, const uint64_t *seed)
 {
     Scenario *sc = scenario_load(path, world_schema());
+    bool readable = sc->text != NULL;
     if (sc->errors->len == 0) {
         for (char **o = overrides; o && *o; o++) {
             char *err = NULL;
@@ -58,7 +63,7 @@ static Scenario *load_checked(const char *path, char **overrides, const uint64_t
             g_free(set);
         }
     }
-    if (sc->errors->len == 0) {
+    if (readable) {
         world_check(sc);
         expect_validate(sc);
     }
@@ -491,8 +496,10 @@ int run_scenario(const RunOptions *opt)
 
     int passed = 0, failed = 0;
     bool complete = strcmp(o.status, "complete") == 0;
-    if (complete)
-        failed = expect_evaluate(tr, sc, stderr, &passed);
+    if (complete) {
+        failed = expect_metrics(tr, sc, stderr);
+        failed += expect_evaluate(tr, sc, stderr, &passed);
+    }
     if (trace_error(tr)) {
         fprintf(stderr, "rdrsim: %s\n", trace_error(tr));
         status = EXIT_BAD_INPUT;

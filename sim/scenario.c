@@ -6,6 +6,7 @@
  * the next line and every token knows its column.  The grammar of a line:
  *
  *   line    := decl | 'at' TIME action | 'expect' STRING OP result
+ *            | 'metric' NAME STRING
  *   decl    := KIND NAME{n_names} attr*
  *   action  := SUBJECT [VERB] WORD* attr*
  *   attr    := KEY '=' item (',' item)*
@@ -18,6 +19,9 @@
 static const ParamSpec scenario_keys[] = {
     { "seed", PT_INT, 0, "1", "seed of every random stream of the run", 0, 0 },
     { "stop", PT_TIME, 0, "60s", "simulated time at which the run ends", 1, 0 },
+    { "query_budget", PT_TIME, 0, "60s",
+      "wall-clock time one expect or metric query may take before it fails (a runaway query must not hang a run)",
+      1e6, 86400e9 },
     { NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
@@ -150,6 +154,14 @@ static void expect_free(gpointer p)
     g_free(e->sql);
     g_free(e->value);
     g_free(e);
+}
+
+static void user_metric_free(gpointer p)
+{
+    UserMetric *m = p;
+    g_free(m->name);
+    g_free(m->sql);
+    g_free(m);
 }
 
 static void error_free(gpointer p)
@@ -392,7 +404,8 @@ static bool decl_one(Line *l, const DeclSpec *spec, Tok *kw, char **names, Tok *
                        names[i]);
             goto fail;
         }
-        if (strcmp(names[i], "at") == 0 || strcmp(names[i], "expect") == 0 || find_decl_spec(sc, names[i])) {
+        if (strcmp(names[i], "at") == 0 || strcmp(names[i], "expect") == 0 || strcmp(names[i], "metric") == 0 ||
+            find_decl_spec(sc, names[i])) {
             scn_line_error(l, t, "'%s' is a keyword and cannot name a %s", names[i], spec->kind);
             goto fail;
         }
@@ -527,7 +540,7 @@ out:
         g_ptr_array_unref(members);
 }
 
-static void fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *values, int line, int col,
+static bool fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *values, int line, int col,
                           const char *what);
 
 static const ActionSpec *find_action(const Scenario *sc, const char *subject, const char *verb)
@@ -657,7 +670,10 @@ static void parse_action(Line *l, SimTime at, int at_col)
         return;
     }
     if (spec->params) {
-        fill_defaults(sc, spec->params, a->values, a->line, a->col, spec->verb);
+        if (!fill_defaults(sc, spec->params, a->values, a->line, a->col, spec->verb)) {
+            action_free(a);
+            return;
+        }
     } else {
         bool any = false;
         for (size_t i = 0; i < np; i++)
@@ -773,6 +789,59 @@ static void parse_expect(Line *l)
     g_ptr_array_add(l->sc->expects, e);
 }
 
+/* A metric's name: letters, digits, '_', '-' and '.', starting with a
+ * letter; not sim.* (the simulator's own) nor a name compare makes. */
+static bool valid_metric_name(const char *s)
+{
+    if (!g_ascii_isalpha(*s))
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-' && *p != '.')
+            return false;
+    return true;
+}
+
+static void parse_metric(Line *l)
+{
+    Tok *kw = scn_peek(l);
+    l->pos++;
+    Tok *name = scn_peek(l);
+    if (!name || name->kind != TK_WORD || !valid_metric_name(name->text)) {
+        scn_line_error(l, name, "expected a metric name (a letter, then letters, digits, '_', '-' or '.') after "
+                                "'metric', got '%s'", scn_describe(name));
+        return;
+    }
+    if (g_str_has_prefix(name->text, "sim.") || g_str_has_prefix(name->text, "run.")) {
+        scn_line_error(l, name, "metric names sim.* and run.* are rdrsim's own; choose another name");
+        return;
+    }
+    for (guint i = 0; i < l->sc->metrics->len; i++) {
+        UserMetric *m = g_ptr_array_index(l->sc->metrics, i);
+        if (strcmp(m->name, name->text) == 0) {
+            scn_line_error(l, name, "metric '%s' is already defined on line %d", name->text, m->line);
+            return;
+        }
+    }
+    l->pos++;
+    Tok *sql = scn_peek(l);
+    if (!sql || sql->kind != TK_STRING) {
+        scn_line_error(l, sql, "expected a quoted SQL query after the metric's name, got '%s'", scn_describe(sql));
+        return;
+    }
+    l->pos++;
+    if (scn_peek(l)) {
+        scn_line_error(l, scn_peek(l), "unexpected '%s' after the metric's query", scn_describe(scn_peek(l)));
+        return;
+    }
+    UserMetric *m = g_new0(UserMetric, 1);
+    m->name = g_strdup(name->text);
+    m->sql = g_strdup(sql->text);
+    m->line = l->line;
+    m->col = kw->col;
+    m->sql_col = sql->col;
+    g_ptr_array_add(l->sc->metrics, m);
+}
+
 static void parse_line(Line *l, SimTime *last_at)
 {
     Tok *t = scn_peek(l);
@@ -780,7 +849,7 @@ static void parse_line(Line *l, SimTime *last_at)
         return;
     if (t->kind != TK_WORD) {
         char *kinds = kinds_list(l->sc);
-        scn_line_error(l, t, "expected a statement (at, expect, %s), got '%s'", kinds, scn_describe(t));
+        scn_line_error(l, t, "expected a statement (at, expect, metric, %s), got '%s'", kinds, scn_describe(t));
         g_free(kinds);
         return;
     }
@@ -788,10 +857,12 @@ static void parse_line(Line *l, SimTime *last_at)
         return parse_at(l, last_at);
     if (strcmp(t->text, "expect") == 0)
         return parse_expect(l);
+    if (strcmp(t->text, "metric") == 0)
+        return parse_metric(l);
     const DeclSpec *spec = find_decl_spec(l->sc, t->text);
     if (!spec) {
         char *kinds = kinds_list(l->sc);
-        scn_line_error(l, t, "unknown statement '%s' (expected at, expect, %s)", t->text, kinds);
+        scn_line_error(l, t, "unknown statement '%s' (expected at, expect, metric, %s)", t->text, kinds);
         g_free(kinds);
         return;
     }
@@ -804,9 +875,12 @@ static void parse_line(Line *l, SimTime *last_at)
 
 /* Defaults for the keys a statement left out; a missing required key is an
  * error at the statement. */
-static void fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *values, int line, int col,
+/* Defaults for what was not given; false (with an error each) when a
+ * required value is missing. */
+static bool fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *values, int line, int col,
                           const char *what)
 {
+    bool complete = true;
     for (size_t i = 0; params[i].key; i++) {
         const ParamSpec *p = &params[i];
         ParamValue *v = &values[i];
@@ -814,6 +888,7 @@ static void fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *val
             continue;
         if (!p->dflt) {
             scenario_error(sc, line, col, "%s needs %s=", what, p->key);
+            complete = false;
             continue;
         }
         /* Defaults are written in the language itself and go through the
@@ -836,6 +911,25 @@ static void fill_defaults(Scenario *sc, const ParamSpec *params, ParamValue *val
         g_scanner_destroy(scanner);
         g_array_unref(toks);
     }
+    return complete;
+}
+
+/* A declaration without a required value leaves the scenario, as a
+ * statement with any other error does, and so do the actions on it: the
+ * checks that follow (rdrsim check reports every error at once) see only
+ * whole statements. */
+static void drop_decl(Scenario *sc, Decl *d)
+{
+    for (guint i = sc->actions->len; i-- > 0;)
+        if (((Action *)g_ptr_array_index(sc->actions, i))->target == d)
+            g_ptr_array_remove_index(sc->actions, i);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, sc->index);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (v == d)
+            g_hash_table_iter_remove(&it);
+    g_ptr_array_remove(sc->decls, d);
 }
 
 static gint action_cmp(gconstpointer pa, gconstpointer pb)
@@ -856,6 +950,7 @@ static Scenario *scenario_new(const char *path, const Schema *schema)
     sc->groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
     sc->actions = g_ptr_array_new_with_free_func(action_free);
     sc->expects = g_ptr_array_new_with_free_func(expect_free);
+    sc->metrics = g_ptr_array_new_with_free_func(user_metric_free);
     sc->errors = g_ptr_array_new_with_free_func(error_free);
     sc->overrides = g_ptr_array_new_with_free_func(g_free);
     return sc;
@@ -907,11 +1002,15 @@ Scenario *scenario_parse(const char *path, const char *text, const Schema *schem
         g_ptr_array_insert(sc->decls, 0, d);
         index_decl(sc, d);
     }
-    for (guint i = 0; i < sc->decls->len; i++) {
+    for (guint i = 0; i < sc->decls->len;) {
         Decl *d = g_ptr_array_index(sc->decls, i);
         char *what = g_strdup_printf("%s %s", d->spec->kind, d->id);
-        fill_defaults(sc, d->spec->params, d->values, d->line, d->col, what);
+        bool complete = fill_defaults(sc, d->spec->params, d->values, d->line, d->col, what);
         g_free(what);
+        if (complete || i == 0)
+            i++;
+        else
+            drop_decl(sc, d);
     }
     sc->name = g_strdup(((Decl *)g_ptr_array_index(sc->decls, 0))->id);
     g_ptr_array_sort(sc->actions, action_cmp);
@@ -983,6 +1082,7 @@ void scenario_free(Scenario *sc)
     g_hash_table_unref(sc->groups);
     g_ptr_array_unref(sc->decls);
     g_ptr_array_unref(sc->expects);
+    g_ptr_array_unref(sc->metrics);
     g_ptr_array_unref(sc->errors);
     g_ptr_array_unref(sc->overrides);
     g_free(sc->path);
@@ -1091,5 +1191,10 @@ uint64_t scenario_seed(const Scenario *sc)
 SimTime scenario_stop(const Scenario *sc)
 {
     return decl_param(g_ptr_array_index(sc->decls, 0), "stop")->i;
+}
+
+SimTime scenario_query_budget(const Scenario *sc)
+{
+    return decl_param(g_ptr_array_index(sc->decls, 0), "query_budget")->i;
 }
 

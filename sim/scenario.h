@@ -2,7 +2,7 @@
  *
  * A scenario file is read line by line: declarations (`link c1 srv
  * latency=2ms`), a timeline (`at 10ms c1 ping srv`), and expectations
- * (`expect "SQL" OP VALUE`).  This module knows the syntax and the value
+ * (`expect "SQL" OP VALUE`) and metrics of the run's own (`metric NAME "SQL"`).  This module knows the syntax and the value
  * types; what kinds of declaration and action exist, and which keys each
  * takes, comes from a Schema that the models provide (models/world.h).
  *
@@ -107,6 +107,15 @@ typedef struct {
     int sql_col;
 } Expect;
 
+/* `metric NAME "SQL"`: a value computed from the run's own trace at its
+ * end and stored as a metric of the run. */
+typedef struct {
+    char *name;
+    char *sql;
+    int line, col;        /* of the `metric` keyword */
+    int sql_col;
+} UserMetric;
+
 typedef struct {
     char *file;
     int line, col;
@@ -121,6 +130,7 @@ typedef struct {
     GPtrArray *decls;    /* Decl*, in file order; decls[0] is `scenario` */
     GPtrArray *actions;  /* Action*, sorted by time then file order */
     GPtrArray *expects;  /* Expect* */
+    GPtrArray *metrics;  /* UserMetric* */
     GPtrArray *errors;   /* ScenarioError* */
     GPtrArray *overrides; /* char* "name=value", as given */
     GHashTable *index;   /* "KIND\nID" and "\nNODE" -> Decl*: lookups stay O(1) on huge files */
@@ -162,6 +172,8 @@ GPtrArray *scenario_params(const Scenario *sc);
 /* The scenario's seed and stop time (from its `scenario` declaration). */
 uint64_t scenario_seed(const Scenario *sc);
 SimTime scenario_stop(const Scenario *sc);
+/* How long one `expect` or `metric` query may run (query_budget). */
+SimTime scenario_query_budget(const Scenario *sc);
 
 const char *expect_op_name(ExpectOp op);
 

@@ -109,6 +109,100 @@ static void test_run_and_expectations(void)
     g_free(db);
 }
 
+/* `metric NAME "SQL"`: evaluated on the run's own trace at its end,
+ * stored as a metric before the expectations (which may read it); a query
+ * that fails or outruns its time budget fails the run, naming its line. */
+static void test_user_metrics(void)
+{
+    char *s = write_scenario("metric.rsim",
+                             "scenario um seed=3 stop=2s\nclient c1\nserver srv\nlink c1 srv latency=5ms\n"
+                             "at 0ms c1 ping srv count=20 interval=10ms bytes=100\n"
+                             "metric ping.delivered \"SELECT count(*) FROM packets WHERE fate = 'delivered'\"\n"
+                             "metric rtt.half_ns \"SELECT max(t_arrive_ns - t_ns) FROM packets\"\n"
+                             "expect \"SELECT value FROM metrics WHERE name = 'ping.delivered'\" = 40\n");
+    char *db = path_in("metric.db"), *out, *err;
+    g_unlink(db);
+    g_assert_cmpint(rdrsim(&out, NULL, "run", "-o", db, s, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "expectations: 1 passed, 0 failed"));
+    g_free(out);
+    ASSERT_QUERY(db, "SELECT value FROM metrics WHERE name IN ('ping.delivered', 'rtt.half_ns') ORDER BY name",
+                 "40.0\n5000000.0");
+    /* sweeps and plots take them like any other metric */
+    char *sw = path_in("metric-sweep.db"), *png = path_in("metric.png");
+    g_unlink(sw);
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", s, "--vary", "link.c1-srv.latency=1ms,5ms", "-q", "-o", sw, NULL),
+                    ==, 0);
+    ASSERT_QUERY(sw, "SELECT group_concat(value, ' ') FROM metrics WHERE name = 'rtt.half_ns'", "1000000.0 5000000.0");
+    g_assert_cmpint(rdrsim(NULL, NULL, "plot", sw, "--what", "sweep", "--metric", "rtt.half_ns", "-o", png, NULL), ==,
+                    0);
+    g_assert_true(g_file_test(png, G_FILE_TEST_IS_REGULAR));
+    g_free(sw), g_free(png);
+    /* a metric that gives no number fails the run at its line */
+    char *bad = write_scenario("metric-bad.rsim", "client c1\nserver srv\nlink c1 srv\n"
+                                                  "metric none \"SELECT value FROM metrics WHERE name = 'nope'\"\n"
+                                                  "metric text \"SELECT 'abc'\"\n");
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-q", "-o", db, bad, NULL), ==, 1);
+    g_assert_nonnull(strstr(err, "metric-bad.rsim:4:1: metric none failed: the query gave no value"));
+    g_assert_nonnull(strstr(err, "metric-bad.rsim:5:1: metric text failed: expected a number, got 'abc'"));
+    g_free(err);
+    ASSERT_QUERY(db, "SELECT count(*) FROM expectations WHERE run_id = 2 AND NOT passed", "2");
+    /* the time budget: a query without end stops at it */
+    char *slow = write_scenario("budget.rsim",
+                                "scenario budget query_budget=300ms\nclient c1\nserver srv\nlink c1 srv\n"
+                                "expect \"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
+                                "SELECT count(*) FROM c\" = 1\n"
+                                "metric forever \"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
+                                "SELECT count(*) FROM c\"\n");
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-q", "-o", db, slow, NULL), ==, 1);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 30 * G_USEC_PER_SEC);
+    g_assert_nonnull(strstr(err, "budget.rsim:5:1: expectation failed: query error: stopped after its time budget "
+                                 "of 300ms"));
+    g_assert_nonnull(strstr(err, "budget.rsim:6:1: metric forever failed: query error: stopped after its time"));
+    g_free(err);
+    /* and bad lines are errors of the file, all at once */
+    char *wrong = write_scenario("metric-wrong.rsim", "client c1\n"
+                                                      "metric 9x \"SELECT 1\"\n"
+                                                      "metric sim.mine \"SELECT 1\"\n"
+                                                      "metric a \"SELECT 1\"\n"
+                                                      "metric a \"SELECT 2\"\n"
+                                                      "metric b\n"
+                                                      "metric c \"DELETE FROM runs\"\n"
+                                                      "scenario x query_budget=0s\n");
+    g_assert_cmpint(rdrsim(NULL, &err, "check", wrong, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "metric-wrong.rsim:2:8: expected a metric name"));
+    g_assert_nonnull(strstr(err, "metric-wrong.rsim:3:8: metric names sim.* and run.* are rdrsim's own"));
+    g_assert_nonnull(strstr(err, "metric-wrong.rsim:5:8: metric 'a' is already defined on line 4"));
+    g_assert_nonnull(strstr(err, "metric-wrong.rsim:6:9: expected a quoted SQL query"));
+    g_assert_nonnull(strstr(err, "metric-wrong.rsim:7:10: expected a query that only reads the trace"));
+    g_assert_nonnull(strstr(err, "query_budget"));
+    g_free(err);
+    g_free(wrong), g_free(slow), g_free(bad);
+    g_free(db), g_free(s);
+}
+
+/* check reports every error of a file at once: syntax, the world's
+ * checks over what parsed, and the queries. */
+static void test_check_all_errors(void)
+{
+    char *s = write_scenario("errors.rsim", "client c1\nserver srv\n"
+                                            "link c1 srv latency=fast\n"
+                                            "link c1 c9\n"
+                                            "endpoint e1\n"
+                                            "at 0s c1 ping srv count=3\n"
+                                            "expect \"SELECT nope FROM packets\" = 1\n");
+    char *err;
+    g_assert_cmpint(rdrsim(NULL, &err, "check", s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "errors.rsim:3:21:"));                 /* a bad value */
+    g_assert_nonnull(strstr(err, "errors.rsim:4:9: unknown node 'c9'")); /* a bad name */
+    g_assert_nonnull(strstr(err, "errors.rsim:5:1: endpoint e1 needs node="));
+    g_assert_nonnull(strstr(err, "errors.rsim:6:"));                    /* the world's check: no link */
+    g_assert_nonnull(strstr(err, "no link joins c1 and srv"));
+    g_assert_nonnull(strstr(err, "errors.rsim:7:8: query does not compile"));
+    g_free(err);
+    g_free(s);
+}
+
 static void test_bad_output(void)
 {
     char *s = write_scenario("good.rsim", good), *err;
@@ -472,6 +566,8 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/usage", test_usage);
     g_test_add_func("/cli/check", test_check);
     g_test_add_func("/cli/run-and-expectations", test_run_and_expectations);
+    g_test_add_func("/cli/user-metrics", test_user_metrics);
+    g_test_add_func("/cli/check-all-errors", test_check_all_errors);
     g_test_add_func("/cli/bad-output", test_bad_output);
     g_test_add_func("/cli/output-not-a-file", test_output_not_a_file);
     g_test_add_func("/cli/disk-full", test_disk_full);

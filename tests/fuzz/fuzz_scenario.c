@@ -19,10 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size] = '\0';
     Scenario *sc = scenario_parse("fuzz.rsim", text, world_schema());
     free(text);
-    if (sc->errors->len == 0)
-        world_check(sc);
-    if (sc->errors->len == 0)
-        expect_validate(sc);
+    /* as `rdrsim check` does: every check over whatever parsed */
+    world_check(sc);
+    expect_validate(sc);
     if (sc->errors->len == 0) {
         scenario_draw_members(sc, scenario_seed(sc));
         Sim *sim = sim_new();
