@@ -103,7 +103,8 @@ static int cmd_run(int argc, char **argv)
     if (seed) {
         int64_t v;
         if (!units_parse_int(seed, QTY_INT, &v, &err) || v < 0) {
-            fprintf(stderr, "rdrsim run: --seed: expected a non-negative integer, got '%s'\n", seed);
+            fprintf(stderr, "rdrsim run: --seed: expected an integer from 0 to %lld, got '%s'\n",
+                    (long long)G_MAXINT64, seed);
             goto out;
         }
         opt.has_seed = true;
@@ -219,10 +220,12 @@ static int cmd_sweep(int argc, char **argv)
     char **vary = NULL, **sets = NULL;
     char *output = NULL, *emit = NULL, *level = NULL;
     gint runs = 1, jobs = 1;
-    gboolean quiet = FALSE;
+    gboolean quiet = FALSE, append = FALSE;
     GOptionEntry entries[] = {
-        { "vary", 0, 0, G_OPTION_ARG_STRING_ARRAY, &vary, "a swept value: KIND.NAME.KEY=V1,V2,... (repeatable)",
+        { "vary", 0, 0, G_OPTION_ARG_STRING_ARRAY, &vary,
+          "a swept value: KIND.NAME.KEY=V1,V2,... (repeatable; NAME may be a group form, c[*] or c[1..20])",
           "K=V,..." },
+        { "append", 0, 0, G_OPTION_ARG_NONE, &append, "add the runs to an output DB that already holds runs", NULL },
         { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "repetitions per grid point (default 1)", "R" },
         { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, "runs at once (default 1)", "J" },
         { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "the merged trace DB (required)", "DB" },
@@ -233,7 +236,8 @@ static int cmd_sweep(int argc, char **argv)
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "print nothing but errors", NULL },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
-    GOptionContext *ctx = new_context("FILE", "Run a scenario over a grid of parameter values, with repetitions.",
+    GOptionContext *ctx = new_context("FILE", "Run a scenario over a grid of parameter values (--vary), with repetitions (--runs); with no --vary, the\n"
+                                      "repetitions alone.  Every name and value is checked before anything runs.",
                                       entries);
     int status = EXIT_BAD_INPUT;
     TraceLevel lv;
@@ -243,14 +247,12 @@ static int cmd_sweep(int argc, char **argv)
         fprintf(stderr, "rdrsim sweep: expected one scenario FILE (see rdrsim sweep --help)\n");
     else if (!output)
         fprintf(stderr, "rdrsim sweep: -o DB is required\n");
-    else if (!vary)
-        fprintf(stderr, "rdrsim sweep: expected at least one --vary NAME=V1,V2,...\n");
     else if (runs < 1 || runs > 100000 || jobs < 1 || jobs > 1024)
         fprintf(stderr, "rdrsim sweep: --runs must be 1..100000 and -j 1..1024\n");
     else if (level && !trace_parse_level(level, &lv))
         fprintf(stderr, "rdrsim sweep: --trace: expected none, ops, messages or all, got '%s'\n", level);
     else {
-        SweepOptions o = { argv[1], vary, sets, runs, jobs, output, emit, level, quiet };
+        SweepOptions o = { argv[1], vary, sets, runs, jobs, output, emit, level, quiet, append };
         status = sweep_main(&o);
     }
 out:

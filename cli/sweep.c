@@ -64,7 +64,7 @@ static bool parse_vary(const char *v, char **name, char ***values)
  * repetitions 0..R-1. */
 static GPtrArray *make_jobs(const SweepOptions *opt, uint64_t base, const char *parts, char **err)
 {
-    int nv = (int)g_strv_length(opt->vary);
+    int nv = opt->vary ? (int)g_strv_length(opt->vary) : 0;
     char **names = g_new0(char *, nv + 1);
     char ***values = g_new0(char **, nv + 1);
     int *count = g_new0(int, nv + 1);
@@ -287,18 +287,98 @@ static void remove_parts(GPtrArray *jobs, const char *parts)
     g_rmdir(parts);
 }
 
-int sweep_main(const SweepOptions *opt)
+/* Every --set, then every value of every --vary, applied to the
+ * scenario: a name or value it does not take is an error before anything
+ * runs (a run would fail with it, and so would all its grid's runs). */
+static bool check_values(const SweepOptions *opt, Scenario *sc)
 {
-    /* The scenario must be good before anything is spawned; its seed is
-     * the base of the repetitions' seeds. */
+    bool ok = true;
+    for (char **s = opt->sets; s && *s; s++) {
+        char *err = NULL;
+        if (!scenario_override(sc, *s, &err)) {
+            fprintf(stderr, "rdrsim sweep: %s\n", err);
+            g_free(err);
+            ok = false;
+        }
+    }
+    for (char **v = opt->vary; v && *v; v++) {
+        char *name, **values;
+        if (!parse_vary(*v, &name, &values)) {
+            fprintf(stderr, "rdrsim sweep: --vary %s: expected NAME=V1,V2,... (no empty value)\n", *v);
+            ok = false;
+            continue;
+        }
+        for (char **x = values; *x; x++) {
+            char *set = g_strdup_printf("%s=%s", name, *x), *err = NULL;
+            if (!scenario_override(sc, set, &err)) {
+                fprintf(stderr, "rdrsim sweep: --vary %s\n", err + strlen("--set "));
+                g_free(err);
+                ok = false;
+                g_free(set);
+                break; /* one message a name is enough when the name is wrong */
+            }
+            g_free(set);
+        }
+        g_free(name);
+        g_strfreev(values);
+    }
+    return ok;
+}
+
+/* Runs already in the output DB (0 when it does not exist yet). */
+static int64_t runs_in(const char *path)
+{
+    if (!g_file_test(path, G_FILE_TEST_EXISTS))
+        return 0;
+    char *err = NULL;
+    Trace *t = trace_open_readonly(path, &err);
+    if (!t) {
+        g_free(err);
+        return -1;
+    }
+    int64_t n = count_runs(t);
+    trace_close(t);
+    return n;
+}
+
+/* What a failed run said, in one line. */
+static char *first_line(const char *text)
+{
+    const char *nl = strchr(text, '\n');
+    return nl ? g_strndup(text, (gsize)(nl - text)) : g_strdup(text);
+}
+
+int sweep_main(const SweepOptions *given)
+{
+    /* Paths absolute: the command lines of --emit-jobs run anywhere. */
+    SweepOptions o = *given;
+    char *abs_scenario = g_canonicalize_filename(given->scenario_path, NULL);
+    char *abs_output = g_canonicalize_filename(given->output, NULL);
+    o.scenario_path = abs_scenario;
+    o.output = abs_output;
+    const SweepOptions *opt = &o;
+    /* The scenario and every value must be good before anything is
+     * spawned; the scenario's seed is the base of the repetitions'. */
     Scenario *sc = scenario_load(opt->scenario_path, world_schema());
     if (sc->errors->len) {
         scenario_print_errors(sc, stderr);
         scenario_free(sc);
+        g_free(abs_scenario), g_free(abs_output);
         return EXIT_BAD_INPUT;
     }
     uint64_t base = scenario_seed(sc);
+    bool values_ok = check_values(opt, sc);
     scenario_free(sc);
+    int64_t existing = runs_in(opt->output);
+    if (!values_ok || existing < 0 || (existing > 0 && !opt->append && !opt->emit_jobs)) {
+        if (existing < 0)
+            fprintf(stderr, "rdrsim sweep: %s exists and is not a trace DB of rdrsim\n", given->output);
+        else if (existing > 0 && values_ok)
+            fprintf(stderr, "rdrsim sweep: %s already holds %lld run%s: --append adds this sweep's runs to them; "
+                            "or name another output\n", given->output, (long long)existing, existing == 1 ? "" : "s");
+        g_free(abs_scenario), g_free(abs_output);
+        return EXIT_BAD_INPUT;
+    }
     char *parts = g_strdup_printf("%s.parts", opt->output);
     char *err = NULL, *exe = self_exe();
     int status = EXIT_BAD_INPUT;
@@ -318,20 +398,37 @@ int sweep_main(const SweepOptions *opt)
     if (!out || !run_all(jobs, opt, exe, &err))
         goto fail;
     int complete = 0, failed = 0;
+    GString *why = g_string_new("");
     for (guint i = 0; i < jobs->len; i++) {
         Job *j = g_ptr_array_index(jobs, i);
         if (!merge_job(out, j)) {
-            if (!record_failed(out, j, opt, &err))
+            if (!record_failed(out, j, opt, &err)) {
+                g_string_free(why, TRUE);
                 goto fail;
+            }
         }
-        if (j->exit_status == 0)
+        if (j->exit_status == 0) {
             complete++;
-        else
-            failed++;
+            continue;
+        }
+        failed++;
+        /* each failed run by its grid point and seed, and what it said */
+        char *msg = read_message(j->errfile), *line = first_line(msg);
+        GString *point = g_string_new("");
+        for (guint k = 0; k < j->sets->len; k++)
+            g_string_append_printf(point, "%s%s", k ? " " : "", (char *)g_ptr_array_index(j->sets, k));
+        g_string_append_printf(why, "  run %u (%s%sseed %llu): exit %d: %s\n", i + 1, point->str,
+                               point->len ? ", " : "", (unsigned long long)j->seed, j->exit_status, line);
+        g_string_free(point, TRUE);
+        g_free(line);
+        g_free(msg);
     }
     if (!opt->quiet)
         printf("sweep: %u runs (%d ok, %d failed or with failed expectations) merged into %s\n", jobs->len, complete,
-               failed, opt->output);
+               failed, given->output);
+    if (failed)
+        fprintf(stderr, "rdrsim sweep: %d run%s failed:\n%s", failed, failed == 1 ? "" : "s", why->str);
+    g_string_free(why, TRUE);
     remove_parts(jobs, parts);
     status = failed ? EXIT_FAILED : EXIT_OK;
     goto done;
@@ -345,7 +442,43 @@ done:
     g_free(parts);
     g_free(exe);
     g_free(err);
+    g_free(abs_scenario);
+    g_free(abs_output);
     return status;
+}
+
+/* The first run of a shard that OUT already holds (the same scenario
+ * text, seed, overrides and start time): its id in the shard, or 0. */
+static int64_t already_merged(Trace *out, const char *shard)
+{
+    char *err = NULL;
+    Trace *t = trace_open_readonly(shard, &err);
+    g_free(err);
+    if (!t)
+        return 0; /* trace_merge says why */
+    int64_t found = 0;
+    sqlite3_stmt *q, *st;
+    if (sqlite3_prepare_v2(trace_db(out),
+                           "SELECT 1 FROM runs WHERE scenario_text IS ?1 AND seed IS ?2 AND overrides IS ?3 AND "
+                           "started_at IS ?4",
+                           -1, &q, NULL) != SQLITE_OK) {
+        trace_close(t);
+        return 0;
+    }
+    if (sqlite3_prepare_v2(trace_db(t), "SELECT run_id, scenario_text, seed, overrides, started_at FROM runs", -1,
+                           &st, NULL) == SQLITE_OK) {
+        while (!found && sqlite3_step(st) == SQLITE_ROW) {
+            for (int c = 1; c <= 4; c++)
+                sqlite3_bind_value(q, c, sqlite3_column_value(st, c));
+            if (sqlite3_step(q) == SQLITE_ROW)
+                found = sqlite3_column_int64(st, 0);
+            sqlite3_reset(q);
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_finalize(q);
+    trace_close(t);
+    return found;
 }
 
 int merge_main(const char *output, char **shards)
@@ -358,13 +491,21 @@ int merge_main(const char *output, char **shards)
         return EXIT_BAD_INPUT;
     }
     int status = EXIT_OK;
-    for (char **s = shards; *s; s++)
+    for (char **s = shards; *s; s++) {
+        int64_t dup = already_merged(out, *s);
+        if (dup) {
+            fprintf(stderr, "rdrsim merge: %s: its run %lld is already in %s (merged before?); nothing more was "
+                            "merged\n", *s, (long long)dup, output);
+            status = EXIT_BAD_INPUT;
+            break;
+        }
         if (!trace_merge(out, *s, &err)) {
             fprintf(stderr, "rdrsim merge: %s: %s\n", *s, err);
             g_clear_pointer(&err, g_free);
             status = EXIT_BAD_INPUT;
             break;
         }
+    }
     trace_close(out);
     return status;
 }

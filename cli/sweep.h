@@ -6,8 +6,13 @@
  * run writes its own shard DB; shards are merged in grid order, so the
  * merged DB does not depend on which worker ran what, or on how many
  * workers there were.  With --emit-jobs the runs are written as command
- * lines instead (for GNU parallel or a Slurm array), and `rdrsim merge`
- * combines their shards the same way. */
+ * lines instead (for GNU parallel or a Slurm array; every path in them
+ * absolute), and `rdrsim merge` combines their shards the same way.
+ *
+ * Before anything runs, the scenario and every --set and --vary value are
+ * applied to it and checked; an output that already holds runs is
+ * refused unless --append.  merge refuses a shard whose runs the output
+ * already holds. */
 #ifndef RDRSIM_SWEEP_H
 #define RDRSIM_SWEEP_H
 
@@ -24,6 +29,7 @@ typedef struct {
     const char *emit_jobs; /* write command lines here instead of running */
     const char *trace_level;
     bool quiet;
+    bool append;           /* the output may already hold runs */
 } SweepOptions;
 
 /* The seed of repetition `rep` for a scenario seeded `base`. */

@@ -1091,6 +1091,103 @@ void scenario_free(Scenario *sc)
     g_free(sc);
 }
 
+/* The member names a group form in an override stands for: "c[*]" every
+ * member of group c, "c[1..20]" c1 to c20; NULL (with *err) when it is
+ * not one. */
+static GPtrArray *override_members(const Scenario *sc, const char *form, const char *name, char **err)
+{
+    char *base = NULL;
+    long lo = 0, hi = 0;
+    bool star = false;
+    if (!group_form(form, &base, &lo, &hi, &star) || (!star && (lo < 0 || hi < lo))) {
+        *err = g_strdup_printf("--set %s: '%s' is not a group form (expected NAME[*] or NAME[FIRST..LAST])", name,
+                               form);
+        return NULL;
+    }
+    GPtrArray *members = g_ptr_array_new_with_free_func(g_free);
+    if (star) {
+        GPtrArray *g = g_hash_table_lookup(sc->groups, base);
+        if (!g)
+            *err = g_strdup_printf("--set %s: no group '%s' is declared (as %s[FIRST..LAST])", name, base, base);
+        for (guint k = 0; g && k < g->len; k++)
+            g_ptr_array_add(members, g_strdup(g_ptr_array_index(g, k)));
+    } else {
+        for (long k = lo; k <= hi; k++)
+            g_ptr_array_add(members, g_strdup_printf("%s%ld", base, k));
+    }
+    g_free(base);
+    if (*err) {
+        g_ptr_array_unref(members);
+        return NULL;
+    }
+    return members;
+}
+
+/* The ids an override's middle part names: itself, or for a group form
+ * (alone, or as one end of a link: "c[*]-srv", "srv-c[1..3]") one id per
+ * member. */
+static GPtrArray *override_ids(const Scenario *sc, const char *id, const char *name, char **err)
+{
+    GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+    const char *open = strchr(id, '['), *close = open ? strchr(open, ']') : NULL;
+    if (!open || !close) {
+        g_ptr_array_add(ids, g_strdup(id));
+        return ids;
+    }
+    /* the group's name starts after the last '-' before '[' (a link's other end) */
+    const char *start = open;
+    while (start > id && start[-1] != '-')
+        start--;
+    char *prefix = g_strndup(id, (gsize)(start - id));
+    char *form = g_strndup(start, (gsize)(close + 1 - start));
+    const char *suffix = close + 1;
+    GPtrArray *members = override_members(sc, form, name, err);
+    for (guint k = 0; members && k < members->len; k++)
+        g_ptr_array_add(ids, g_strconcat(prefix, (char *)g_ptr_array_index(members, k), suffix, NULL));
+    if (members)
+        g_ptr_array_unref(members);
+    g_free(prefix);
+    g_free(form);
+    if (*err) {
+        g_ptr_array_unref(ids);
+        return NULL;
+    }
+    return ids;
+}
+
+/* VALUE converted for KEY of declaration kind spec; false with *err. */
+static bool override_value(const ParamSpec *p, const char *name, const char *value, ParamValue *v, char **err)
+{
+    Scenario tmp = { .path = (char *)"--set", .errors = g_ptr_array_new_with_free_func(error_free) };
+    GScanner *scanner = scn_new_scanner();
+    GArray *toks = g_array_new(FALSE, TRUE, sizeof(Tok));
+    g_array_set_clear_func(toks, scn_tok_clear);
+    Line l = { &tmp, 1, value, toks, 0, false };
+    GPtrArray *items = NULL;
+    char *cerr = NULL;
+    int col = 1;
+    memset(v, 0, sizeof *v);
+    if (scn_tokenize(&tmp, scanner, 1, value, toks) && (items = scn_parse_items(&l)) != NULL) {
+        if (l.pos < toks->len)
+            scn_line_error(&l, scn_peek(&l), "unexpected '%s'", scn_describe(scn_peek(&l)));
+        else
+            cerr = scn_convert(p, items, NULL, v, &col);
+    }
+    bool ok = !tmp.errors->len && !cerr;
+    if (!ok) {
+        ScenarioError *e = tmp.errors->len ? g_ptr_array_index(tmp.errors, 0) : NULL;
+        *err = g_strdup_printf("--set %s: %s", name, e ? e->msg : cerr);
+        scn_value_clear(v);
+    }
+    g_free(cerr);
+    if (items)
+        g_ptr_array_unref(items);
+    g_array_unref(toks);
+    g_scanner_destroy(scanner);
+    g_ptr_array_unref(tmp.errors);
+    return ok;
+}
+
 bool scenario_override(Scenario *sc, const char *assignment, char **err)
 {
     const char *eq = strchr(assignment, '=');
@@ -1100,69 +1197,70 @@ bool scenario_override(Scenario *sc, const char *assignment, char **err)
     }
     char *name = g_strndup(assignment, (gsize)(eq - assignment));
     const char *value = eq + 1;
-    char **parts = g_strsplit(name, ".", 3);
-    guint n = g_strv_length(parts);
-    Decl *d = NULL;
+    /* KIND.ID.KEY: the key is after the last dot, the kind before the first
+     * (a group form's range has dots of its own) */
+    const char *first = strchr(name, '.'), *last = strrchr(name, '.');
+    GPtrArray *targets = g_ptr_array_new(); /* Decl* */
     const char *key = NULL;
+    char *kind = NULL, *id = NULL;
     bool ok = false;
-    if (n == 2 && strcmp(parts[0], "scenario") == 0) {
-        d = g_ptr_array_index(sc->decls, 0);
-        key = parts[1];
-    } else if (n == 3) {
-        d = scenario_find_decl(sc, parts[0], parts[1]);
-        if (!d && find_decl_spec(sc, parts[0]) && strcmp(parts[0], "scenario") != 0) {
-            *err = g_strdup_printf("--set %s: no %s '%s' is declared", name, parts[0], parts[1]);
+    if (first && first == last && strncmp(name, "scenario.", 9) == 0) {
+        g_ptr_array_add(targets, g_ptr_array_index(sc->decls, 0));
+        key = last + 1;
+    } else if (first && first != last) {
+        kind = g_strndup(name, (gsize)(first - name));
+        id = g_strndup(first + 1, (gsize)(last - first - 1));
+        key = last + 1;
+        if (!find_decl_spec(sc, kind) || strcmp(kind, "scenario") == 0) {
+            *err = g_strdup_printf("--set %s: unknown kind '%s' (expected KIND.NAME.KEY, e.g. link.c1-srv.loss, "
+                                   "or scenario.KEY)", name, kind);
             goto out;
         }
-        key = parts[2];
+        GPtrArray *ids = override_ids(sc, id, name, err);
+        if (!ids)
+            goto out;
+        for (guint k = 0; k < ids->len; k++) {
+            Decl *d = scenario_find_decl(sc, kind, g_ptr_array_index(ids, k));
+            if (!d) {
+                *err = g_strdup_printf("--set %s: no %s '%s' is declared", name, kind,
+                                       (char *)g_ptr_array_index(ids, k));
+                g_ptr_array_unref(ids);
+                goto out;
+            }
+            if (!g_ptr_array_find(targets, d, NULL))
+                g_ptr_array_add(targets, d);
+        }
+        g_ptr_array_unref(ids);
     }
-    if (!d) {
+    if (!targets->len) {
         *err = g_strdup_printf("--set %s: unknown name (expected KIND.NAME.KEY, e.g. link.c1-srv.loss, "
-                               "or scenario.KEY)", name);
+                               "link.c[*]-srv.loss for a group, or scenario.KEY)", name);
         goto out;
     }
-    int idx = decl_param_index(d->spec, key);
+    Decl *d0 = g_ptr_array_index(targets, 0);
+    int idx = decl_param_index(d0->spec, key);
     if (idx < 0) {
-        char *keys = keys_list(d->spec->params);
-        *err = g_strdup_printf("--set %s: %s has no key '%s' (expected one of: %s)", name, d->spec->kind, key, keys);
+        char *keys = keys_list(d0->spec->params);
+        *err = g_strdup_printf("--set %s: %s has no key '%s' (expected one of: %s)", name, d0->spec->kind, key, keys);
         g_free(keys);
         goto out;
     }
-    Scenario tmp = { .path = (char *)"--set", .errors = g_ptr_array_new_with_free_func(error_free) };
-    GScanner *scanner = scn_new_scanner();
-    GArray *toks = g_array_new(FALSE, TRUE, sizeof(Tok));
-    g_array_set_clear_func(toks, scn_tok_clear);
-    Line l = { &tmp, 1, value, toks, 0, false };
-    GPtrArray *items = NULL;
-    ParamValue v = { 0 };
-    char *cerr = NULL;
-    int col = 1;
-    if (scn_tokenize(&tmp, scanner, 1, value, toks) && (items = scn_parse_items(&l)) != NULL) {
-        if (l.pos < toks->len)
-            scn_line_error(&l, scn_peek(&l), "unexpected '%s'", scn_describe(scn_peek(&l)));
-        else
-            cerr = scn_convert(&d->spec->params[idx], items, NULL, &v, &col);
-    }
-    if (tmp.errors->len || cerr) {
-        ScenarioError *e = tmp.errors->len ? g_ptr_array_index(tmp.errors, 0) : NULL;
-        *err = g_strdup_printf("--set %s: %s", name, e ? e->msg : cerr);
-        scn_value_clear(&v);
-    } else {
+    for (guint k = 0; k < targets->len; k++) {
+        Decl *d = g_ptr_array_index(targets, k);
+        ParamValue v;
+        if (!override_value(&d->spec->params[idx], name, value, &v, err))
+            goto out;
         scn_value_clear(&d->values[idx]);
         v.given = true;
         v.text = g_strdup(value);
         d->values[idx] = v;
-        g_ptr_array_add(sc->overrides, g_strdup(assignment));
-        ok = true;
     }
-    g_free(cerr);
-    if (items)
-        g_ptr_array_unref(items);
-    g_array_unref(toks);
-    g_scanner_destroy(scanner);
-    g_ptr_array_unref(tmp.errors);
+    g_ptr_array_add(sc->overrides, g_strdup(assignment));
+    ok = true;
 out:
-    g_strfreev(parts);
+    g_ptr_array_unref(targets);
+    g_free(kind);
+    g_free(id);
     g_free(name);
     return ok;
 }

@@ -123,6 +123,18 @@ bad:
 
 bool units_parse_int(const char *text, QtyKind k, int64_t *out, char **err)
 {
+    /* A plain integer is read exactly: through a double, integers past
+     * 2^53 (seeds among them) would round, and two would become one. */
+    const char *digits = text + (*text == '-' || *text == '+');
+    if (k == QTY_INT && *digits && strspn(digits, "0123456789") == strlen(digits)) {
+        gint64 n;
+        if (!g_ascii_string_to_signed(text, 10, G_MININT64, G_MAXINT64, &n, NULL)) {
+            *err = g_strdup_printf("'%s' is out of range (at most %lld)", text, (long long)G_MAXINT64);
+            return false;
+        }
+        *out = n;
+        return true;
+    }
     double v;
     if (!units_parse(text, k, &v, err))
         return false;

@@ -276,15 +276,23 @@ static void test_sweep_and_merge(void)
     g_ptr_array_unref(argv);
     char *de = dump_db(em);
     g_assert_cmpstr(d1, ==, de);
-    /* a failing point is recorded with its message; the sweep goes on */
+    /* a failing point is recorded with its message; the sweep goes on, and
+     * its summary names the run, its point and seed, and why */
+    char *pinger = write_scenario("pinger.rsim", "scenario pinger seed=4 stop=2s\nclient c1\nserver srv\n"
+                                                 "link c1 srv latency=1ms\nat 0s c1 ping srv count=3 bytes=1000\n");
     char *bad = path_in("sweep-bad.db");
     g_unlink(bad);
-    g_assert_cmpint(rdrsim(NULL, &err, "sweep", sc, "--vary", "link.c1-srv.loss=5%,250%", "-q", "-o", bad, NULL),
+    g_assert_cmpint(rdrsim(NULL, &err, "sweep", pinger, "--vary", "link.c1-srv.mtu=1500,500", "-q", "-o", bad, NULL),
                     ==, 1);
+    g_assert_nonnull(strstr(err, "1 run failed:"));
+    g_assert_nonnull(strstr(err, "run 2 (link.c1-srv.mtu=500, seed "));
+    g_assert_nonnull(strstr(err, "exit 2: "));
+    g_assert_nonnull(strstr(err, "larger than the link's mtu (500)"));
     g_free(err);
     ASSERT_QUERY(bad, "SELECT status FROM runs ORDER BY run_id", "complete\nfailed");
-    ASSERT_QUERY(bad, "SELECT message LIKE '%250%%' FROM runs WHERE run_id = 2", "1");
+    ASSERT_QUERY(bad, "SELECT message LIKE '%mtu (500)%' FROM runs WHERE run_id = 2", "1");
     g_free(bad);
+    g_free(pinger);
     g_free(cmd);
     g_free(d1), g_free(d2), g_free(de);
     g_free(em), g_free(jobs);
@@ -342,7 +350,7 @@ static void test_latency_metrics(void)
     g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--vary", "link.c1-srv.loss=0,5%", "--runs", "2", "-q", "-o", sw,
                            "--set", "scenario.stop=30s", NULL),
                     ==, 0);
-    ASSERT_QUERY(sw, "SELECT count(DISTINCT run_id) FROM metrics WHERE name = 'disconnect.release.p50_ns'", "4");
+    ASSERT_QUERY(sw, "SELECT count(DISTINCT run_id) FROM metrics WHERE name = 'disconnect.release.count'", "4");
     char *none = path_in("lat-none.db");
     g_unlink(none);
     g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "--trace", "none", "-o", none, sc, NULL), ==, 0);
@@ -391,6 +399,103 @@ static void test_latency_buckets(void)
 
 /* Several runs a side, paired by seed (8 seeds): the change is what every
  * run of a DB shares, a --set or a one-value --vary alike. */
+/* sweep checks everything before it runs anything, runs repetitions
+ * without --vary, never appends by accident, takes group forms, writes
+ * absolute paths for jobs run elsewhere; merge never merges a shard twice;
+ * seeds are exact 64-bit integers. */
+static void test_sweep_checks(void)
+{
+    char *sc = write_scenario("small.rsim", small), *out, *err;
+    char *db = path_in("sw-checks.db");
+    g_unlink(db);
+    /* every unknown name and bad value, before anything runs */
+    g_assert_cmpint(rdrsim(NULL, &err, "sweep", sc, "--vary", "link.c1-srv.latncy=1ms,2ms", "--vary",
+                           "link.c1-srv.loss=1%,300%", "--vary", "link.c9-srv.loss=1%", "--set", "client.c1.nope=1",
+                           "-o", db, NULL),
+                    ==, 2);
+    g_assert_nonnull(strstr(err, "link has no key 'latncy'"));
+    g_assert_nonnull(strstr(err, "300%"));
+    g_assert_nonnull(strstr(err, "no link 'c9-srv' is declared"));
+    g_assert_nonnull(strstr(err, "client has no key 'nope'"));
+    g_free(err);
+    g_assert_false(g_file_test(db, G_FILE_TEST_EXISTS));
+    /* repetitions alone */
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--runs", "3", "-q", "-o", db, NULL), ==, 0);
+    ASSERT_QUERY(db, "SELECT count(DISTINCT seed) FROM runs WHERE status = 'complete'", "3");
+    /* a DB with runs is not appended to by accident */
+    g_assert_cmpint(rdrsim(NULL, &err, "sweep", sc, "--runs", "2", "-q", "-o", db, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "already holds 3 runs: --append"));
+    g_free(err);
+    ASSERT_QUERY(db, "SELECT count(*) FROM runs", "3");
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", sc, "--runs", "2", "--append", "-q", "-o", db, NULL), ==, 0);
+    ASSERT_QUERY(db, "SELECT count(*) FROM runs", "5");
+    /* group forms in --set and --vary */
+    char *groups = write_scenario("groups.rsim", "scenario groups seed=2 stop=1s\nclient c[1..3]\nserver srv\n"
+                                                 "link c[*] srv latency=1ms\n");
+    char *gdb = path_in("sw-groups.db");
+    g_unlink(gdb);
+    g_assert_cmpint(rdrsim(NULL, NULL, "sweep", groups, "--vary", "link.c[*]-srv.latency=2ms,7ms", "--set",
+                           "client.c[2..3].rto_min=300ms", "-q", "-o", gdb, NULL),
+                    ==, 0);
+    ASSERT_QUERY(gdb, "SELECT group_concat(value, ' ') FROM params WHERE run_id = 2 AND name LIKE 'link.c_-srv.latency'",
+                 "7ms 7ms 7ms");
+    ASSERT_QUERY(gdb, "SELECT group_concat(value, ' ') FROM params WHERE run_id = 1 AND name LIKE 'client.c_.rto_min'",
+                 "1s 300ms 300ms"); /* rto_min defaults to 1 s (RFC 6298 2.4) */
+    g_assert_cmpint(rdrsim(NULL, &err, "check", groups, "--set", "client.c[1..4].rto_min=1s", NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "no client 'c4' is declared"));
+    g_free(err);
+    g_free(gdb), g_free(groups);
+    /* --emit-jobs: absolute paths, so a job runs from any directory */
+    char *jobs = path_in("sw-jobs.txt"), *jdb = path_in("sw-jobs.db");
+    g_unlink(jdb);
+    char *cwd = g_get_current_dir();
+    g_assert_cmpint(g_chdir(dir), ==, 0);
+    char *rel[] = { (char *)bin(), "sweep", "small.rsim", "--runs", "2", "-q", "-o", "sw-jobs.db", "--emit-jobs",
+                    "sw-jobs.txt", NULL };
+    char *abs_bin = g_canonicalize_filename(bin(), cwd);
+    rel[0] = abs_bin;
+    int st;
+    g_assert_true(g_spawn_sync(NULL, rel, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &st, NULL));
+    g_assert_true(g_spawn_check_wait_status(st, NULL));
+    g_assert_cmpint(g_chdir(cwd), ==, 0);
+    char *text = NULL;
+    g_assert_true(g_file_get_contents(jobs, &text, NULL, NULL));
+    char *abs_sc = g_build_filename(dir, "small.rsim", NULL), *abs_shard = g_build_filename(dir, "sw-jobs.db.parts",
+                                                                                              "run-000000.db", NULL);
+    g_assert_nonnull(strstr(text, abs_sc));
+    g_assert_nonnull(strstr(text, abs_shard));
+    g_free(text), g_free(abs_sc), g_free(abs_shard), g_free(abs_bin), g_free(cwd);
+    char *cmd = g_strdup_printf("cd / && sh '%s'", jobs);
+    char *sh[] = { "sh", "-c", cmd, NULL };
+    g_assert_true(g_spawn_sync(NULL, sh, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &st, NULL));
+    g_assert_true(g_spawn_check_wait_status(st, NULL));
+    g_free(cmd);
+    /* merge: each shard once */
+    char *s0 = g_strdup_printf("%s.parts/run-000000.db", jdb), *s1 = g_strdup_printf("%s.parts/run-000001.db", jdb);
+    g_assert_cmpint(rdrsim(NULL, NULL, "merge", jdb, s0, s1, NULL), ==, 0);
+    ASSERT_QUERY(jdb, "SELECT count(*) FROM runs", "2");
+    g_assert_cmpint(rdrsim(NULL, &err, "merge", jdb, s1, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "is already in"));
+    g_free(err);
+    ASSERT_QUERY(jdb, "SELECT count(*) FROM runs", "2");
+    g_free(s0), g_free(s1), g_free(jobs), g_free(jdb);
+    /* seeds past 2^53 stay what they are */
+    char *seeds = path_in("sw-seeds.db");
+    g_unlink(seeds);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", seeds, "--seed", "9007199254740993", sc, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", seeds, "--seed", "9007199254740992", sc, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", seeds, "--set", "scenario.seed=9223372036854775807", sc,
+                           NULL),
+                    ==, 0);
+    ASSERT_QUERY(seeds, "SELECT group_concat(seed, ' ') FROM runs",
+                 "9007199254740993 9007199254740992 9223372036854775807");
+    g_assert_cmpint(rdrsim(&out, &err, "run", "-q", "-o", seeds, "--seed", "9223372036854775808", sc, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "from 0 to 9223372036854775807"));
+    g_free(out), g_free(err);
+    g_free(seeds);
+    g_free(db), g_free(sc);
+}
+
 static void test_compare_seeds(void)
 {
     char *sc = write_scenario("small.rsim", small), *out, *err;
@@ -565,6 +670,7 @@ int main(int argc, char **argv)
     g_test_add_func("/analysis/sweep-and-merge", test_sweep_and_merge);
     g_test_add_func("/analysis/latency-metrics", test_latency_metrics);
     g_test_add_func("/analysis/latency-buckets", test_latency_buckets);
+    g_test_add_func("/analysis/sweep-checks", test_sweep_checks);
     g_test_add_func("/analysis/compare-seeds", test_compare_seeds);
     g_test_add_func("/analysis/compare-one-seed", test_compare_one_seed);
     g_test_add_func("/analysis/compare-refuses", test_compare_refuses);
