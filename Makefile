@@ -72,7 +72,7 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(LTO) $(SAN) $(MALLOC_DEFS) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP
 
-.PHONY: all deps test demo bench sanitize fuzz fuzz-build memcheck install uninstall clean
+.PHONY: all deps test demo regress-demo bench sanitize fuzz fuzz-build memcheck install uninstall clean
 # Keep object files of test programs between builds.
 .SECONDARY:
 
@@ -125,8 +125,18 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/librdrsim.a
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/librdrsim.a
 	$(call say,LINK,$@)$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
 
-test: $(BUILD)/rdrsim $(TEST_BIN)
+test: $(BUILD)/rdrsim $(TEST_BIN) $(BUILD)/regress-demo/rdrsim
 	@sh tests/run.sh $(BUILD)
+
+# A build with a deliberate regression (-DRDRSIM_REGRESS_DEMO: the server
+# serves every CREATE 30 ms later), for the test and the example of
+# `rdrsim regress` (make regress-demo).
+$(BUILD)/regress-demo/rdrsim: $(LIB_SRC) cli/main.c | $(DEPS_OK)
+	@$(MAKE) --no-print-directory $@ BUILD=$(BUILD)/regress-demo PGO=0 \
+	    CFLAGS="-O1 -g -DRDRSIM_REGRESS_DEMO" DEPS_OK=$(DEPS_OK)
+
+regress-demo: $(BUILD)/rdrsim $(BUILD)/regress-demo/rdrsim
+	@sh tests/regress-demo.sh $(BUILD)
 
 # The whole suite again, in its own build tree, with ASan and UBSan.
 sanitize: | $(DEPS_OK)

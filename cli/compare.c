@@ -337,7 +337,11 @@ static void compare_pairs(Out *o, GArray *pairs)
                 ci = g_strdup_printf("[%s, %s]", l, h);
                 g_free(l), g_free(h);
             }
-            add_row(o, name, (int)d->len, ma, mb, ci, verdict_of(o, name, ma, mb - ma, lo, hi, single || d->len < 2));
+            bool all_zero = true;
+            for (guint i = 0; i < d->len; i++)
+                all_zero = all_zero && g_array_index(d, double, i) == 0;
+            const char *v = all_zero ? "same" : verdict_of(o, name, ma, mb - ma, lo, hi, single || d->len < 2);
+            add_row(o, name, (int)d->len, ma, mb, ci, v);
             g_free(ci);
         }
         g_array_unref(d);

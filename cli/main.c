@@ -7,6 +7,7 @@
 #include "compare.h"
 #include "hugepages.h"
 #include "plot.h"
+#include "regress.h"
 #include "report.h"
 #include "trace.h"
 #include "run.h"
@@ -27,6 +28,7 @@ static const char usage[] =
     "  sweep FILE    run a grid of --vary values x --runs repetitions on -j workers\n"
     "  merge OUT DB...  append the runs of shard DBs to OUT (after sweep --emit-jobs)\n"
     "  compare BASE NEW  paired metrics with confidence intervals; exit 1 on a regression\n"
+    "  regress --baseline OLD_RDRSIM FILE...  each scenario with both builds over the same seeds, compared\n"
     "\n"
     "Options:\n"
     "  -h, --help    this help; `rdrsim COMMAND --help` for a command's options\n"
@@ -252,7 +254,7 @@ static int cmd_sweep(int argc, char **argv)
     else if (level && !trace_parse_level(level, &lv))
         fprintf(stderr, "rdrsim sweep: --trace: expected none, ops, messages or all, got '%s'\n", level);
     else {
-        SweepOptions o = { argv[1], vary, sets, runs, jobs, output, emit, level, quiet, append };
+        SweepOptions o = { argv[1], vary, sets, runs, jobs, output, emit, level, quiet, append, NULL };
         status = sweep_main(&o);
     }
 out:
@@ -354,6 +356,65 @@ out:
     return status;
 }
 
+static int cmd_regress(int argc, char **argv)
+{
+    char **metrics = NULL, **sets = NULL;
+    char *baseline = NULL, *dir = NULL, *format = NULL, *level = NULL;
+    gint runs = 8, jobs = 1;
+    double threshold = 5, alpha = 0.05;
+    gboolean quiet = FALSE;
+    GOptionEntry entries[] = {
+        { "baseline", 0, 0, G_OPTION_ARG_FILENAME, &baseline, "the baseline build's rdrsim (required)", "RDRSIM" },
+        { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "runs a scenario with each build, over the same seeds (default 8)",
+          "R" },
+        { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, "runs at once (default 1)", "J" },
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &dir, "where the DBs go (default results/regress)", "DIR" },
+        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "an override for both builds' runs", "K=V" },
+        { "trace", 0, 0, G_OPTION_ARG_STRING, &level, "trace level of each run (default all)", "LEVEL" },
+        { "metric", 0, 0, G_OPTION_ARG_STRING_ARRAY, &metrics, "compare only this metric (as compare)", "NAME" },
+        { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "flag changes beyond PCT percent (default 5)", "PCT" },
+        { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "1 - confidence of the intervals (default 0.05)", "A" },
+        { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default) or markdown", "FMT" },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "no progress lines", NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    GOptionContext *ctx = new_context("FILE...", "Judge a change of the model's code: run each scenario with the "
+                                                 "baseline's rdrsim and with this one over the same seeds, and "
+                                                 "compare.\nExit status: 0 no regression, 1 a regression, 2 "
+                                                 "refused.", entries);
+    int status = EXIT_BAD_INPUT;
+    ReportFormat fmt = FMT_TEXT;
+    TraceLevel lv;
+    if (!parse(ctx, &argc, &argv, "regress"))
+        goto out;
+    if (!baseline)
+        fprintf(stderr, "rdrsim regress: --baseline RDRSIM is required (see rdrsim regress --help)\n");
+    else if (argc < 2)
+        fprintf(stderr, "rdrsim regress: expected at least one scenario FILE\n");
+    else if (runs < 1 || runs > 100000 || jobs < 1 || jobs > 1024)
+        fprintf(stderr, "rdrsim regress: --runs must be 1..100000 and -j 1..1024\n");
+    else if (format && (!report_parse_format(format, &fmt) || fmt == FMT_CSV))
+        fprintf(stderr, "rdrsim regress: --format: expected text or markdown, got '%s'\n", format);
+    else if (!(threshold >= 0) || !(alpha > 0 && alpha < 1))
+        fprintf(stderr, "rdrsim regress: --threshold must be >= 0 and --alpha in (0, 1)\n");
+    else if (level && !trace_parse_level(level, &lv))
+        fprintf(stderr, "rdrsim regress: --trace: expected none, ops, messages or all, got '%s'\n", level);
+    else {
+        RegressOptions o = { baseline, argv + 1, sets, runs, jobs, dir ? dir : "results/regress", level, metrics,
+                             threshold / 100, alpha, fmt, quiet };
+        status = regress_main(&o);
+    }
+out:
+    g_option_context_free(ctx);
+    g_strfreev(metrics);
+    g_strfreev(sets);
+    g_free(baseline);
+    g_free(dir);
+    g_free(format);
+    g_free(level);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -391,6 +452,8 @@ int main(int argc, char **argv)
         status = cmd_plot(argc - 1, argv + 1);
     else if (strcmp(cmd, "compare") == 0)
         status = cmd_compare(argc - 1, argv + 1);
+    else if (strcmp(cmd, "regress") == 0)
+        status = cmd_regress(argc - 1, argv + 1);
     else {
         fprintf(stderr, "rdrsim: unknown command '%s'\n\n%s", cmd, usage);
         status = EXIT_BAD_INPUT;

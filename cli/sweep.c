@@ -380,7 +380,7 @@ int sweep_main(const SweepOptions *given)
         return EXIT_BAD_INPUT;
     }
     char *parts = g_strdup_printf("%s.parts", opt->output);
-    char *err = NULL, *exe = self_exe();
+    char *err = NULL, *exe = opt->exe ? g_strdup(opt->exe) : self_exe();
     int status = EXIT_BAD_INPUT;
     Trace *out = NULL;
     GPtrArray *jobs = make_jobs(opt, base, parts, &err);

@@ -30,6 +30,7 @@ typedef struct {
     const char *trace_level;
     bool quiet;
     bool append;           /* the output may already hold runs */
+    const char *exe;       /* the rdrsim that runs the runs; NULL: this one */
 } SweepOptions;
 
 /* The seed of repetition `rep` for a scenario seeded `base`. */

@@ -1220,6 +1220,13 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
     j->link.data = j;
     ilist_push_tail(&s->jobs, &j->link);
     double t = dist_sample(&s->p.service, &s->rng);
+#ifdef RDRSIM_REGRESS_DEMO
+    /* A deliberate regression for the test of `rdrsim regress` (a build
+     * with -DRDRSIM_REGRESS_DEMO, never the program): every CREATE waits
+     * 30 ms more for service. */
+    if (m->cmd == SMB2_CREATE)
+        t += 30e6;
+#endif
     sim_after(s->sim, t > 0 ? (SimTime)t : 0, on_service, j, 0);
 }
 

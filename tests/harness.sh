@@ -43,6 +43,19 @@ for s in scenarios/*.rsim; do
     fi
 done
 
+# rdrsim regress catches a build with a deliberate regression, and passes a
+# build against itself (tests/regress-demo.sh).
+if [ -x "$build/regress-demo/rdrsim" ]; then
+    if sh tests/regress-demo.sh "$build" --check >"$tmp/out" 2>&1; then
+        echo "ok   regress"
+        pass=$((pass + 1))
+    else
+        echo "FAIL regress:"
+        cat "$tmp/out"
+        fail=$((fail + 1))
+    fi
+fi
+
 # make install puts a working rdrsim under DESTDIR/PREFIX/bin (the default
 # build only: another build tree would be rebuilt by the install target).
 if [ "$build" = build ]; then
