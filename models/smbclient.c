@@ -21,6 +21,8 @@ typedef struct {
     char *path;
     SimTime t0;
     uint64_t bytes, offset;
+    const char *arg0; /* the action's first word, NULL for the client's own (acks) */
+    bool action;      /* from a timeline action: its completion is an event */
 } Pending;
 
 struct SmbClient {
@@ -37,6 +39,8 @@ struct SmbClient {
     uint64_t next_mid, session, tree;
     GPtrArray *handles;  /* Handle* */
     GHashTable *pending; /* msg_id -> Pending* */
+    Waits *waits;        /* NULL: nobody waits for an operation */
+    const Action *acting; /* the timeline action being run, while it is */
 };
 
 bool smbclient_parse_policy(const char *s, BreakPolicy *out)
@@ -104,16 +108,29 @@ void smbclient_free(SmbClient *c)
 
 /* ---- operations ---- */
 
+/* An operation's row; a timeline action's completion is also the event
+ * "smbclient NAME VERB [WORD] done" (`after`). */
 static void trace_op_row(SmbClient *c, const Pending *q, SimTime t_done, NTSTATUS st)
 {
     trace_op(c->trace, net_node_trace_id(c->node), trace_name(c->trace, q->op), q->handle,
              trace_name(c->trace, q->path ? q->path : ""), q->t0, t_done, st, (int64_t)q->bytes);
+    if (q->action && t_done >= 0 && waits_wanted(c->waits)) {
+        char *event = q->arg0 ? g_strdup_printf("smbclient %s %s %s done", c->name, q->op, q->arg0)
+                              : g_strdup_printf("smbclient %s %s done", c->name, q->op);
+        waits_signal(c->waits, event);
+        g_free(event);
+    }
+}
+
+static const char *acting_arg0(const SmbClient *c)
+{
+    return c->acting && c->acting->spec->n_args > 0 ? c->acting->args[0] : NULL;
 }
 
 /* An operation that ends without a message (no handle, not connected). */
 static void fail_now(SmbClient *c, const char *op, int handle, const char *path, NTSTATUS st)
 {
-    Pending q = { (char *)op, handle, (char *)path, sim_now(c->sim), 0, 0 };
+    Pending q = { (char *)op, handle, (char *)path, sim_now(c->sim), 0, 0, acting_arg0(c), c->acting != NULL };
     trace_op_row(c, &q, sim_now(c->sim), st);
 }
 
@@ -157,6 +174,8 @@ static void request(SmbClient *c, SmbMsg *m, const char *op, int handle, const c
     q->t0 = sim_now(c->sim);
     q->bytes = bytes;
     q->offset = m->offset;
+    q->arg0 = acting_arg0(c);
+    q->action = c->acting != NULL;
     g_hash_table_insert(c->pending, SMB_ID_KEY(m->msg_id), q);
     if (c->connected) {
         smb_send(c->wire, c->ep, c->node, c->server, m);
@@ -319,7 +338,18 @@ static void do_on_handle(SmbClient *c, const Action *a, const char *verb)
     request(c, m, verb, idx, h->path, bytes);
 }
 
+static void smbclient_act(SmbClient *c, const Action *a);
+
+void smbclient_set_waits(SmbClient *c, Waits *waits) { c->waits = waits; }
+
 void smbclient_action(SmbClient *c, const Action *a)
+{
+    c->acting = a;
+    smbclient_act(c, a);
+    c->acting = NULL;
+}
+
+static void smbclient_act(SmbClient *c, const Action *a)
 {
     const char *verb = a->spec->verb;
     SmbMsg *m;

@@ -13,6 +13,7 @@
 
 #include "scenario.h"
 #include "smb.h"
+#include "waits.h"
 
 typedef struct SmbClient SmbClient;
 
@@ -22,6 +23,9 @@ bool smbclient_parse_policy(const char *s, BreakPolicy *out);
 SmbClient *smbclient_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, const char *name, NetNode *node,
                          NetNode *server, BreakPolicy policy);
 void smbclient_free(SmbClient *c);
+/* Announce each timeline action's completion as "smbclient NAME VERB
+ * [WORD] done" there. */
+void smbclient_set_waits(SmbClient *c, Waits *waits);
 
 /* Run one timeline statement (verb and its values, as the schema gives). */
 void smbclient_action(SmbClient *c, const Action *a);

@@ -467,6 +467,18 @@ static void run_deferred(void *ctx)
     g_free(d);
 }
 
+void smbsetup_set_waits(SmbSetup *s, Waits *waits)
+{
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->clients);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        smbclient_set_waits(v, waits);
+    g_hash_table_iter_init(&it, s->workloads);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        workload_set_waits(v, waits);
+}
+
 bool smbsetup_action(SmbSetup *s, const Action *a)
 {
     const char *subj = a->spec->subject;

@@ -7,6 +7,7 @@
 
 #include "scenario.h"
 #include "tdi.h"
+#include "waits.h"
 
 typedef struct SmbSetup SmbSetup;
 
@@ -15,6 +16,8 @@ void smbsetup_check(Scenario *sc);
 
 SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed);
 void smbsetup_free(SmbSetup *s);
+/* Where the scripted clients and the applications announce completions. */
+void smbsetup_set_waits(SmbSetup *s, Waits *waits);
 /* Run an SMB timeline statement; false when it is not one. */
 bool smbsetup_action(SmbSetup *s, const Action *a);
 void smbsetup_flush_trace(SmbSetup *s);

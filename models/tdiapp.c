@@ -23,7 +23,20 @@ struct TdiApp {
     GPtrArray *clients; /* Client*, in declaration order */
     GPtrArray *repeats; /* Repeat*, owned here so that a run cut short frees them */
     const Scenario *sc;
+    Waits *waits;       /* NULL: nobody waits for an endpoint */
 };
+
+/* "endpoint NAME connected" or "... disconnected", for `after`. */
+static void announce(Client *c, const char *what)
+{
+    if (!waits_wanted(c->app->waits))
+        return;
+    char *event = g_strdup_printf("endpoint %s %s", c->decl->id, what);
+    waits_signal(c->app->waits, event);
+    g_free(event);
+}
+
+void tdiapp_set_waits(TdiApp *app, Waits *waits) { app->waits = waits; }
 
 void tdiapp_node_params(const Decl *node, TdiParams *p)
 {
@@ -132,6 +145,8 @@ static void on_disconnect(void *ctx, TdiEndpoint *ep, uint32_t flags, const TdiC
     (void)info;
     if (flags & TDI_DISCONNECT_RELEASE)
         peer_released(ctx);
+    else
+        announce(ctx, "disconnected"); /* the connection was aborted under it */
 }
 
 static void on_done(void *ctx, TdiEndpoint *ep, const TdiIo *io)
@@ -146,8 +161,13 @@ static void on_done(void *ctx, TdiEndpoint *ep, const TdiIo *io)
             peer_released(c);
     }
     if ((io->kind == TDI_REQ_CONNECT || io->kind == TDI_REQ_LISTEN || io->kind == TDI_REQ_ACCEPT) &&
-        io->status == STATUS_SUCCESS)
+        io->status == STATUS_SUCCESS) {
         c->confirming = false; /* a new connection */
+        if (tdi_endpoint_state(ep) == TDI_EP_ESTABLISHED)
+            announce(c, "connected");
+    }
+    if (io->kind == TDI_REQ_DISCONNECT)
+        announce(c, "disconnected");
 }
 
 /* ClientEventConnect: accept on the first idle endpoint of this address

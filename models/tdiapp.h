@@ -13,6 +13,7 @@
 #define RDRSIM_TDIAPP_H
 
 #include "scenario.h"
+#include "waits.h"
 #include "tdi.h"
 
 typedef struct TdiApp TdiApp;
@@ -27,6 +28,10 @@ void tdiapp_node_params(const Decl *node, TdiParams *p);
 void tdiapp_check(Scenario *sc);
 
 TdiApp *tdiapp_new(Tdi *tdi, Net *net, const Scenario *sc);
+/* Announce "endpoint NAME connected" (a TDI_CONNECT, TDI_LISTEN or
+ * TDI_ACCEPT that established it) and "endpoint NAME disconnected" (its
+ * TDI_DISCONNECT completed, or an abortive disconnect reached it) there. */
+void tdiapp_set_waits(TdiApp *app, Waits *waits);
 void tdiapp_free(TdiApp *app);
 /* Run one timeline action on an endpoint; false when it is not one. */
 bool tdiapp_action(TdiApp *app, const Action *a);

@@ -18,6 +18,7 @@ typedef struct {
     SimTime t0;
     uint64_t bytes;
     bool done;
+    const char *arg0; /* the action's first word (its handle, drive...): names its `done` event */
 } Pending;
 
 struct Workload {
@@ -25,6 +26,8 @@ struct Workload {
     Trace *trace;
     Sim *sim;
     uint32_t node;
+    char *name;          /* the node's */
+    Waits *waits;        /* NULL: nobody waits for an operation */
     GPtrArray *handles;  /* Handle* */
     GPtrArray *pending;  /* Pending* still out */
 };
@@ -63,10 +66,13 @@ Workload *workload_new(Rdbss *r, Trace *trace, Sim *sim, const char *node)
     w->trace = trace;
     w->sim = sim;
     w->node = trace_name(trace, node);
+    w->name = g_strdup(node);
     w->handles = g_ptr_array_new_with_free_func(handle_free);
     w->pending = g_ptr_array_new_with_free_func(pending_free);
     return w;
 }
+
+void workload_set_waits(Workload *w, Waits *waits) { w->waits = waits; }
 
 void workload_free(Workload *w)
 {
@@ -74,6 +80,7 @@ void workload_free(Workload *w)
         return;
     g_ptr_array_unref(w->handles);
     g_ptr_array_unref(w->pending);
+    g_free(w->name);
     g_free(w);
 }
 
@@ -111,12 +118,19 @@ static void on_done(void *ctx, NTSTATUS st, uint64_t info, Fobx *fobx)
     }
     uint64_t bytes = strcmp(q->op, "read") == 0 || strcmp(q->op, "write") == 0 ? info : 0;
     row(w, q, sim_now(w->sim), st, bytes);
+    if (waits_wanted(w->waits)) { /* `after c1 open h1 done` */
+        char *event = q->arg0 ? g_strdup_printf("%s %s %s done", w->name, q->op, q->arg0)
+                              : g_strdup_printf("%s %s done", w->name, q->op);
+        waits_signal(w->waits, event);
+        g_free(event);
+    }
     g_ptr_array_remove(w->pending, q);
 }
 
-static Pending *start(Workload *w, const char *op, int handle, const char *path)
+static Pending *start(Workload *w, const Action *a, const char *op, int handle, const char *path)
 {
     Pending *q = g_new0(Pending, 1);
+    q->arg0 = a->spec->n_args > 0 ? a->args[0] : NULL;
     q->w = w;
     q->op = g_strdup(op);
     q->handle = handle;
@@ -168,20 +182,20 @@ bool workload_action(Workload *w, const Action *a, MiniRdr *(*find_rdr)(void *ct
         return false;
     Rdbss *r = w->r;
     if (strcmp(verb, "use") == 0) {
-        Pending *q = start(w, "use", 0, a->args[1]);
+        Pending *q = start(w, a, "use", 0, a->args[1]);
         rdbss_use(r, a->args[0], a->args[1], opt(sval(a, "user")), opt(sval(a, "password")), on_done, q);
     } else if (strcmp(verb, "unuse") == 0) {
-        Pending *q = start(w, "unuse", 0, a->args[0]);
+        Pending *q = start(w, a, "unuse", 0, a->args[0]);
         rdbss_unuse(r, a->args[0], ival(a, "force"), on_done, q);
     } else if (strcmp(verb, "stop") == 0) {
-        Pending *q = start(w, "stop", 0, a->args[0]);
+        Pending *q = start(w, a, "stop", 0, a->args[0]);
         rdbss_stop(r, find_rdr(ctx, a->args[0]), on_done, q);
     } else if (strcmp(verb, "open") == 0) {
         int idx;
         Handle *h = handle_named(w, a->args[0], &idx);
         g_free(h->path);
         h->path = g_strdup(a->args[1]);
-        Pending *q = start(w, "open", idx, h->path);
+        Pending *q = start(w, a, "open", idx, h->path);
         static const uint32_t abits[] = { ACCESS_READ_DATA, ACCESS_WRITE_DATA, ACCESS_DELETE, ACCESS_READ_ATTR };
         static const uint32_t sbits[] = { SHARE_READ, SHARE_WRITE, SHARE_DELETE };
         rdbss_create(r, h->path, letters(sval(a, "access"), "rwda", abits), letters(sval(a, "share"), "rwd", sbits),
@@ -190,7 +204,7 @@ bool workload_action(Workload *w, const Action *a, MiniRdr *(*find_rdr)(void *ct
     } else {
         int idx;
         Handle *h = handle_named(w, a->args[0], &idx);
-        Pending *q = start(w, verb, idx, h->path);
+        Pending *q = start(w, a, verb, idx, h->path);
         Fobx *x = h->fobx;
         if (strcmp(verb, "read") == 0)
             rdbss_read(r, x, (uint64_t)ival(a, "offset"), (uint64_t)ival(a, "length"), on_done, q);

@@ -8,11 +8,14 @@
 
 #include "rdbss.h"
 #include "scenario.h"
+#include "waits.h"
 
 typedef struct Workload Workload;
 
 Workload *workload_new(Rdbss *r, Trace *trace, Sim *sim, const char *node);
 void workload_free(Workload *w);
+/* Announce each operation's completion as "NODE VERB WORD done" there. */
+void workload_set_waits(Workload *w, Waits *waits);
 /* Run a statement; false when it is not one of the workload's. */
 bool workload_action(Workload *w, const Action *a, MiniRdr *(*find_rdr)(void *ctx, const char *name), void *ctx);
 /* Operations still waiting at the end. */

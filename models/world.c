@@ -8,6 +8,7 @@
 #include "smbsetup.h"
 #include "tdi.h"
 #include "tdiapp.h"
+#include "waits.h"
 
 #define NO_BOUNDS 0, 0
 
@@ -326,7 +327,15 @@ struct World {
     Tdi *tdi;
     TdiApp *tdiapp;
     SmbSetup *smb;
+    Waits *waits;         /* the events `after` actions wait for */
+    GArray *waiting;      /* Waiting: one per `after` action */
 };
+
+/* An `after` action, waiting for its event. */
+typedef struct {
+    World *w;
+    guint index;
+} Waiting;
 
 static bool is_ping(const Action *a)
 {
@@ -436,6 +445,14 @@ static void run_action(Sim *sim, void *ctx, uint64_t idx)
     g_error("world: no handler for action at line %d", a->line);
 }
 
+/* The event an `after` action waits for happened: it runs its delay later. */
+static void event_happened(void *ctx)
+{
+    Waiting *x = ctx;
+    const Action *a = g_ptr_array_index(x->w->sc->actions, x->index);
+    sim_after(x->w->sim, a->at, run_action, x->w, x->index);
+}
+
 World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
 {
     World *w = g_new0(World, 1);
@@ -467,9 +484,24 @@ World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
     }
     w->tdiapp = tdiapp_new(w->tdi, w->net, sc);
     w->smb = smbsetup_new(w->tdi, w->net, sc, seed);
+    /* `after` actions wait for their event, the others for their time.
+     * (The array is sized first: waiters point into it.) */
+    guint n_after = 0;
+    for (guint i = 0; i < sc->actions->len; i++)
+        n_after += ((const Action *)g_ptr_array_index(sc->actions, i))->after != NULL;
+    w->waits = waits_new();
+    w->waiting = g_array_sized_new(FALSE, FALSE, sizeof(Waiting), n_after);
+    tdiapp_set_waits(w->tdiapp, w->waits);
+    smbsetup_set_waits(w->smb, w->waits);
     for (guint i = 0; i < sc->actions->len; i++) {
         const Action *a = g_ptr_array_index(sc->actions, i);
-        sim_at(sim, a->at, run_action, w, i);
+        if (!a->after) {
+            sim_at(sim, a->at, run_action, w, i);
+            continue;
+        }
+        Waiting x = { w, i };
+        g_array_append_val(w->waiting, x);
+        waits_on(w->waits, a->after, event_happened, &g_array_index(w->waiting, Waiting, w->waiting->len - 1));
     }
     return w;
 }
@@ -508,5 +540,8 @@ void world_free(World *w)
     smbsetup_free(w->smb);
     tdi_free(w->tdi);
     net_free(w->net);
+    waits_free(w->waits);
+    if (w->waiting)
+        g_array_unref(w->waiting);
     g_free(w);
 }

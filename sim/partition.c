@@ -97,7 +97,8 @@ static GArray *decl_nodes(const Refs *r, guint i, bool indirect)
 }
 
 /* The nodes an action names: its target's (dnodes: per declaration, the
- * nodes it names), and those of its words. */
+ * nodes it names), those of its words, and those of the event it waits
+ * for. */
 static GArray *action_nodes(const Refs *r, const GPtrArray *dnodes, const Action *a)
 {
     GArray *nodes = g_array_new(FALSE, FALSE, sizeof(int));
@@ -112,6 +113,14 @@ static GArray *action_nodes(const Refs *r, const GPtrArray *dnodes, const Action
     /* a parameter change carries the target's keys, an action its own */
     const ParamSpec *specs = a->spec->params ? a->spec->params : a->target ? a->target->spec->params : NULL;
     values_words(r, specs, a->values, nodes, decls);
+    /* an `after` action is tied to whatever its event names (the endpoint,
+     * the node, the scripted client) */
+    if (a->after) {
+        char **ws = g_strsplit(a->after, " ", -1);
+        for (char **w = ws; *w; w++)
+            word(r, *w, nodes, decls);
+        g_strfreev(ws);
+    }
     through(r, decls, nodes);
     g_array_unref(decls);
     return nodes;

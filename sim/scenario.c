@@ -5,8 +5,10 @@
  * Each line is tokenized on its own, so a statement can never run on into
  * the next line and every token knows its column.  The grammar of a line:
  *
- *   line    := decl | 'at' TIME action | 'expect' STRING OP result
- *            | 'metric' NAME STRING
+ *   line    := decl | 'at' TIME action | 'after' EVENT '+'TIME action
+ *            | 'expect' STRING OP result | 'metric' NAME STRING
+ *   EVENT   := 'endpoint' NAME ('connected' | 'disconnected')
+ *            | SUBJECT VERB [WORD] 'done'
  *   decl    := KIND NAME{n_names} attr*
  *   action  := SUBJECT [VERB] WORD* attr*
  *   attr    := KEY '=' item (',' item)*
@@ -137,6 +139,7 @@ static void decl_free(gpointer p)
 static void action_free(gpointer p)
 {
     Action *a = p;
+    g_free(a->after);
     const ParamSpec *params = a->spec->params ? a->spec->params : a->target->spec->params;
     size_t n = a->values ? scn_n_params(params) : 0; /* values come after the arguments */
     for (size_t i = 0; i < n; i++)
@@ -404,7 +407,7 @@ static bool decl_one(Line *l, const DeclSpec *spec, Tok *kw, char **names, Tok *
                        names[i]);
             goto fail;
         }
-        if (strcmp(names[i], "at") == 0 || strcmp(names[i], "expect") == 0 || strcmp(names[i], "metric") == 0 ||
+        if (strcmp(names[i], "at") == 0 || strcmp(names[i], "expect") == 0 || strcmp(names[i], "metric") == 0 || strcmp(names[i], "after") == 0 ||
             find_decl_spec(sc, names[i])) {
             scn_line_error(l, t, "'%s' is a keyword and cannot name a %s", names[i], spec->kind);
             goto fail;
@@ -718,6 +721,90 @@ static void parse_at(Line *l, SimTime *last_at)
     parse_action(l, at, kw->col);
 }
 
+/* after EVENT +DELAY ACTION: the action runs DELAY after the first time
+ * EVENT happens in the run (never, if it never does).  An event is an
+ * endpoint's connection made or ended, or the completion (whatever its
+ * status) of an action of the timeline, named by its subject, verb and
+ * first word: `c1 open h1 done`, `smbclient s1 negotiate done`. */
+static void parse_after(Line *l)
+{
+    Scenario *sc = l->sc;
+    Tok *kw = scn_peek(l);
+    l->pos++;
+    GPtrArray *words = g_ptr_array_new();
+    Tok *t;
+    while ((t = scn_peek(l)) && t->kind == TK_WORD && t->text[0] != '+') {
+        g_ptr_array_add(words, t);
+        l->pos++;
+    }
+    Tok *first = words->len ? g_ptr_array_index(words, 0) : t;
+    if (words->len == 0) {
+        scn_line_error(l, t, "expected an event after 'after' (e.g. endpoint a1 connected, or c1 open h1 done), "
+                             "got '%s'", scn_describe(t));
+        goto out;
+    }
+    if (!t || t->kind != TK_WORD) {
+        scn_line_error(l, t, "expected a delay such as +10ms after the event, got '%s'", scn_describe(t));
+        goto out;
+    }
+    /* the subject: KIND NAME, or a node */
+    const DeclSpec *dspec = find_decl_spec(sc, first->text);
+    guint rest = 1;
+    const char *subject_kind = "node";
+    if (dspec && !dspec->is_node) {
+        Tok *name = words->len > 1 ? g_ptr_array_index(words, 1) : t;
+        if (words->len < 2 || !scenario_find_decl(sc, dspec->kind, name->text)) {
+            scn_line_error(l, name, "unknown %s '%s'", dspec->kind, words->len < 2 ? "" : name->text);
+            goto out;
+        }
+        subject_kind = dspec->kind;
+        rest = 2;
+    } else if (!scenario_find_node(sc, first->text)) {
+        scn_line_error(l, first, "unknown node '%s' (expected a declared node or KIND NAME)", first->text);
+        goto out;
+    }
+    guint n = words->len - rest;
+    Tok *what = n ? g_ptr_array_index(words, rest) : t;
+    if (strcmp(subject_kind, "endpoint") == 0) {
+        if (n != 1 || (strcmp(what->text, "connected") != 0 && strcmp(what->text, "disconnected") != 0)) {
+            scn_line_error(l, what, "expected 'connected' or 'disconnected' after the endpoint, got '%s'",
+                           n ? what->text : scn_describe(t));
+            goto out;
+        }
+    } else {
+        Tok *last = n ? g_ptr_array_index(words, words->len - 1) : t;
+        if (n < 2 || n > 3 || strcmp(last->text, "done") != 0) {
+            scn_line_error(l, last, "expected VERB [WORD] done after the subject (e.g. c1 open h1 done), got '%s'",
+                           n ? last->text : scn_describe(t));
+            goto out;
+        }
+        if (!find_action(sc, subject_kind, what->text)) {
+            char *verbs = verbs_list(sc, subject_kind);
+            scn_line_error(l, what, "unknown action '%s' (expected one of: %s)", what->text, verbs);
+            g_free(verbs);
+            goto out;
+        }
+    }
+    int64_t v = 0;
+    char *err = NULL;
+    if (!units_parse_int(t->text + 1, QTY_TIME, &v, &err) || v < 0) {
+        scn_line_error(l, t, "%s", err ? err : "a delay must not be negative");
+        g_free(err);
+        goto out;
+    }
+    l->pos++;
+    guint before = sc->actions->len;
+    parse_action(l, v, kw->col);
+    if (sc->actions->len > before) {
+        GString *key = g_string_new("");
+        for (guint i = 0; i < words->len; i++)
+            g_string_append_printf(key, "%s%s", i ? " " : "", ((Tok *)g_ptr_array_index(words, i))->text);
+        ((Action *)g_ptr_array_index(sc->actions, sc->actions->len - 1))->after = g_string_free(key, FALSE);
+    }
+out:
+    g_ptr_array_unref(words);
+}
+
 static bool parse_op(const char *s, ExpectOp *op)
 {
     static const char *ops[] = { "=", "!=", "<", "<=", ">", ">=" };
@@ -849,7 +936,7 @@ static void parse_line(Line *l, SimTime *last_at)
         return;
     if (t->kind != TK_WORD) {
         char *kinds = kinds_list(l->sc);
-        scn_line_error(l, t, "expected a statement (at, expect, metric, %s), got '%s'", kinds, scn_describe(t));
+        scn_line_error(l, t, "expected a statement (at, after, expect, metric, %s), got '%s'", kinds, scn_describe(t));
         g_free(kinds);
         return;
     }
@@ -859,10 +946,12 @@ static void parse_line(Line *l, SimTime *last_at)
         return parse_expect(l);
     if (strcmp(t->text, "metric") == 0)
         return parse_metric(l);
+    if (strcmp(t->text, "after") == 0)
+        return parse_after(l);
     const DeclSpec *spec = find_decl_spec(l->sc, t->text);
     if (!spec) {
         char *kinds = kinds_list(l->sc);
-        scn_line_error(l, t, "unknown statement '%s' (expected at, expect, metric, %s)", t->text, kinds);
+        scn_line_error(l, t, "unknown statement '%s' (expected at, after, expect, metric, %s)", t->text, kinds);
         g_free(kinds);
         return;
     }

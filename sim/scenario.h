@@ -93,6 +93,8 @@ typedef struct {
     int line, col;
     ParamValue *values;    /* per spec->params, or per target's params for a change */
     bool *changed;         /* parameter change: which of target's params are set */
+    char *after;           /* NULL; or the event it waits for ("endpoint a1 connected",
+                            * "c1 open h1 done"), `at` then being the delay after it */
 } Action;
 
 typedef enum { EXPECT_EQ, EXPECT_NE, EXPECT_LT, EXPECT_LE, EXPECT_GT, EXPECT_GE } ExpectOp;

@@ -203,6 +203,45 @@ static void test_check_all_errors(void)
     g_free(s);
 }
 
+/* `after EVENT +DELAY ACTION`: errors at their place; an event that never
+ * happens leaves its action unrun (scenarios/timeline-after.rsim runs the
+ * ones that do). */
+static void test_after(void)
+{
+    char *bad = write_scenario("after-bad.rsim", "client c1\nserver srv\nlink c1 srv\n"
+                                                 "endpoint a1 node=c1\n"
+                                                 "after endpoint a9 connected +1ms endpoint a1 listen\n"
+                                                 "after endpoint a1 opened +1ms endpoint a1 listen\n"
+                                                 "after c1 open h1 +1ms endpoint a1 listen\n"
+                                                 "after c1 dance h1 done +1ms endpoint a1 listen\n"
+                                                 "after c7 open h1 done +1ms endpoint a1 listen\n"
+                                                 "after endpoint a1 connected endpoint a1 listen\n"
+                                                 "after endpoint a1 connected +1ms\n");
+    char *err;
+    g_assert_cmpint(rdrsim(NULL, &err, "check", bad, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "after-bad.rsim:5:16: unknown endpoint 'a9'"));
+    g_assert_nonnull(strstr(err, "after-bad.rsim:6:19: expected 'connected' or 'disconnected'"));
+    g_assert_nonnull(strstr(err, "after-bad.rsim:7:15: expected VERB [WORD] done"));
+    g_assert_nonnull(strstr(err, "after-bad.rsim:8:10: unknown action 'dance'"));
+    g_assert_nonnull(strstr(err, "after-bad.rsim:9:7: unknown node 'c7'"));
+    g_assert_nonnull(strstr(err, "after-bad.rsim:10:"));
+    g_assert_nonnull(strstr(err, "after-bad.rsim:11:"));
+    g_free(err);
+    /* a connection never made: the release waiting for it never runs */
+    char *never = write_scenario("after-never.rsim",
+                                 "scenario never stop=5s\nclient c1\nserver srv\nlink c1 srv loss=100%\n"
+                                 "endpoint a1 node=c1\nendpoint b1 node=srv\n"
+                                 "at 0s endpoint b1 listen\nat 0s endpoint a1 connect srv\n"
+                                 "after endpoint a1 connected +1ms endpoint a1 disconnect mode=release\n"
+                                 "expect \"SELECT count(*) FROM tdi_requests WHERE request = 'TDI_DISCONNECT'\" = 0\n"
+                                 "expect \"SELECT status FROM tdi_requests WHERE request = 'TDI_CONNECT'\" != "
+                                 "'STATUS_SUCCESS'\n");
+    char *db = path_in("after.db");
+    g_unlink(db);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", db, never, NULL), ==, 0);
+    g_free(db), g_free(never), g_free(bad);
+}
+
 static void test_bad_output(void)
 {
     char *s = write_scenario("good.rsim", good), *err;
@@ -568,6 +607,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/run-and-expectations", test_run_and_expectations);
     g_test_add_func("/cli/user-metrics", test_user_metrics);
     g_test_add_func("/cli/check-all-errors", test_check_all_errors);
+    g_test_add_func("/cli/after", test_after);
     g_test_add_func("/cli/bad-output", test_bad_output);
     g_test_add_func("/cli/output-not-a-file", test_output_not_a_file);
     g_test_add_func("/cli/disk-full", test_disk_full);
