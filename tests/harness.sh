@@ -30,45 +30,35 @@ for t in "$build"/tests/test_*; do
     fail=$((fail + f))
 done
 
-# Every bundled scenario runs and its expectations hold.
-for s in scenarios/*.rsim; do
-    name=$(basename "$s" .rsim)
-    if "$RDRSIM_BIN" run -q -o "$tmp/$name.db" "$s" >"$tmp/out" 2>&1; then
-        echo "ok   scenario $name"
+# One check: a name and a command, counted as passed when it succeeds.
+check() {
+    name=$1
+    shift
+    if "$@" >"$tmp/out" 2>&1; then
+        echo "ok   $name"
         pass=$((pass + 1))
     else
-        echo "FAIL scenario $name:"
+        echo "FAIL $name:"
         cat "$tmp/out"
         fail=$((fail + 1))
     fi
+}
+
+# Every bundled scenario runs and its expectations hold.
+for s in scenarios/*.rsim; do
+    check "scenario $(basename "$s" .rsim)" "$RDRSIM_BIN" run -q -o "$tmp/$(basename "$s" .rsim).db" "$s"
 done
 
 # rdrsim regress catches a build with a deliberate regression, and passes a
 # build against itself (tests/regress-demo.sh).
-if [ -x "$build/regress-demo/rdrsim" ]; then
-    if sh tests/regress-demo.sh "$build" --check >"$tmp/out" 2>&1; then
-        echo "ok   regress"
-        pass=$((pass + 1))
-    else
-        echo "FAIL regress:"
-        cat "$tmp/out"
-        fail=$((fail + 1))
-    fi
-fi
+[ -x "$build/regress-demo/rdrsim" ] && check regress sh tests/regress-demo.sh "$build" --check
 
 # make install puts a working rdrsim under DESTDIR/PREFIX/bin (the default
 # build only: another build tree would be rebuilt by the install target).
-if [ "$build" = build ]; then
-    if make -s install DESTDIR="$tmp/inst" PREFIX=/opt/rdrsim >"$tmp/out" 2>&1 &&
-        "$tmp/inst/opt/rdrsim/bin/rdrsim" --version >>"$tmp/out" 2>&1; then
-        echo "ok   make install"
-        pass=$((pass + 1))
-    else
-        echo "FAIL make install:"
-        cat "$tmp/out"
-        fail=$((fail + 1))
-    fi
-fi
+installed() {
+    make -s install DESTDIR="$tmp/inst" PREFIX=/opt/rdrsim && "$tmp/inst/opt/rdrsim/bin/rdrsim" --version
+}
+[ "$build" = build ] && check "make install" installed
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
