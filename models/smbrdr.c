@@ -30,12 +30,20 @@ typedef struct {
                            * request joins at the end; a handful wait at a
                            * time, and a lookup reads one line where a hash
                            * table read three */
-    GHashTable *sessions; /* user -> session id */
+    GHashTable *sessions; /* "user\npassword" -> session id: a session is its credentials' */
 } Conn;
 
 typedef struct {
     uint64_t session, tree;
+    char *credentials; /* "user\npassword" of its session */
 } Tree;
+
+static void tree_free(gpointer p)
+{
+    Tree *t = p;
+    g_free(t->credentials);
+    g_free(t);
+}
 
 /* K_WAIT: a request that waits for an event (CHANGE_NOTIFY), to which the
  * request time-out does not apply. */
@@ -155,6 +163,11 @@ static NTSTATUS call(RxContext *rx, SmbMsg *m, ReqKind kind)
     return STATUS_PENDING;
 }
 
+static char *credentials_key(const char *user, const char *password)
+{
+    return g_strconcat(user ? user : "", "\n", password ? password : "", NULL);
+}
+
 static void send_tree_connect(Conn *c, RxContext *rx, uint64_t session)
 {
     SmbMsg *m = smb_msg_new(c->rdr->wire, SMB2_TREE_CONNECT);
@@ -162,6 +175,8 @@ static void send_tree_connect(Conn *c, RxContext *rx, uint64_t session)
     m->share = g_strdup(rx->share);
     Tree *t = rx->vnet_root->context;
     t->session = session;
+    g_free(t->credentials);
+    t->credentials = credentials_key(rx->user, rx->password);
     send_req(c, m, rx, K_TREE);
 }
 
@@ -173,7 +188,7 @@ static void on_response(Req *q, const SmbMsg *m)
     switch (q->kind) {
     case K_SESSION:
         if (st == STATUS_SUCCESS) {
-            g_hash_table_insert(c->sessions, g_strdup(rx->user ? rx->user : ""), GSIZE_TO_POINTER(m->session));
+            g_hash_table_insert(c->sessions, credentials_key(rx->user, rx->password), GSIZE_TO_POINTER(m->session));
             send_tree_connect(c, rx, m->session);
             return;
         }
@@ -386,6 +401,10 @@ static NTSTATUS finalize_srv_call(RxContext *rx)
     return STATUS_SUCCESS;
 }
 
+/* A V_NET_ROOT reuses a session only when it was set up with the very
+ * same credentials: a wrong password gets a SESSION_SETUP of its own, and
+ * STATUS_LOGON_FAILURE from the server, never the session of the right
+ * one. */
 static NTSTATUS create_vnet_root(RxContext *rx)
 {
     Conn *c = conn_of(rx);
@@ -393,7 +412,10 @@ static NTSTATUS create_vnet_root(RxContext *rx)
     g_ptr_array_add(rdr_of(rx)->trees, t);
     rx->vnet_root->context = t;
     gpointer session;
-    if (g_hash_table_lookup_extended(c->sessions, rx->user ? rx->user : "", NULL, &session)) {
+    char *key = credentials_key(rx->user, rx->password);
+    bool known = g_hash_table_lookup_extended(c->sessions, key, NULL, &session);
+    g_free(key);
+    if (known) {
         send_tree_connect(c, rx, GPOINTER_TO_SIZE(session));
         return STATUS_PENDING;
     }
@@ -420,15 +442,26 @@ static NTSTATUS finalize_vnet_root(RxContext *rx)
     return STATUS_SUCCESS;
 }
 
+/* The id is the user's name itself, byte for byte (an opaque blob of the
+ * redirector's choosing, STRUCTURES.md 4.2): distinct users never share
+ * one (a 32-bit hash of the name could), and each gets its own NET_ROOT
+ * over the one SRV_CALL.  rdrsim has no logon sessions apart from users. */
 static NTSTATUS get_connection_id(RxContext *rx)
 {
-    /* distinct credentials, distinct V_NET_ROOTs over one SRV_CALL */
-    rx->connection_id = rx->user ? g_str_hash(rx->user) : 0;
+    rx->connection_id = rx->user && *rx->user ? g_bytes_new(rx->user, strlen(rx->user)) : NULL;
     return STATUS_SUCCESS;
 }
 
 static NTSTATUS mrx_create(RxContext *rx)
 {
+    /* Invariant: no open proceeds on a session whose credentials it did
+     * not present (an open by drive presents its drive's). */
+    Tree *t = rx->vnet_root ? rx->vnet_root->context : NULL;
+    char *presented = credentials_key(rx->user, rx->password);
+    if (t && t->credentials && strcmp(t->credentials, presented) != 0)
+        sim_fail(rdbss_sim(rdbss_of_context(rx)), "an open of %s by user '%s' proceeded on a session set up with "
+                                                  "other credentials", rx->path, rx->user ? rx->user : "");
+    g_free(presented);
     SmbMsg *m = request(SMB2_CREATE, rx);
     m->file = 0;
     m->path = g_strdup(rx->path);
@@ -622,7 +655,7 @@ SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name
     s->request_timeout = p->request_timeout;
     s->req_pool = req_pool;
     s->conns = g_ptr_array_new();
-    s->trees = g_ptr_array_new_with_free_func(g_free);
+    s->trees = g_ptr_array_new_with_free_func(tree_free);
     s->m = rdbss_register(r, name, d, s, p->request_timeout, delayed_close);
     return s;
 }

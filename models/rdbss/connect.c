@@ -47,28 +47,62 @@ static SrvCall *find_srv_call(MiniRdr *m, const char *name)
     return NULL;
 }
 
-static NetRoot *find_net_root(MiniRdr *m, SrvCall *sc, const char *name)
+/* Connection ids are opaque bytes of the mini-redirector's choosing,
+ * compared byte for byte; no id and an empty one are the zero id
+ * (STRUCTURES.md 4.2). */
+static bool same_id(GBytes *a, GBytes *b)
+{
+    gsize na = a ? g_bytes_get_size(a) : 0, nb = b ? g_bytes_get_size(b) : 0;
+    return na == nb && (na == 0 || memcmp(g_bytes_get_data(a, NULL), g_bytes_get_data(b, NULL), na) == 0);
+}
+
+/* The NET_ROOT of this name entered under this id: each connection id has
+ * its own NET_ROOT, V_NET_ROOTs and FCB table (STRUCTURES.md 4.2, every
+ * prefix entry keeps the id it was inserted with and a lookup matches
+ * only equal ids).  The SRV_CALL, the connection to the server, is
+ * shared. */
+static NetRoot *find_net_root(MiniRdr *m, SrvCall *sc, const char *name, GBytes *id)
 {
     for (guint i = 0; i < m->net_roots->len; i++) {
         NetRoot *nr = g_ptr_array_index(m->net_roots, i);
-        if (nr->srv_call == sc && g_ascii_strcasecmp(nr->name, name) == 0)
+        if (nr->srv_call == sc && g_ascii_strcasecmp(nr->name, name) == 0 && same_id(nr->connection_id, id))
             return nr;
     }
     return NULL;
 }
 
-/* The V_NET_ROOT of the NET_ROOT with this connection id, compared byte
- * for byte (STRUCTURES.md 4.2).  The credentials travel in the id: a
- * redirector without MRxGetConnectionId (id 0 for everyone) gets one
- * V_NET_ROOT per share, whose credentials then serve every user. */
-static VNetRoot *find_vnet_root(NetRoot *nr, uint64_t id)
+static bool same_credential(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
+
+/* The V_NET_ROOT of the NET_ROOT whose credentials are the caller's
+ * (STRUCTURES.md 4.3: user and password compared with each V_NET_ROOT of
+ * the NET_ROOT; none matching, a new one is built).  So a wrong password
+ * never rides on a V_NET_ROOT, or a session, built with the right one,
+ * with or without MRxGetConnectionId. */
+static VNetRoot *find_vnet_root(NetRoot *nr, const RxContext *rx)
 {
     for (guint i = 0; i < nr->vnet_roots->len; i++) {
         VNetRoot *v = g_ptr_array_index(nr->vnet_roots, i);
-        if (v->connection_id == id && !v->finalized && !v->upper_done)
+        if (!v->finalized && !v->upper_done && same_credential(v->user, rx->user) &&
+            same_credential(v->password, rx->password))
             return v;
     }
     return NULL;
+}
+
+/* An id as the trace shows it: printable ASCII as is, other bytes \xHH. */
+static void append_id(GString *s, GBytes *id)
+{
+    gsize n = 0;
+    const unsigned char *b = id ? g_bytes_get_data(id, &n) : NULL;
+    if (!n)
+        return;
+    g_string_append_c(s, ';');
+    for (gsize i = 0; i < n; i++) {
+        if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\')
+            g_string_append_c(s, (char)b[i]);
+        else
+            g_string_append_printf(s, "\\x%02x", b[i]);
+    }
 }
 
 static void construct(RxContext *rx);
@@ -149,12 +183,12 @@ static VNetRoot *vnet_root_new(MiniRdr *m, NetRoot *nr, RxContext *rx)
 {
     VNetRoot *v = g_new0(VNetRoot, 1);
     v->node_type = RX_NTC_V_NETROOT;
-    v->name = rx->connection_id ? g_strdup_printf("%s;%llu", nr->name, (unsigned long long)rx->connection_id)
-                                : g_strdup(nr->name);
+    GString *name = g_string_new(nr->name);
+    append_id(name, nr->connection_id);
+    v->name = g_string_free(name, FALSE);
     v->net_root = nr;
     v->user = g_strdup(rx->user);
     v->password = g_strdup(rx->password);
-    v->connection_id = rx->connection_id;
     v->condition = COND_IN_TRANSITION;
     v->refs = 1; /* the name table's */
     nr->refs++;
@@ -169,11 +203,15 @@ static void net_root_named(RxContext *rx)
     MiniRdr *m = rx->rdr;
     SrvCall *sc = rx->srv_call;
     char *name = g_strconcat(sc->name, "\\", rx->share, NULL);
-    NetRoot *nr = find_net_root(m, sc, name);
+    NetRoot *nr = find_net_root(m, sc, name, rx->connection_id);
     if (!nr) {
         nr = g_new0(NetRoot, 1);
         nr->node_type = RX_NTC_NETROOT;
         nr->name = name;
+        nr->connection_id = rx->connection_id ? g_bytes_ref(rx->connection_id) : NULL;
+        GString *table_name = g_string_new(name);
+        append_id(table_name, nr->connection_id);
+        nr->table_name = g_string_free(table_name, FALSE);
         nr->srv_call = sc;
         nr->condition = COND_IN_TRANSITION;
         nr->fcbs = g_hash_table_new(g_str_hash, g_str_equal);
@@ -228,9 +266,9 @@ static void construct(RxContext *rx)
         return;
     }
     char *name = g_strconcat(sc->name, "\\", rx->share, NULL);
-    NetRoot *nr = find_net_root(m, sc, name);
+    NetRoot *nr = find_net_root(m, sc, name, rx->connection_id);
     g_free(name);
-    VNetRoot *v = nr ? find_vnet_root(nr, rx->connection_id) : NULL;
+    VNetRoot *v = nr ? find_vnet_root(nr, rx) : NULL;
     if (v && v->condition == COND_IN_TRANSITION) {
         g_ptr_array_add(sc->waiters, rx);
         return;
@@ -254,8 +292,10 @@ static void construct(RxContext *rx)
 
 static void got_connection_id(RxContext *rx)
 {
-    if (rx->status != STATUS_SUCCESS)
-        rx->connection_id = 0; /* default: session 0 */
+    if (rx->status != STATUS_SUCCESS && rx->connection_id) {
+        g_bytes_unref(rx->connection_id); /* default: the zero id */
+        rx->connection_id = NULL;
+    }
     construct(rx);
 }
 
@@ -263,7 +303,9 @@ static void got_connection_id(RxContext *rx)
 void rx_obtain_connection(RxContext *rx, void (*k)(RxContext *))
 {
     rx->k_ctx = (void *)k;
-    rx->connection_id = 0;
+    if (rx->connection_id)
+        g_bytes_unref(rx->connection_id);
+    rx->connection_id = NULL;
     rx_call(rx, ID_MRxGetConnectionId, got_connection_id);
 }
 

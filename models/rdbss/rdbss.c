@@ -371,6 +371,9 @@ void rdbss_free(Rdbss *r)
         NetRoot *nr = g_ptr_array_index(r->nr_all, i);
         g_hash_table_unref(nr->fcbs);
         g_ptr_array_unref(nr->vnet_roots);
+        if (nr->connection_id)
+            g_bytes_unref(nr->connection_id);
+        g_free(nr->table_name);
         g_free(nr->name);
         g_free(nr);
     }

@@ -62,7 +62,7 @@ struct RxContext {
     /* connection construction */
     char *server, *share, *subpath;  /* "\srv", "share", the rest */
     const char *user, *password;
-    uint64_t connection_id;
+    GBytes *connection_id;           /* MRxGetConnectionId's opaque answer, owned; NULL: none (the zero id) */
     NTSTATUS net_root_status, vnet_root_status;
     bool force;
     /* create */
@@ -130,6 +130,8 @@ struct SrvCall {
 struct NetRoot {
     RxNodeType node_type;
     char *name;          /* "\srv\share" */
+    GBytes *connection_id; /* the id it is entered under in the name table (NULL: none) */
+    char *table_name;    /* the name with the id appended, as the name table (and the trace) knows it */
     SrvCall *srv_call;
     RxCondition condition;
     void *context;
@@ -143,8 +145,7 @@ struct VNetRoot {
     RxNodeType node_type;
     char *name;          /* the canonical name: "\srv\share" or "\;X:\srv\share\sub" */
     NetRoot *net_root;
-    char *user, *password;
-    uint64_t connection_id;
+    char *user, *password; /* the credentials it was built with (STRUCTURES.md 4.3) */
     RxCondition condition;
     NTSTATUS status;
     void *context;

@@ -59,7 +59,7 @@ static const char *object_subject(const RxContext *rx, ObjKind k)
     case OBJ_SRV_CALL:
         return rx->srv_call ? rx->srv_call->name : "?";
     case OBJ_NET_ROOT:
-        return rx->net_root ? rx->net_root->name : "?";
+        return rx->net_root ? rx->net_root->table_name : "?";
     case OBJ_V_NET_ROOT:
         return rx->vnet_root ? rx->vnet_root->name : rx->server ? rx->server : "?";
     case OBJ_FCB:
@@ -172,6 +172,8 @@ void rx_op_free(Op *o)
     g_free(o->rx.subpath);
     g_free(o->rx.path);
     g_free(o->rx.new_name);
+    if (o->rx.connection_id)
+        g_bytes_unref(o->rx.connection_id);
     if (o->rx.lock_list)
         g_array_unref(o->rx.lock_list);
     if (o->rx.stamps)
