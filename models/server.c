@@ -633,7 +633,8 @@ static void do_tree_connect(Conn *c, const SmbMsg *req)
     }
     Share *sh = req->share ? g_hash_table_lookup(s->shares, req->share) : NULL;
     if (!sh || sh->deleted) {
-        reply(c, req, STATUS_BAD_NETWORK_PATH);
+        /* MS-SMB2 3.3.5.7: no share of that name, STATUS_BAD_NETWORK_NAME */
+        reply(c, req, STATUS_BAD_NETWORK_NAME);
         return;
     }
     Tree *t = g_new0(Tree, 1);

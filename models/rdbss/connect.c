@@ -120,32 +120,42 @@ static void winner_notified(RxContext *rx)
 {
     SrvCall *sc = rx->srv_call;
     /* success -> Good, anything else -> Bad (a.1 step 4.3.5) */
+    if (!rx->winner)
+        return; /* the creation failed: the SRV_CALL is Bad already, its waiters woken */
     sc->condition = rx->status == STATUS_SUCCESS || rx->status == STATUS_NOT_IMPLEMENTED ? COND_GOOD : COND_BAD;
     if (sc->condition == COND_BAD)
         sc->status = rx->status;
     rx_wake_waiters(sc);
 }
 
+/* MRxSrvCallWinnerNotify follows every request to create a SRV_CALL, as
+ * the connection and name resolution page (003) says ("called after every
+ * request to create a SRV_CALL structure"): with ThisMinirdrIsTheWinner
+ * TRUE after a successful creation, FALSE after a failed one, which the
+ * redirector learns of so.  Where that page also says "before", and
+ * ReactOS calls it only after a success, the choice is in docs/models.md
+ * ("RDBSS: choices"). */
 static void srv_call_created(RxContext *rx)
 {
     SrvCall *sc = rx->srv_call;
-    if (rx->status != STATUS_SUCCESS) {
+    bool won = rx->status == STATUS_SUCCESS;
+    if (!won) {
         sc->condition = COND_BAD;
         sc->status = rx->status;
-        rx_side_free(rx);
+    }
+    RxContext *w = rx_side_new(sc->rdr);
+    w->srv_call = sc;
+    w->winner = won;
+    rx_side_free(rx);
+    rx_call(w, ID_MRxSrvCallWinnerNotify, winner_notified);
+    rx_side_free(w);
+    if (!won) {
         rx_wake_waiters(sc);
         /* The failed construction is dereferenced: a Bad SRV_CALL answers
          * with its status until the scavenger finalizes it; the next
          * attempt after that connects anew. */
         rx_scavenge_later(sc->rdr, sc);
-        return;
     }
-    /* MRxSrvCallWinnerNotify after every successful SRV_CALL creation (seed 003). */
-    RxContext *w = rx_side_new(sc->rdr);
-    w->srv_call = sc;
-    rx_side_free(rx);
-    rx_call(w, ID_MRxSrvCallWinnerNotify, winner_notified);
-    rx_side_free(w);
 }
 
 static void vnet_root_created(RxContext *rx)
@@ -313,7 +323,16 @@ static void use_done(RxContext *rx)
 {
     Op *o = (Op *)rx;
     if (rx->status != STATUS_SUCCESS) {
-        rx_irp_done(o, rx->status, 0);
+        /* MPR, like MUP, offers the connection to each provider in order
+         * until one makes it; none: the most significant failure */
+        rx->mup_status = rx_mup_status(rx->mup_status, rx->status);
+        MiniRdr *next = rx->resolving ? rx_next_provider(rx) : NULL;
+        if (next) {
+            rx->rdr = next;
+            rx_obtain_connection(rx, use_done);
+            return;
+        }
+        rx_irp_done(o, rx->mup_status, 0);
         return;
     }
     VNetRoot *v = rx->vnet_root;
@@ -354,6 +373,66 @@ MiniRdr *rx_first_started(Rdbss *r)
 /* The redirector that serves a server: one whose table already holds a Good
  * SRV_CALL for it, else the first started one in provider order (a failure
  * moves on to the next, see create_resolved). */
+/* MUP's choice of the one status an application sees when every provider
+ * failed (ReactOS's and the NT sources' MupOrderedErrorList, least to
+ * most significant): a later status replaces the kept one unless it is
+ * in this list below it; a status not in the list outranks every one in
+ * it.  So a provider's own reason (LOGON_FAILURE, REMOTE_NOT_LISTENING,
+ * NETWORK_UNREACHABLE) wins over "no such name", and BAD_NETWORK_PATH over
+ * BAD_NETWORK_NAME. */
+static int mup_rank(NTSTATUS st)
+{
+    static const NTSTATUS order[] = { STATUS_UNSUCCESSFUL, STATUS_INVALID_PARAMETER, STATUS_REDIRECTOR_NOT_STARTED,
+                                      STATUS_BAD_NETWORK_NAME, STATUS_BAD_NETWORK_PATH };
+    for (int i = 0; i < (int)G_N_ELEMENTS(order); i++)
+        if (order[i] == st)
+            return i;
+    return (int)G_N_ELEMENTS(order);
+}
+
+NTSTATUS rx_mup_status(NTSTATUS kept, NTSTATUS failed)
+{
+    if (kept == STATUS_SUCCESS)
+        return failed;
+    return mup_rank(failed) < mup_rank(kept) ? kept : failed;
+}
+
+/* Whether some started redirector already claimed this server (MUP's
+ * prefix cache: it then goes straight to that provider). */
+static bool claimed(Rdbss *r, const char *server)
+{
+    for (guint i = 0; i < r->rdrs->len; i++) {
+        MiniRdr *m = g_ptr_array_index(r->rdrs, i);
+        for (guint j = 0; m->state == RDR_STARTED && j < m->srv_calls->len; j++) {
+            SrvCall *sc = g_ptr_array_index(m->srv_calls, j);
+            if (strcmp(sc->name, server) == 0 && sc->condition == COND_GOOD)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* The started redirector after rx's in provider order, or NULL. */
+MiniRdr *rx_next_provider(RxContext *rx)
+{
+    Rdbss *r = rx->rdbss;
+    guint i = 0;
+    while (i < r->rdrs->len && g_ptr_array_index(r->rdrs, i) != rx->rdr)
+        i++;
+    for (i++; i < r->rdrs->len; i++) {
+        MiniRdr *m = g_ptr_array_index(r->rdrs, i);
+        if (m->state == RDR_STARTED)
+            return m;
+    }
+    return NULL;
+}
+
+void rx_begin_resolution(RxContext *rx)
+{
+    rx->mup_status = STATUS_SUCCESS;
+    rx->resolving = !claimed(rx->rdbss, rx->server);
+}
+
 MiniRdr *rx_serving(Rdbss *r, const char *server, guint from)
 {
     for (guint i = from; i < r->rdrs->len; i++) {
@@ -391,6 +470,7 @@ void rdbss_use(Rdbss *r, const char *drive, const char *unc, const char *user, c
     rx->rdr = m;
     rx->user = user;
     rx->password = password;
+    rx_begin_resolution(rx);
     rx->k_arg = (uint64_t)(uintptr_t)(drive ? g_intern_string(drive) : NULL);
     /* e.1: the provider DLL's private request, then the tree connect. */
     rx_call(rx, ID_MRxDevFcbXXXControlFile, use_step1);

@@ -223,19 +223,19 @@ static void name_preparsed(RxContext *rx)
 static void create_connected(RxContext *rx)
 {
     if (rx->status != STATUS_SUCCESS) {
-        /* provider order: the next redirector may serve the name */
-        guint i = 0;
-        while (i < rx->rdbss->rdrs->len && g_ptr_array_index(rx->rdbss->rdrs, i) != rx->rdr)
-            i++;
-        MiniRdr *next = rx_serving(rx->rdbss, rx->server, i + 1);
-        if (next && !rx->srv_call->opens->len && rx->k_arg == 0 &&
-            rx->srv_call->condition == COND_BAD) {
+        /* Provider order (STRUCTURES.md 7, SEQUENCES.md a.1 step 1): while
+         * no provider has claimed the server, each in turn is asked until
+         * one makes the connection; when none does, the application sees
+         * the most significant failure (rx_mup_status).  A server already
+         * claimed goes straight to its provider, and its failure is final. */
+        rx->mup_status = rx_mup_status(rx->mup_status, rx->status);
+        MiniRdr *next = rx->resolving ? rx_next_provider(rx) : NULL;
+        if (next) {
             rx->rdr = next;
-            rx->k_arg = 1;
             rx_obtain_connection(rx, create_connected);
             return;
         }
-        rx_irp_done((Op *)rx, rx->status, 0);
+        rx_irp_done((Op *)rx, rx->mup_status, 0);
         return;
     }
     /* a.2 step 7: MRxGetConnectionId again with the lookup, then MRxPreparseName */
@@ -289,6 +289,7 @@ void rdbss_create(Rdbss *r, const char *path, uint32_t access, uint32_t share, u
         rx->path = rest;
         rx->subpath = g_strdup("");
         rx->rdr = rx_serving(r, rx->server, 0);
+        rx_begin_resolution(rx);
     }
     rx_obtain_connection(rx, create_connected);
 }

@@ -64,6 +64,9 @@ struct RxContext {
     const char *user, *password;
     GBytes *connection_id;           /* MRxGetConnectionId's opaque answer, owned; NULL: none (the zero id) */
     NTSTATUS net_root_status, vnet_root_status;
+    bool winner;                     /* MRxSrvCallWinnerNotify's ThisMinirdrIsTheWinner */
+    NTSTATUS mup_status;             /* provider order: the failure that wins so far (MUP's precedence) */
+    bool resolving;                  /* provider order: no provider had claimed the server yet */
     bool force;
     /* create */
     char *path;                      /* relative to the share */

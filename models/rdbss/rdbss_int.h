@@ -88,6 +88,12 @@ void rx_wake_waiters(SrvCall *sc);
 void rx_obtain_connection(RxContext *rx, void (*k)(RxContext *));
 MiniRdr *rx_first_started(Rdbss *r);
 MiniRdr *rx_serving(Rdbss *r, const char *server, guint from);
+/* Provider order, as MUP applies it: the status kept when `failed` comes
+ * after `kept`; the redirector after rx's; the start of a resolution
+ * (rx->resolving: no provider claimed the server yet). */
+NTSTATUS rx_mup_status(NTSTATUS kept, NTSTATUS failed);
+MiniRdr *rx_next_provider(RxContext *rx);
+void rx_begin_resolution(RxContext *rx);
 
 /* rxcontext.c */
 void rx_fail(Rdbss *r, const char *fmt, const char *a);
