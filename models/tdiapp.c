@@ -51,6 +51,7 @@ void tdiapp_node_params(const Decl *node, TdiParams *p)
     p->accept_timeout = decl_param(node, "accept_timeout")->i;
     p->delayed_ack = decl_param(node, "delayed_ack")->i;
     p->window = (uint32_t)decl_param(node, "window")->i;
+    p->orderly_release = strcmp(decl_param(node, "release")->s, "abort") != 0;
 }
 
 static bool is_endpoint_action(const Action *a) { return strcmp(a->spec->subject, "endpoint") == 0; }
@@ -59,6 +60,13 @@ void tdiapp_check(Scenario *sc)
 {
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
+        if (d->spec->is_node) {
+            const ParamValue *r = decl_param(d, "release");
+            if (strcmp(r->s, "orderly") != 0 && strcmp(r->s, "abort") != 0)
+                scenario_error(sc, r->line ? r->line : d->line, r->col ? r->col : d->col,
+                               "release=%s: expected orderly or abort", r->s);
+            continue;
+        }
         if (strcmp(d->spec->kind, "endpoint") != 0)
             continue;
         const ParamValue *node = decl_param(d, "node");

@@ -23,7 +23,8 @@
     { "disconnect_timeout", PT_TIME, 0, "500ms", "time-out of a TDI_DISCONNECT that gives none", 1, 3600e9 }, \
     { "accept_timeout", PT_TIME, 0, "500ms", "how long an offer awaits TDI_ACCEPT after a TDI_QUERY_ACCEPT listen", 1, 3600e9 }, \
     { "delayed_ack", PT_TIME, 0, "200ms", "longest an ACK waits to ride on data, every second segment acknowledged at once (RFC 9293 3.8.6.3); 0: every segment at once", 0, 500e6 }, \
-    { "window", PT_SIZE, 0, "64KiB", "bytes in flight per direction of a connection", 1, 1073741824 },
+    { "window", PT_SIZE, 0, "64KiB", "bytes in flight per direction of a connection", 1, 1073741824 }, \
+    { "release", PT_STRING, 0, "orderly", "TDI_DISCONNECT(RELEASE) on this transport: orderly (the four-step controlled disconnect) or abort (a transport without controlled disconnects terminates all activity, TDI_DISCONNECT)", NO_BOUNDS },
 
 static const ParamSpec node_keys[] = {
     TRANSPORT_KEYS

@@ -201,6 +201,12 @@ static void test_check_all_errors(void)
     g_assert_nonnull(strstr(err, "errors.rsim:7:8: query does not compile"));
     g_free(err);
     g_free(s);
+    /* a transport's release is orderly or abort (scenarios/tdi-no-release.rsim) */
+    s = write_scenario("release.rsim", "client c1 release=never\nserver srv\nlink c1 srv\n");
+    g_assert_cmpint(rdrsim(NULL, &err, "check", s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "release.rsim:1:11: release=never: expected orderly or abort"));
+    g_free(err);
+    g_free(s);
 }
 
 /* `after EVENT +DELAY ACTION`: errors at their place; an event that never

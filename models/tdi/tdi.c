@@ -37,6 +37,7 @@ void tdi_default_params(TdiParams *p)
      * (TcpAckFrequency 2). */
     p->delayed_ack = 200 * SIM_MS;
     p->window = 64 * 1024;
+    p->orderly_release = true;
 }
 
 static TdiNode *tdi_node(Tdi *tdi, NetNode *node)
@@ -517,6 +518,11 @@ NTSTATUS tdi_disconnect(TdiEndpoint *ep, uint32_t flags, const int64_t *timeout,
         return tdi_finish(r, STATUS_INVALID_PARAMETER, 0, 0);
     if (bad_timeout(timeout))
         return tdi_finish(r, STATUS_INVALID_PARAMETER, 0, 0);
+    /* A transport without controlled disconnects terminates all activity
+     * whatever the flags ask (TDI_DISCONNECT; TDI.md 1): a release is an
+     * abort there, and the request is traced as the client made it. */
+    if (release && !ep->tn->p.orderly_release)
+        release = false;
     Half *h = ep->half;
     Conn *c = h ? h->conn : NULL;
     NTSTATUS st = STATUS_SUCCESS;

@@ -54,6 +54,8 @@ typedef struct {
     SimTime delayed_ack;         /* longest an ACK waits for data to ride on; 0: ACK every segment at once */
     SimTime accept_timeout;      /* how long an offer waits for TDI_ACCEPT */
     uint32_t window;             /* bytes in flight per direction */
+    bool orderly_release;        /* false: a RELEASE terminates all activity, as an ABORT (TDI_DISCONNECT: "some
+                                  * transport drivers simply terminate all activity"; no TDI_SERVICE_ORDERLY_RELEASE) */
 } TdiParams;
 
 typedef enum {
