@@ -507,10 +507,21 @@ static NTSTATUS compute_new_buffering(RxContext *rx)
     return STATUS_SUCCESS;
 }
 
+/* The break's answer.  A file no longer in use (its SRV_OPEN in delayed
+ * close) is closed instead of acknowledged: a CLOSE releases the oplock
+ * and the file at once (OPLOCKS.md: a close answers a break), and RDBSS
+ * sees the SRV_OPEN marked closed. */
 static NTSTATUS complete_buffering_change(RxContext *rx)
 {
     Conn *c = conn_of(rx);
     SrvOpen *so = rx->srv_open;
+    if (so->flags & SRVOPEN_FLAG_CLOSE_DELAYED) {
+        if (c)
+            send_req(c, request(SMB2_CLOSE, rx), NULL, K_SIMPLE);
+        so->flags |= SRVOPEN_FLAG_CLOSED;
+        so->level = OPLOCK_LEVEL_NONE;
+        return STATUS_SUCCESS;
+    }
     /* the cached locks first (LockList), then the acknowledgement */
     for (guint i = 0; c && rx->lock_list && i < rx->lock_list->len; i++) {
         BufferedLock *l = &g_array_index(rx->lock_list, BufferedLock, i);
@@ -530,9 +541,12 @@ static NTSTATUS complete_buffering_change(RxContext *rx)
     return STATUS_SUCCESS;
 }
 
+/* One routine serves several low I/O operations and tells them apart by
+ * LowIoContext.Operation, as the kernel network mini-redirector page
+ * (001) describes the shared MRxLowIOSubmit entries. */
 static NTSTATUS lowio_rw(RxContext *rx)
 {
-    SmbMsg *m = request(rx->routine == MRX_LOWIO(LOWIO_OP_READ) ? SMB2_READ : SMB2_WRITE, rx);
+    SmbMsg *m = request(rx->op == LOWIO_OP_READ ? SMB2_READ : SMB2_WRITE, rx);
     m->offset = rx->offset;
     m->length = rx->length;
     m->stamp = rx->stamp;
@@ -544,8 +558,8 @@ static NTSTATUS lowio_lock(RxContext *rx)
     SmbMsg *m = request(SMB2_LOCK, rx);
     m->offset = rx->offset;
     m->length = rx->length;
-    m->exclusive = rx->routine == MRX_LOWIO(LOWIO_OP_EXCLUSIVELOCK);
-    m->unlock = rx->routine == MRX_LOWIO(LOWIO_OP_UNLOCK);
+    m->exclusive = rx->op == LOWIO_OP_EXCLUSIVELOCK;
+    m->unlock = rx->op == LOWIO_OP_UNLOCK;
     m->fail_immediately = true;
     return call(rx, m, K_SIMPLE);
 }

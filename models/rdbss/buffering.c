@@ -26,10 +26,11 @@ static void change_done(RxContext *rx)
     if (rx->lock_list) /* the LockList went to the server with the acknowledgement */
         g_array_append_vals(f->server_locks, rx->lock_list->data, rx->lock_list->len);
     rx_side_free(rx);
+    /* A file no longer in use (a delayed close) was closed by the
+     * mini-redirector instead of acknowledged: its delayed close is over. */
+    if ((so->flags & SRVOPEN_FLAG_CLOSED) && (so->flags & SRVOPEN_FLAG_CLOSE_DELAYED))
+        rx_srv_open_closed(so);
 }
-
-/* After the server close that replaced an acknowledgement, the waiting FOBX goes. */
-static void break_closed(void *ctx) { rx_fobx_deref(ctx); }
 
 static void change_flushed(void *ctx)
 {
@@ -44,18 +45,13 @@ static void change_flushed(void *ctx)
         rx->lock_list = g_array_copy(f->locks); /* LowIoContext.ParamsFor.Locks.LockList */
         g_array_set_size(f->locks, 0);
     }
-    if (so->flags & SRVOPEN_FLAG_CLOSE_DELAYED) {
-        /* closing replaces the acknowledgement (f.5.6) */
-        Fobx *x = so->fobxs->len ? g_ptr_array_index(so->fobxs, 0) : NULL;
-        install_buffering(f, rx->new_state);
-        rx_side_free(rx);
-        if (x && x->scavenge_pending) {
-            g_ptr_array_remove(rx_rdr_of_fcb(f)->scavenge, x);
-            x->scavenge_pending = false;
-            rx_close_srv_open(so, break_closed, x);
-        }
-        return;
-    }
+    /* f.5.6: MRxCompleteBufferingStateChangeRequest, also for a SRV_OPEN in
+     * delayed close.  Where SEQUENCES.md (after ReactOS) has RDBSS call
+     * MRxCloseSrvOpen itself there, the miscellaneous-routines page (000)
+     * gives the break to the mini-redirector: "used by the SMB redirector
+     * as part of the mechanism to send an oplock break to the server", and
+     * the SMB redirector closes a file no longer in use instead of
+     * acknowledging (smbrdr.c); change_done ends the delayed close. */
     rx->fobx = so->fobxs->len ? g_ptr_array_index(so->fobxs, 0) : NULL;
     rx_call(rx, ID_MRxCompleteBufferingStateChangeRequest, change_done);
 }

@@ -116,6 +116,7 @@ void rx_fcb_deref(Fcb *f);
 void rx_so_deref(SrvOpen *so);
 void rx_fobx_deref(Fobx *x);
 void rx_close_srv_open(SrvOpen *so, void (*then)(void *), void *ctx);
+void rx_srv_open_closed(SrvOpen *so);
 void rx_end_delayed_close(Fobx *x, void (*then)(void *), void *ctx);
 
 /* create.c */

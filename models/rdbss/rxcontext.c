@@ -133,6 +133,8 @@ void rx_call(RxContext *rx, MrxId id, void (*k)(RxContext *))
         return;
     }
     rx->routine = id;
+    if (id >= ID_LOWIO_FIRST) /* RxLowIoSubmit: LowIoContext.Operation names the operation */
+        rx->op = (LowIoOp)(id - ID_LOWIO_FIRST);
     rx->k = k;
     rx->done = false;
     rx->t0 = sim_now(rx->rdbss->sim);

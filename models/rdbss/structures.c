@@ -238,14 +238,36 @@ static void after_close_srv_open(RxContext *rx)
         then(ctx);
 }
 
-/* MRxCloseSrvOpen, then mark it closed and drop its creation reference. */
-void rx_close_srv_open(SrvOpen *so, void (*then)(void *), void *ctx)
+static void end_close_delay(SrvOpen *so)
 {
-    MiniRdr *m = rx_rdr_of_fcb(so->fcb);
     if (so->flags & SRVOPEN_FLAG_CLOSE_DELAYED) {
         so->flags &= ~(uint32_t)SRVOPEN_FLAG_CLOSE_DELAYED;
         so->fcb->net_root->srv_call->close_delayed--;
     }
+}
+
+/* The mini-redirector closed a delayed-close SRV_OPEN itself (on a break,
+ * from MRxCompleteBufferingStateChangeRequest): the delayed close ends as
+ * a close through MRxCloseSrvOpen would, without calling it. */
+void rx_srv_open_closed(SrvOpen *so)
+{
+    Fobx *x = so->fobxs->len ? g_ptr_array_index(so->fobxs, 0) : NULL;
+    end_close_delay(so);
+    so->condition = COND_CLOSING;
+    if (x && x->scavenge_pending) {
+        g_ptr_array_remove(rx_rdr_of_fcb(so->fcb)->scavenge, x);
+        x->scavenge_pending = false;
+    }
+    rx_so_deref(so); /* the creation reference goes with the close */
+    if (x)
+        rx_fobx_deref(x);
+}
+
+/* MRxCloseSrvOpen, then mark it closed and drop its creation reference. */
+void rx_close_srv_open(SrvOpen *so, void (*then)(void *), void *ctx)
+{
+    MiniRdr *m = rx_rdr_of_fcb(so->fcb);
+    end_close_delay(so);
     /* Closing from now on: no new open collapses onto it while the server
      * close is on its way (rx_collapse_candidate wants a Good SRV_OPEN). */
     so->condition = COND_CLOSING;
