@@ -35,6 +35,7 @@ typedef struct {
     double duplicate;
     double reorder;        /* P(a packet is held back by reorder_delay) */
     SimTime reorder_delay;
+    int tamper;            /* a man in the middle rewriting SMB NEGOTIATEs (TAMPER_* of smb.h), 0: none */
 } LinkParams;
 
 /* Protocols a node can receive; each has one receiver per node. */

@@ -109,6 +109,7 @@ struct Conn {
     TdiEndpoint *ep;
     NetNode *peer;
     uint16_t dialect;
+    uint64_t negotiated; /* the NEGOTIATE as received (smb_negotiate_digest): what validation compares */
     bool dead;
     /* What this connection's last requests named, to skip the server-wide
      * tables, which at a thousand clients cost three cold lines a lookup.
@@ -567,19 +568,44 @@ static bool allowed_from(const User *u, const char *node)
     return false;
 }
 
+static void conn_gone(Conn *c);
+
+/* The server capabilities it answers with (MS-SMB2 2.2.4). */
+#define SERVER_CAPABILITIES 0x7fu
+
 static void do_negotiate(Conn *c, const SmbMsg *req)
 {
     SmbServer *s = c->srv;
-    /* The rule chosen: a client whose best dialect is older than the
-     * server's minimum is refused with STATUS_DOWNGRADE_DETECTED. */
-    if (req->dialect < s->p.min_dialect) {
-        reply(c, req, STATUS_DOWNGRADE_DETECTED);
+    /* MS-SMB2 3.3.5.4: no dialect in common, STATUS_NOT_SUPPORTED.  (A
+     * downgrade is detected by the client, not here: see validation.) */
+    uint16_t lowest = req->min_dialect ? req->min_dialect : SMB2_DIALECT_202;
+    if (req->dialect < s->p.min_dialect || lowest > s->p.max_dialect) {
+        reply(c, req, STATUS_NOT_SUPPORTED);
         return;
     }
     c->dialect = MIN(req->dialect, s->p.max_dialect);
+    c->negotiated = smb_negotiate_digest(req);
     SmbMsg *r = response_to(req, STATUS_SUCCESS);
     r->dialect = c->dialect;
+    r->capabilities = SERVER_CAPABILITIES;
     send_msg(c, r);
+}
+
+/* FSCTL_VALIDATE_NEGOTIATE_INFO (MS-SMB2 3.3.5.15.12): the client repeats
+ * what its NEGOTIATE offered; when that is not what this connection
+ * received, the server terminates the transport connection. */
+static bool validate_negotiate(Conn *c, const SmbMsg *req)
+{
+    if (smb_negotiate_digest(req) == c->negotiated) {
+        SmbMsg *r = response_to(req, STATUS_SUCCESS);
+        r->dialect = c->dialect;
+        r->capabilities = SERVER_CAPABILITIES;
+        send_msg(c, r);
+        return true;
+    }
+    conn_gone(c);
+    tdi_disconnect(c->ep, TDI_DISCONNECT_ABORT, NULL, NULL, NULL, NULL);
+    return false;
 }
 
 static void do_session_setup(Conn *c, const SmbMsg *req)
@@ -620,6 +646,11 @@ static void do_session_setup(Conn *c, const SmbMsg *req)
     g_hash_table_insert(s->sessions, SMB_ID_KEY(ss->id), ss);
     SmbMsg *r = response_to(req, STATUS_SUCCESS);
     r->session = ss->id;
+    /* 3.1.1: the final response is signed with a key derived from the
+     * pre-authentication integrity value, which covers the NEGOTIATE as
+     * this side received it (MS-SMB2 3.3.5.5.3). */
+    if (c->dialect == SMB2_DIALECT_311)
+        r->preauth = c->negotiated;
     send_msg(c, r);
 }
 
@@ -1179,8 +1210,15 @@ static void serve(Conn *c, SmbMsg *req)
         send_msg(c, r);
         return;
     }
-    case SMB2_QUERY_DIRECTORY:
-    case SMB2_IOCTL: {
+    case SMB2_IOCTL:
+        if (req->ctl_code == FSCTL_VALIDATE_NEGOTIATE_INFO && !validate_negotiate(c, req)) {
+            smb_msg_free(req);
+            return; /* the connection is gone */
+        }
+        if (req->ctl_code == FSCTL_VALIDATE_NEGOTIATE_INFO)
+            break;
+        /* fall through */
+    case SMB2_QUERY_DIRECTORY: {
         Tree *t = tree_of(c, req, &st);
         reply(c, req, t ? STATUS_SUCCESS : st);
         break;

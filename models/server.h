@@ -18,7 +18,7 @@
 typedef struct SmbServer SmbServer;
 
 typedef struct {
-    uint16_t min_dialect;       /* e.g. 0x0210: older-only clients get STATUS_DOWNGRADE_DETECTED */
+    uint16_t min_dialect;       /* e.g. 0x0210: clients offering only older ones get STATUS_NOT_SUPPORTED */
     uint16_t max_dialect;
     bool multi_credentials;     /* a client may hold sessions of several users */
     SimTime session_expiry;     /* 0: sessions never expire */

@@ -79,6 +79,7 @@ typedef struct {
 struct SmbWire {
     Trace *trace;
     Sim *sim;
+    Net *net;
     Slot *slots;
     uint32_t n_slots, cap, free_head;
     uint32_t cmd_names[SMB2_N_COMMANDS];
@@ -107,11 +108,12 @@ void smb_msg_free(SmbMsg *m)
     pool_free(&m->wire->msg_pool, m);
 }
 
-SmbWire *smb_wire_new(Trace *trace, Sim *sim)
+SmbWire *smb_wire_new(Trace *trace, Sim *sim, Net *net)
 {
     SmbWire *w = g_new0(SmbWire, 1);
     w->trace = trace;
     w->sim = sim;
+    w->net = net;
     w->free_head = NO_SLOT;
     pool_init(&w->msg_pool, sizeof(SmbMsg));
     for (int i = 0; i < SMB2_N_COMMANDS; i++)
@@ -181,7 +183,34 @@ NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, Smb
                           tdi_endpoint_conn(ep), m->msg_id, w->cmd_names[m->cmd], m->response, m->async,
                           m->status, bytes);
     m->t_sent = sim_now(w->sim);
+    /* A tampering link rewrites the request in flight, after its sender
+     * traced what it sent. */
+    if (m->cmd == SMB2_NEGOTIATE && !m->response && w->net) {
+        NetLink *l = net_find_link(w->net, node, peer);
+        if (l && net_link_params(l)->tamper)
+            smb_tamper(m, net_link_params(l)->tamper);
+    }
     return tdi_send(ep, bytes, slot_put(w, m), on_sent, w);
+}
+
+uint64_t smb_negotiate_digest(const SmbMsg *m)
+{
+    return (uint64_t)m->dialect << 48 | (uint64_t)m->min_dialect << 32 | m->capabilities;
+}
+
+void smb_tamper(SmbMsg *m, int how)
+{
+    static const uint16_t order[] = { SMB2_DIALECT_202, SMB2_DIALECT_210, SMB2_DIALECT_300, SMB2_DIALECT_302,
+                                      SMB2_DIALECT_311 };
+    if (how == TAMPER_CAPABILITIES) {
+        m->capabilities &= ~0x40u; /* SMB2_GLOBAL_CAP_ENCRYPTION */
+        return;
+    }
+    for (int i = (int)G_N_ELEMENTS(order) - 1; i > 0; i--)
+        if (m->dialect == order[i] && m->min_dialect < order[i]) {
+            m->dialect = order[i - 1];
+            return;
+        }
 }
 
 SmbMsg *smb_receive(SmbWire *w, uint64_t tag) { return slot_take(w, tag); }

@@ -71,6 +71,10 @@ typedef struct {
     /* requests */
     uint16_t dialect;             /* NEGOTIATE: highest offered; response: chosen */
     uint16_t min_dialect;         /* NEGOTIATE: lowest offered */
+    uint32_t capabilities;        /* NEGOTIATE, FSCTL_VALIDATE_NEGOTIATE_INFO */
+    uint32_t ctl_code;            /* IOCTL */
+    uint64_t preauth;             /* 3.1.1 SESSION_SETUP response: what the server's signature is keyed
+                                   * with, its pre-authentication integrity value (MS-SMB2 3.3.5.5) */
     char *user, *password, *share, *path, *new_path;
     /* The coherence oracle's view (models/coherence.h); not on the wire,
      * no bytes of their own. */
@@ -90,6 +94,30 @@ typedef struct {
 } SmbMsg;
 
 const char *smb_command_name(SmbCommand c);
+#define SMB2_DIALECT_202 0x0202
+#define SMB2_DIALECT_210 0x0210
+#define SMB2_DIALECT_300 0x0300
+#define SMB2_DIALECT_302 0x0302
+#define SMB2_DIALECT_311 0x0311
+/* MS-SMB2 2.2.31: the IOCTL that validates a 3.0 / 3.0.2 negotiation. */
+#define FSCTL_VALIDATE_NEGOTIATE_INFO 0x00140204u
+/* MS-SMB2 2.2.3: capabilities a client offers (DFS, leasing, large MTU,
+ * multi-channel, persistent handles, directory leasing, encryption). */
+#define SMB2_CLIENT_CAPABILITIES 0x7fu
+
+/* What a NEGOTIATE offered, as one value: highest and lowest dialect and
+ * the capabilities.  Client and server each compute it over the request
+ * as they saw it; they differ only when something on the path rewrote it
+ * (the pre-authentication integrity of 3.1.1, MS-SMB2 3.2.5.2, and the
+ * fields FSCTL_VALIDATE_NEGOTIATE_INFO compares, 3.3.5.15.12). */
+uint64_t smb_negotiate_digest(const SmbMsg *negotiate);
+
+/* A man in the middle of a link (`tamper=` on it): NEGOTIATE requests
+ * crossing it lose their newest dialect (TAMPER_DIALECT, a downgrade
+ * attack) or a capability (TAMPER_CAPABILITIES). */
+enum { TAMPER_NONE, TAMPER_DIALECT, TAMPER_CAPABILITIES };
+void smb_tamper(SmbMsg *negotiate, int how);
+
 /* A dialect written as in a scenario ("2.0.2", "2.1", "3.0", "3.0.2",
  * "3.1.1") as its DialectRevision value; 0 for anything else. */
 uint16_t smb_dialect(const char *name);
@@ -100,7 +128,8 @@ uint32_t smb_msg_bytes(const SmbMsg *m);
 SmbMsg *smb_msg_new(SmbWire *w, SmbCommand cmd);
 void smb_msg_free(SmbMsg *m);
 
-SmbWire *smb_wire_new(Trace *trace, Sim *sim);
+/* net (may be NULL): where the wire looks for links that tamper. */
+SmbWire *smb_wire_new(Trace *trace, Sim *sim, Net *net);
 void smb_wire_free(SmbWire *w);
 
 /* Send `m` (ownership passes) over `ep` to `peer`, tracing it as sent by

@@ -31,6 +31,10 @@ typedef struct {
                            * time, and a lookup reads one line where a hash
                            * table read three */
     GHashTable *sessions; /* "user\npassword" -> session id: a session is its credentials' */
+    uint16_t dialect;     /* negotiated */
+    uint64_t offered;     /* its NEGOTIATE as sent (smb_negotiate_digest) */
+    SmbMsg offer;         /* the offer's fields, repeated by FSCTL_VALIDATE_NEGOTIATE_INFO */
+    bool validated;       /* 3.0 / 3.0.2: the negotiation was validated once */
 } Conn;
 
 typedef struct {
@@ -47,7 +51,7 @@ static void tree_free(gpointer p)
 
 /* K_WAIT: a request that waits for an event (CHANGE_NOTIFY), to which the
  * request time-out does not apply. */
-typedef enum { K_NEGOTIATE, K_SESSION, K_TREE, K_CREATE, K_SIMPLE, K_WAIT, K_IO, K_COUNTDOWN } ReqKind;
+typedef enum { K_NEGOTIATE, K_SESSION, K_TREE, K_VALIDATE, K_CREATE, K_SIMPLE, K_WAIT, K_IO, K_COUNTDOWN } ReqKind;
 
 typedef struct {
     Conn *c;
@@ -186,7 +190,18 @@ static void on_response(Req *q, const SmbMsg *m)
     Conn *c = q->c;
     NTSTATUS st = m->status;
     switch (q->kind) {
+    case K_NEGOTIATE:
+        if (st == STATUS_SUCCESS)
+            c->dialect = m->dialect;
+        rx_complete(rx, st);
+        return;
     case K_SESSION:
+        /* 3.1.1: the server's final response is signed with its
+         * pre-authentication integrity value; a NEGOTIATE rewritten on the
+         * way makes it differ from ours, and the signature fail (MS-SMB2
+         * 3.2.5.3.1): the session is refused as a detected downgrade. */
+        if (st == STATUS_SUCCESS && c->dialect == SMB2_DIALECT_311 && m->preauth != c->offered)
+            st = STATUS_DOWNGRADE_DETECTED;
         if (st == STATUS_SUCCESS) {
             g_hash_table_insert(c->sessions, credentials_key(rx->user, rx->password), GSIZE_TO_POINTER(m->session));
             send_tree_connect(c, rx, m->session);
@@ -200,6 +215,29 @@ static void on_response(Req *q, const SmbMsg *m)
             ((Tree *)rx->vnet_root->context)->tree = m->tree;
         else
             rx->net_root_status = rx->vnet_root_status = st;
+        /* 3.0 and 3.0.2: after the first tree connect, validate the
+         * negotiation (MS-SMB2 3.2.5.5) before the share is used. */
+        if (st == STATUS_SUCCESS && !c->validated &&
+            (c->dialect == SMB2_DIALECT_300 || c->dialect == SMB2_DIALECT_302)) {
+            SmbMsg *v = smb_msg_new(c->rdr->wire, SMB2_IOCTL);
+            v->session = m->session;
+            v->tree = m->tree;
+            v->ctl_code = FSCTL_VALIDATE_NEGOTIATE_INFO;
+            v->dialect = c->offer.dialect;
+            v->min_dialect = c->offer.min_dialect;
+            v->capabilities = c->offer.capabilities;
+            send_req(c, v, rx, K_VALIDATE);
+            return;
+        }
+        rx_complete(rx, STATUS_SUCCESS);
+        return;
+    case K_VALIDATE:
+        /* the server answers with what it negotiated; a difference, or a
+         * refusal, is a detected downgrade (MS-SMB2 3.2.5.14.12) */
+        if (st == STATUS_SUCCESS && m->dialect == c->dialect)
+            c->validated = true;
+        else
+            rx->net_root_status = rx->vnet_root_status = STATUS_DOWNGRADE_DETECTED;
         rx_complete(rx, STATUS_SUCCESS);
         return;
     case K_CREATE:
@@ -233,7 +271,11 @@ static void on_response(Req *q, const SmbMsg *m)
 static void finish_req(Req *q, NTSTATUS st)
 {
     RxContext *rx = q->rx;
-    if (q->kind == K_SESSION || q->kind == K_TREE) {
+    /* the server ends the connection when the validation fails (MS-SMB2
+     * 3.3.5.15.12): to the client that is the detected downgrade */
+    if (q->kind == K_VALIDATE && st != STATUS_IO_TIMEOUT)
+        st = STATUS_DOWNGRADE_DETECTED;
+    if (q->kind == K_SESSION || q->kind == K_TREE || q->kind == K_VALIDATE) {
         rx->net_root_status = rx->vnet_root_status = st;
         rx_complete(rx, STATUS_SUCCESS);
         return;
@@ -333,6 +375,12 @@ static void on_connected(void *ctx, TdiEndpoint *ep, const TdiIo *io)
     c->up = true;
     SmbMsg *m = smb_msg_new(c->rdr->wire, SMB2_NEGOTIATE);
     m->dialect = c->rdr->p.dialect;
+    m->min_dialect = SMB2_DIALECT_202;
+    m->capabilities = SMB2_CLIENT_CAPABILITIES;
+    c->offer.dialect = m->dialect;
+    c->offer.min_dialect = m->min_dialect;
+    c->offer.capabilities = m->capabilities;
+    c->offered = smb_negotiate_digest(m);
     send_req(c, m, rx, K_NEGOTIATE);
 }
 

@@ -328,7 +328,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     SmbSetup *s = g_new0(SmbSetup, 1);
     Sim *sim = net_sim(net);
     Trace *trace = net_trace(net);
-    s->wire = smb_wire_new(trace, sim);
+    s->wire = smb_wire_new(trace, sim, net);
     s->sim = sim;
     s->trace = trace;
     s->coh = coh_new();

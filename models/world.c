@@ -5,6 +5,7 @@
 
 #include "net.h"
 #include "ping.h"
+#include "smb.h"
 #include "smbsetup.h"
 #include "tdi.h"
 #include "tdiapp.h"
@@ -137,6 +138,7 @@ static const ParamSpec link_keys[] = {
     { "duplicate", PT_PROB, 0, "0", "P(a packet arrives twice)", NO_BOUNDS },
     { "reorder", PT_PROB, 0, "0", "P(a packet is held back so that later ones overtake it)", NO_BOUNDS },
     { "reorder_delay", PT_TIME, 0, "1ms", "how long a reordered packet is held back", 0, 3600e9 },
+    { "tamper", PT_STRING, 0, "none", "a man in the middle rewriting SMB NEGOTIATE requests: none, negotiate (strips the newest dialect offered: a downgrade) or capabilities (clears one)", NO_BOUNDS },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
@@ -343,10 +345,39 @@ static bool is_ping(const Action *a)
     return a->spec->verb && strcmp(a->spec->verb, "ping") == 0;
 }
 
+/* `tamper=` of a link (smb.h); -1 for a word that is none of them. */
+static int tamper_mode(const char *s)
+{
+    return strcmp(s, "none") == 0 ? TAMPER_NONE
+           : strcmp(s, "negotiate") == 0 ? TAMPER_DIALECT
+           : strcmp(s, "capabilities") == 0 ? TAMPER_CAPABILITIES
+                                             : -1;
+}
+
+static void check_tamper(Scenario *sc, const ParamValue *v, int line, int col)
+{
+    if (v->s && tamper_mode(v->s) < 0)
+        scenario_error(sc, v->line ? v->line : line, v->col ? v->col : col,
+                       "tamper=%s: expected none, negotiate or capabilities", v->s);
+}
+
 void world_check(Scenario *sc)
 {
     tdiapp_check(sc);
     smbsetup_check(sc);
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        if (strcmp(d->spec->kind, "link") == 0)
+            check_tamper(sc, decl_param(d, "tamper"), d->line, d->col);
+    }
+    for (guint i = 0; i < sc->actions->len; i++) {
+        Action *a = g_ptr_array_index(sc->actions, i);
+        int k = a->target && !a->spec->verb && strcmp(a->spec->subject, "link") == 0
+                    ? decl_param_index(a->target->spec, "tamper")
+                    : -1;
+        if (k >= 0 && a->changed[k])
+            check_tamper(sc, &a->values[k], a->line, a->col);
+    }
     for (guint i = 0; i < sc->actions->len; i++) {
         Action *a = g_ptr_array_index(sc->actions, i);
         if (!is_ping(a))
@@ -377,7 +408,7 @@ static void link_params_from(const DeclSpec *spec, const ParamValue *v, const bo
     struct {
         const char *key;
         void *field;
-        char type; /* t: SimTime/int64, p: double, d: Dist */
+        char type; /* t: SimTime/int64, p: double, d: Dist, m: tamper mode */
     } map[] = {
         { "latency", &p->latency, 't' },      { "jitter", &p->jitter, 'd' },
         { "bandwidth", &p->bandwidth, 't' },  { "queue", &p->queue, 't' },
@@ -385,7 +416,7 @@ static void link_params_from(const DeclSpec *spec, const ParamValue *v, const bo
         { "ge_p", &p->ge_p, 'p' },            { "ge_r", &p->ge_r, 'p' },
         { "ge_good_loss", &p->ge_good_loss, 'p' }, { "ge_bad_loss", &p->ge_bad_loss, 'p' },
         { "duplicate", &p->duplicate, 'p' },  { "reorder", &p->reorder, 'p' },
-        { "reorder_delay", &p->reorder_delay, 't' },
+        { "reorder_delay", &p->reorder_delay, 't' }, { "tamper", &p->tamper, 'm' },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(map); i++) {
         int k = decl_param_index(spec, map[i].key);
@@ -396,6 +427,8 @@ static void link_params_from(const DeclSpec *spec, const ParamValue *v, const bo
             *(int64_t *)map[i].field = v[k].i;
         else if (map[i].type == 'p')
             *(double *)map[i].field = v[k].r;
+        else if (map[i].type == 'm')
+            *(int *)map[i].field = tamper_mode(v[k].s);
         else
             *(Dist *)map[i].field = v[k].dist; /* borrowed: net copies it */
     }

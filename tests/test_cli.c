@@ -207,6 +207,14 @@ static void test_check_all_errors(void)
     g_assert_nonnull(strstr(err, "release.rsim:1:11: release=never: expected orderly or abort"));
     g_free(err);
     g_free(s);
+    /* a link's tamper= (scenarios/rdr-downgrade.rsim) */
+    s = write_scenario("tamper.rsim", "client c1\nserver srv\nlink c1 srv tamper=everything\n"
+                                      "at 1s link c1 srv tamper=sometimes\n");
+    g_assert_cmpint(rdrsim(NULL, &err, "check", s, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "tamper.rsim:3:13: tamper=everything: expected none, negotiate or capabilities"));
+    g_assert_nonnull(strstr(err, "tamper.rsim:4:19: tamper=sometimes"));
+    g_free(err);
+    g_free(s);
 }
 
 /* `after EVENT +DELAY ACTION`: errors at their place; an event that never
