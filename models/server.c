@@ -1087,6 +1087,12 @@ static void do_set_info(Conn *c, const SmbMsg *req)
         reply(c, req, st);
         return;
     }
+    /* EAs, security, quota, the volume (MS-SMB2 3.3.5.21): accepted on a
+     * valid open; the model keeps none of them. */
+    if (req->info_type) {
+        reply(c, req, STATUS_SUCCESS);
+        return;
+    }
     File *f = op->file;
     if (req->new_path) { /* rename (FileRenameInformation) */
         if (!(op->access & ACCESS_DELETE))

@@ -90,7 +90,9 @@ typedef struct {
     bool ack_required;            /* lease break notification */
     bool exclusive, unlock, fail_immediately; /* LOCK */
     uint64_t version;             /* READ response: the write version of the first byte read */
-    uint32_t info_class;          /* QUERY_INFO / SET_INFO */
+    uint32_t info_class;          /* QUERY_INFO / SET_INFO: with info_type 0 rdrsim's file classes (0 basic,
+                                   * 1 end of file, 2 rename, 3 disposition), else MS-SMB2's FileInfoClass */
+    uint8_t info_type;            /* QUERY_INFO / SET_INFO: 0, or SMB2_0_INFO_* (MS-SMB2 2.2.37) */
 } SmbMsg;
 
 const char *smb_command_name(SmbCommand c);
@@ -99,6 +101,16 @@ const char *smb_command_name(SmbCommand c);
 #define SMB2_DIALECT_300 0x0300
 #define SMB2_DIALECT_302 0x0302
 #define SMB2_DIALECT_311 0x0311
+/* MS-SMB2 2.2.37 InfoType, and the MS-FSCC classes the redirector asks for. */
+#define SMB2_0_INFO_FILE 1
+#define SMB2_0_INFO_FILESYSTEM 2
+#define SMB2_0_INFO_SECURITY 3
+#define SMB2_0_INFO_QUOTA 4
+#define FILE_FULL_EA_INFORMATION 15
+#define FILE_QUOTA_INFORMATION 32
+#define FILE_FS_VOLUME_INFORMATION 1
+#define FILE_FS_CONTROL_INFORMATION 6
+
 /* MS-SMB2 2.2.31: the IOCTL that validates a 3.0 / 3.0.2 negotiation. */
 #define FSCTL_VALIDATE_NEGOTIATE_INFO 0x00140204u
 /* MS-SMB2 2.2.3: capabilities a client offers (DFS, leasing, large MTU,

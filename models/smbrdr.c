@@ -544,6 +544,76 @@ static NTSTATUS set_file(RxContext *rx)
     return call(rx, m, K_SIMPLE);
 }
 
+/* EAs, security descriptors, quotas and the volume: each a QUERY_INFO or
+ * SET_INFO round trip with its InfoType and class (MS-SMB2 2.2.37, 2.2.39;
+ * MS-FSCC 2.4, 2.5). */
+static NTSTATUS info_round_trip(RxContext *rx, SmbCommand cmd, uint8_t type, uint32_t cls)
+{
+    SmbMsg *m = request(cmd, rx);
+    m->info_type = type;
+    m->info_class = cls;
+    return call(rx, m, K_SIMPLE);
+}
+
+static NTSTATUS query_ea(RxContext *rx)
+{
+    return info_round_trip(rx, SMB2_QUERY_INFO, SMB2_0_INFO_FILE, FILE_FULL_EA_INFORMATION);
+}
+static NTSTATUS set_ea(RxContext *rx)
+{
+    return info_round_trip(rx, SMB2_SET_INFO, SMB2_0_INFO_FILE, FILE_FULL_EA_INFORMATION);
+}
+static NTSTATUS query_sd(RxContext *rx) { return info_round_trip(rx, SMB2_QUERY_INFO, SMB2_0_INFO_SECURITY, 0); }
+static NTSTATUS set_sd(RxContext *rx) { return info_round_trip(rx, SMB2_SET_INFO, SMB2_0_INFO_SECURITY, 0); }
+static NTSTATUS query_quota(RxContext *rx)
+{
+    return info_round_trip(rx, SMB2_QUERY_INFO, SMB2_0_INFO_QUOTA, FILE_QUOTA_INFORMATION);
+}
+static NTSTATUS set_quota(RxContext *rx)
+{
+    return info_round_trip(rx, SMB2_SET_INFO, SMB2_0_INFO_QUOTA, FILE_QUOTA_INFORMATION);
+}
+static NTSTATUS query_volume(RxContext *rx)
+{
+    return info_round_trip(rx, SMB2_QUERY_INFO, SMB2_0_INFO_FILESYSTEM, FILE_FS_VOLUME_INFORMATION);
+}
+static NTSTATUS set_volume(RxContext *rx)
+{
+    return info_round_trip(rx, SMB2_SET_INFO, SMB2_0_INFO_FILESYSTEM, FILE_FS_CONTROL_INFORMATION);
+}
+
+/* MRxExtractNetRootName: the NET_ROOT of "\srv\share\rest" is
+ * "\srv\share", the SRV_CALL's name and the first component after it. */
+static NTSTATUS extract_net_root_name(RxContext *rx)
+{
+    const char *srv = rx->srv_call->name, *p = rx->file_path;
+    size_t n = strlen(srv);
+    if (!p || g_ascii_strncasecmp(p, srv, n) != 0 || p[n] != '\\' || !p[n + 1])
+        return STATUS_BAD_NETWORK_PATH;
+    const char *share = p + n + 1, *end = strchr(share, '\\');
+    rx->net_root_name = g_strndup(p, (gsize)((end ? end : share + strlen(share)) - p));
+    return STATUS_SUCCESS;
+}
+
+/* MRxPreparseName may rewrite the name before RDBSS looks it up: the SMB
+ * redirector takes '/' as a separator and folds repeated separators, so
+ * "dir/a.doc" and "dir\\a.doc" name the FCB of "dir\a.doc". */
+static NTSTATUS preparse_name(RxContext *rx)
+{
+    if (!rx->path)
+        return STATUS_SUCCESS;
+    GString *n = g_string_sized_new(strlen(rx->path));
+    for (const char *c = rx->path; *c; c++) {
+        char ch = *c == '/' ? '\\' : *c;
+        if (ch == '\\' && (n->len == 0 || n->str[n->len - 1] == '\\'))
+            continue;
+        g_string_append_c(n, ch);
+    }
+    g_free(rx->path);
+    rx->path = g_string_free(n, FALSE);
+    return STATUS_SUCCESS;
+}
+
 static NTSTATUS is_lock_realizable(RxContext *rx)
 {
     return rx->length == 0 ? STATUS_NOT_SUPPORTED : STATUS_SUCCESS; /* zero-length locks (NFSv4.1 too) */
@@ -655,14 +725,14 @@ void smbrdr_dispatch(MINIRDR_DISPATCH *d)
     d->MRxQueryFileInfo = query_file;
     d->MRxSetFileInfo = set_file;
     d->MRxSetFileInfoAtCleanup = ok;
-    d->MRxQueryEaInfo = ok;
-    d->MRxSetEaInfo = ok;
-    d->MRxQuerySdInfo = ok;
-    d->MRxSetSdInfo = ok;
-    d->MRxQueryQuotaInfo = ok;
-    d->MRxSetQuotaInfo = ok;
-    d->MRxQueryVolumeInfo = ok;
-    d->MRxSetVolumeInfo = ok;
+    d->MRxQueryEaInfo = query_ea;
+    d->MRxSetEaInfo = set_ea;
+    d->MRxQuerySdInfo = query_sd;
+    d->MRxSetSdInfo = set_sd;
+    d->MRxQueryQuotaInfo = query_quota;
+    d->MRxSetQuotaInfo = set_quota;
+    d->MRxQueryVolumeInfo = query_volume;
+    d->MRxSetVolumeInfo = set_volume;
     d->MRxIsValidDirectory = ok;
     d->MRxComputeNewBufferingState = compute_new_buffering;
     d->MRxExtendForCache = ok;
@@ -671,12 +741,12 @@ void smbrdr_dispatch(MINIRDR_DISPATCH *d)
     d->MRxCreateVNetRoot = create_vnet_root;
     d->MRxFinalizeVNetRoot = finalize_vnet_root;
     d->MRxFinalizeNetRoot = ok;
-    d->MRxExtractNetRootName = ok;
+    d->MRxExtractNetRootName = extract_net_root_name;
     d->MRxCreateSrvCall = create_srv_call;
     d->MRxSrvCallWinnerNotify = ok;
     d->MRxFinalizeSrvCall = finalize_srv_call;
     d->MRxDevFcbXXXControlFile = dev_fcb_control;
-    d->MRxPreparseName = ok;
+    d->MRxPreparseName = preparse_name;
     d->MRxGetConnectionId = get_connection_id;
     d->MRxLowIOSubmit[LOWIO_OP_READ] = lowio_rw;
     d->MRxLowIOSubmit[LOWIO_OP_WRITE] = lowio_rw;

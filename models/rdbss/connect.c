@@ -212,7 +212,11 @@ static void net_root_named(RxContext *rx)
 {
     MiniRdr *m = rx->rdr;
     SrvCall *sc = rx->srv_call;
-    char *name = g_strconcat(sc->name, "\\", rx->share, NULL);
+    /* The NET_ROOT's name is the mini-redirector's answer (a.1 step 4.2);
+     * RDBSS splits at the share only when the routine gave none (NULL,
+     * not implemented, or failed). */
+    char *name = rx->status == STATUS_SUCCESS && rx->net_root_name ? g_strdup(rx->net_root_name)
+                                                                    : g_strconcat(sc->name, "\\", rx->share, NULL);
     NetRoot *nr = find_net_root(m, sc, name, rx->connection_id);
     if (!nr) {
         nr = g_new0(NetRoot, 1);
@@ -296,7 +300,12 @@ static void construct(RxContext *rx)
         g_ptr_array_add(sc->waiters, rx);
         return;
     }
-    /* A NET_ROOT or V_NET_ROOT to build: its name first. */
+    /* A NET_ROOT or V_NET_ROOT to build: its name first, from the whole
+     * path (MRxExtractNetRootName, CALLBACKS.md). */
+    g_free(rx->file_path);
+    g_free(rx->net_root_name);
+    rx->net_root_name = NULL;
+    rx->file_path = g_strconcat(sc->name, "\\", rx->share, *rx->subpath ? "\\" : "", rx->subpath, NULL);
     rx_call(rx, ID_MRxExtractNetRootName, net_root_named);
 }
 

@@ -61,6 +61,8 @@ struct RxContext {
     Fobx *fobx;
     /* connection construction */
     char *server, *share, *subpath;  /* "\srv", "share", the rest */
+    char *file_path;                 /* MRxExtractNetRootName's input: "\srv\share\rest" */
+    char *net_root_name;             /* its answer: "\srv\share" (NULL: none given) */
     const char *user, *password;
     GBytes *connection_id;           /* MRxGetConnectionId's opaque answer, owned; NULL: none (the zero id) */
     NTSTATUS net_root_status, vnet_root_status;

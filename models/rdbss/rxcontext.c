@@ -174,6 +174,8 @@ void rx_op_free(Op *o)
     g_free(o->rx.subpath);
     g_free(o->rx.path);
     g_free(o->rx.new_name);
+    g_free(o->rx.file_path);
+    g_free(o->rx.net_root_name);
     if (o->rx.connection_id)
         g_bytes_unref(o->rx.connection_id);
     if (o->rx.lock_list)
