@@ -140,6 +140,7 @@ struct SmbServer {
     GHashTable *users;  /* name -> User* */
     GPtrArray *conns;   /* Conn*, kept to the end: endpoints and events refer to them */
     GHashTable *sessions, *trees, *opens; /* id -> */
+    GHashTable *dir_opens; /* id -> Tree*: opens of directories (MRxIsValidDirectory's), which hold no file */
     uint64_t forgets; /* sessions and trees taken out of the tables so far */
     uint64_t next_id;
     int endpoints;
@@ -178,6 +179,7 @@ SmbServer *server_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, NetNode *
     s->sessions = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     s->trees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     s->opens = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    s->dir_opens = g_hash_table_new(g_direct_hash, g_direct_equal);
     s->next_id = 1;
     tdi_set_connect_handler(tdi, node, SMB_PORT, on_offer, s);
     return s;
@@ -1068,6 +1070,10 @@ static void do_oplock_ack(Conn *c, const SmbMsg *req)
 
 static void do_close(Conn *c, const SmbMsg *req)
 {
+    if (g_hash_table_remove(c->srv->dir_opens, SMB_ID_KEY(req->file))) {
+        reply(c, req, STATUS_SUCCESS);
+        return;
+    }
     NTSTATUS st;
     Open *op = open_of(c, req, &st);
     if (!op) {
@@ -1156,6 +1162,48 @@ static void drop_session(SmbServer *s, Session *ss)
     s->forgets++;
 }
 
+/* A directory exists when it is the share itself or the parent of a file
+ * of the share: directories are the paths' own (a rename that moves every
+ * file out of one takes it away). */
+static bool directory_exists(Share *sh, const char *path)
+{
+    if (!*path)
+        return true;
+    size_t n = strlen(path);
+    GHashTableIter it;
+    gpointer k;
+    g_hash_table_iter_init(&it, sh->files);
+    while (g_hash_table_iter_next(&it, &k, NULL)) {
+        const char *f = k;
+        if (g_ascii_strncasecmp(f, path, n) == 0 && f[n] == '\\')
+            return true;
+    }
+    return false;
+}
+
+/* CREATE of a directory (FILE_DIRECTORY_FILE): it opens when it exists,
+ * else STATUS_OBJECT_NAME_NOT_FOUND (MS-FSA 2.1.5.1); the open holds no
+ * file, no oplock and breaks nothing. */
+static void open_directory(Conn *c, const SmbMsg *req)
+{
+    SmbServer *s = c->srv;
+    NTSTATUS st;
+    Tree *t = tree_of(c, req, &st);
+    if (!t) {
+        reply(c, req, st);
+        return;
+    }
+    if (!directory_exists(t->share, req->path ? req->path : "")) {
+        reply(c, req, STATUS_OBJECT_NAME_NOT_FOUND);
+        return;
+    }
+    uint64_t id = s->next_id++;
+    g_hash_table_insert(s->dir_opens, SMB_ID_KEY(id), t);
+    SmbMsg *r = response_to(req, STATUS_SUCCESS);
+    r->file = id;
+    send_msg(c, r);
+}
+
 static void serve(Conn *c, SmbMsg *req)
 {
     SmbServer *s = c->srv;
@@ -1181,6 +1229,10 @@ static void serve(Conn *c, SmbMsg *req)
         break;
     }
     case SMB2_CREATE:
+        if (req->directory) {
+            open_directory(c, req);
+            break;
+        }
         if (try_create(c, req, NULL))
             smb_msg_free(req);
         return; /* else a waiter owns it */
@@ -1385,6 +1437,7 @@ void server_free(SmbServer *s)
     }
     g_hash_table_unref(s->users);
     g_hash_table_unref(s->opens);
+    g_hash_table_unref(s->dir_opens);
     g_hash_table_unref(s->trees);
     g_hash_table_unref(s->sessions);
     g_ptr_array_unref(s->conns);

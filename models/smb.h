@@ -83,6 +83,7 @@ typedef struct {
     uint64_t offset, length;      /* READ, WRITE, LOCK */
     uint32_t access, share_access, disposition;
     bool delete_on_close;
+    bool directory;               /* CREATE: FILE_DIRECTORY_FILE, the open of a directory */
     OplockLevel oplock;           /* CREATE: requested / granted; OPLOCK_BREAK: level */
     uint64_t lease_key;
     CacheState lease_state;       /* CREATE with a lease, lease break and ack */

@@ -51,7 +51,7 @@ static void tree_free(gpointer p)
 
 /* K_WAIT: a request that waits for an event (CHANGE_NOTIFY), to which the
  * request time-out does not apply. */
-typedef enum { K_NEGOTIATE, K_SESSION, K_TREE, K_VALIDATE, K_CREATE, K_SIMPLE, K_WAIT, K_IO, K_COUNTDOWN } ReqKind;
+typedef enum { K_NEGOTIATE, K_SESSION, K_TREE, K_VALIDATE, K_DIRECTORY, K_CREATE, K_SIMPLE, K_WAIT, K_IO, K_COUNTDOWN } ReqKind;
 
 typedef struct {
     Conn *c;
@@ -239,6 +239,19 @@ static void on_response(Req *q, const SmbMsg *m)
         else
             rx->net_root_status = rx->vnet_root_status = STATUS_DOWNGRADE_DETECTED;
         rx_complete(rx, STATUS_SUCCESS);
+        return;
+    case K_DIRECTORY:
+        /* the directory exists: close its open; a missing (or renamed) one
+         * is STATUS_BAD_NETWORK_PATH to RDBSS (the network errors list) */
+        if (st == STATUS_SUCCESS) {
+            SmbMsg *cl = request(SMB2_CLOSE, rx);
+            cl->file = m->file;
+            send_req(c, cl, NULL, K_SIMPLE);
+        }
+        rx_complete(rx, st == STATUS_SUCCESS ? STATUS_SUCCESS
+                        : st == STATUS_OBJECT_NAME_NOT_FOUND || st == STATUS_OBJECT_PATH_NOT_FOUND
+                            ? STATUS_BAD_NETWORK_PATH
+                            : st);
         return;
     case K_CREATE:
         if (st == STATUS_SUCCESS) {
@@ -582,6 +595,19 @@ static NTSTATUS set_volume(RxContext *rx)
     return info_round_trip(rx, SMB2_SET_INFO, SMB2_0_INFO_FILESYSTEM, FILE_FS_CONTROL_INFORMATION);
 }
 
+/* MRxIsValidDirectory: asks the server by opening the directory. */
+static NTSTATUS is_valid_directory(RxContext *rx)
+{
+    SmbMsg *m = request(SMB2_CREATE, rx);
+    m->file = 0;
+    m->directory = true;
+    m->path = g_strdup(rx->path ? rx->path : "");
+    m->access = ACCESS_READ_ATTR;
+    m->share_access = SHARE_READ | SHARE_WRITE | SHARE_DELETE;
+    m->disposition = DISP_OPEN;
+    return call(rx, m, K_DIRECTORY);
+}
+
 /* MRxExtractNetRootName: the NET_ROOT of "\srv\share\rest" is
  * "\srv\share", the SRV_CALL's name and the first component after it. */
 static NTSTATUS extract_net_root_name(RxContext *rx)
@@ -733,7 +759,7 @@ void smbrdr_dispatch(MINIRDR_DISPATCH *d)
     d->MRxSetQuotaInfo = set_quota;
     d->MRxQueryVolumeInfo = query_volume;
     d->MRxSetVolumeInfo = set_volume;
-    d->MRxIsValidDirectory = ok;
+    d->MRxIsValidDirectory = is_valid_directory;
     d->MRxComputeNewBufferingState = compute_new_buffering;
     d->MRxExtendForCache = ok;
     d->MRxExtendForNonCache = ok;

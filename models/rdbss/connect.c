@@ -328,6 +328,31 @@ void rx_obtain_connection(RxContext *rx, void (*k)(RxContext *))
     rx_call(rx, ID_MRxGetConnectionId, got_connection_id);
 }
 
+/* The connection is made (and its directory, if it names one, exists):
+ * the "add connection" reference, and the drive. */
+static void use_map(RxContext *rx)
+{
+    Op *o = (Op *)rx;
+    /* a redirector without MRxIsValidDirectory checks nothing */
+    if (rx->status != STATUS_SUCCESS && rx->status != STATUS_NOT_IMPLEMENTED) {
+        rx_irp_done(o, rx->status, 0);
+        return;
+    }
+    VNetRoot *v = rx->vnet_root;
+    if (!v->extra_ref) {
+        v->extra_ref = true; /* the "add connection" reference */
+        v->refs++;
+    }
+    const char *drive = (const char *)(uintptr_t)rx->k_arg;
+    if (drive) {
+        Drive *d = g_new0(Drive, 1);
+        d->v = v;
+        d->subpath = g_strdup(rx->subpath);
+        g_hash_table_insert(rx->rdbss->drives, g_strdup(drive), d);
+    }
+    rx_irp_done(o, STATUS_SUCCESS, 0);
+}
+
 static void use_done(RxContext *rx)
 {
     Op *o = (Op *)rx;
@@ -344,24 +369,15 @@ static void use_done(RxContext *rx)
         rx_irp_done(o, rx->mup_status, 0);
         return;
     }
-    VNetRoot *v = rx->vnet_root;
-    if (!v->extra_ref) {
-        v->extra_ref = true; /* the "add connection" reference */
-        v->refs++;
-    }
-    const char *drive = (const char *)(uintptr_t)rx->k_arg;
-    if (drive) {
-        Drive *d = g_new0(Drive, 1);
-        d->v = v;
-        d->subpath = g_strdup(rx->subpath);
-        g_hash_table_insert(rx->rdbss->drives, g_strdup(drive), d);
-    }
+    /* e.1: a use of a directory under the share asks the redirector
+     * whether it is one (the server, for SMB) before the drive is mapped:
+     * a missing directory maps nothing. */
     if (*rx->subpath) {
         rx->path = g_strdup(rx->subpath);
-        rx_call(rx, ID_MRxIsValidDirectory, rx_irp_done_k);
+        rx_call(rx, ID_MRxIsValidDirectory, use_map);
         return;
     }
-    rx_irp_done(o, STATUS_SUCCESS, 0);
+    use_map(rx);
 }
 
 static void use_step1(RxContext *rx)
