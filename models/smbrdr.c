@@ -15,6 +15,7 @@ struct SmbRdr {
     SmbRdrParams p;
     GPtrArray *conns;
     GPtrArray *trees; /* Tree*, owned here: a V_NET_ROOT alive at the end of a run still has one */
+    GHashTable *ids;  /* user -> GBytes: the connection id of each user, made once */
     int endpoints;
 };
 
@@ -509,7 +510,17 @@ static NTSTATUS finalize_vnet_root(RxContext *rx)
  * over the one SRV_CALL.  rdrsim has no logon sessions apart from users. */
 static NTSTATUS get_connection_id(RxContext *rx)
 {
-    rx->connection_id = rx->user && *rx->user ? g_bytes_new(rx->user, strlen(rx->user)) : NULL;
+    if (!rx->user || !*rx->user) {
+        rx->connection_id = NULL;
+        return STATUS_SUCCESS;
+    }
+    GHashTable *ids = rdr_of(rx)->ids;
+    GBytes *id = g_hash_table_lookup(ids, rx->user);
+    if (!id) {
+        id = g_bytes_new(rx->user, strlen(rx->user));
+        g_hash_table_insert(ids, g_strdup(rx->user), id);
+    }
+    rx->connection_id = g_bytes_ref(id);
     return STATUS_SUCCESS;
 }
 
@@ -626,7 +637,8 @@ static NTSTATUS extract_net_root_name(RxContext *rx)
  * "dir/a.doc" and "dir\\a.doc" name the FCB of "dir\a.doc". */
 static NTSTATUS preparse_name(RxContext *rx)
 {
-    if (!rx->path)
+    /* most names need nothing: look before copying */
+    if (!rx->path || (!strchr(rx->path, '/') && !strstr(rx->path, "\\\\") && rx->path[0] != '\\'))
         return STATUS_SUCCESS;
     GString *n = g_string_sized_new(strlen(rx->path));
     for (const char *c = rx->path; *c; c++) {
@@ -814,6 +826,7 @@ SmbRdr *smbrdr_new(Rdbss *r, Tdi *tdi, SmbWire *wire, Net *net, const char *name
     s->req_pool = req_pool;
     s->conns = g_ptr_array_new();
     s->trees = g_ptr_array_new_with_free_func(tree_free);
+    s->ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
     s->m = rdbss_register(r, name, d, s, p->request_timeout, delayed_close);
     return s;
 }
@@ -834,5 +847,6 @@ void smbrdr_free(SmbRdr *s)
     }
     g_ptr_array_unref(s->conns);
     g_ptr_array_unref(s->trees);
+    g_hash_table_unref(s->ids);
     g_free(s);
 }
