@@ -32,8 +32,13 @@ typedef struct {
     Hist done;
 } Entry;
 
+/* Kinds are few and each operation looks its own up: a small direct-mapped
+ * cache in front of the table keeps that to a compare. */
+#define CACHE_SLOTS 64
+
 struct Latencies {
     GHashTable *entries; /* Key* (inside the Entry) -> Entry* */
+    Entry *cache[CACHE_SLOTS];
 };
 
 static guint key_hash(gconstpointer p)
@@ -152,12 +157,16 @@ static double hist_quantile(const Hist *h, double q)
 
 static Entry *entry(Latencies *l, Key k)
 {
+    Entry **slot = &l->cache[(k.f * 31u + k.a * 7u + k.b * 3u + k.c) % CACHE_SLOTS];
+    if (*slot && key_equal(&(*slot)->key, &k))
+        return *slot;
     Entry *e = g_hash_table_lookup(l->entries, &k);
     if (!e) {
         e = g_new0(Entry, 1);
         e->key = k;
         g_hash_table_insert(l->entries, &e->key, e);
     }
+    *slot = e;
     return e;
 }
 
