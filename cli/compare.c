@@ -2,6 +2,7 @@
 
 #include <glib.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "run.h"
@@ -19,6 +20,7 @@ typedef struct {
     char *point;        /* the overrides that vary among the DB's runs */
     char *scenario;     /* name and a hash of its text: what was run */
     bool complete;
+    bool before_latency; /* written by a build before 0.3.0, which wrote no op., break., disconnect. metrics */
     GHashTable *metrics; /* name -> double*, the run's metrics and compare's own */
 } RunKey;
 
@@ -89,7 +91,8 @@ static GPtrArray *load_runs(sqlite3 *db)
     GPtrArray *points = g_ptr_array_new_with_free_func(g_free);
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db,
-                       "SELECT run_id, seed, overrides, scenario_name, scenario_text, status FROM runs ORDER BY run_id",
+                       "SELECT run_id, seed, overrides, scenario_name, scenario_text, status, rdrsim_version FROM runs "
+                       "ORDER BY run_id",
                        -1, &st, NULL);
     while (sqlite3_step(st) == SQLITE_ROW) {
         RunKey *k = g_new0(RunKey, 1);
@@ -101,6 +104,10 @@ static GPtrArray *load_runs(sqlite3 *db)
         k->scenario = g_strdup_printf("%s (text sha256 %.12s)", (const char *)sqlite3_column_text(st, 3), hash);
         g_free(hash);
         k->complete = g_strcmp0((const char *)sqlite3_column_text(st, 5), "complete") == 0;
+        const char *version = (const char *)sqlite3_column_text(st, 6);
+        int major = 0, minor = 0;
+        k->before_latency = !version || sscanf(version, "%d.%d", &major, &minor) != 2 ||
+                            (major == 0 && minor < 3);
         g_ptr_array_add(runs, k);
     }
     sqlite3_finalize(st);
@@ -279,6 +286,13 @@ typedef struct {
     RunKey *a, *b;
 } Pair;
 
+/* The completion-time metrics every run writes since 0.3.0: a run of an
+ * older build did not measure them, which is not a count of 0. */
+static bool latency_family(const char *name)
+{
+    return g_str_has_prefix(name, "op.") || g_str_has_prefix(name, "break.") || g_str_has_prefix(name, "disconnect.");
+}
+
 /* Runs paired by (point, seed): each metric present on either side of any
  * pair.  A count or share absent on one side is 0 there (an error status
  * that appears only with the change is compared with 0); a time absent on
@@ -307,9 +321,13 @@ static void compare_pairs(Out *o, GArray *pairs)
         bool is_time = unit_of(name) == UNIT_NS;
         GArray *d = g_array_new(FALSE, FALSE, sizeof(double));
         double sa = 0, sb = 0;
-        int only_a = 0, only_b = 0;
+        int only_a = 0, only_b = 0, unmeasured = 0;
         for (guint i = 0; i < pairs->len; i++) {
             Pair *p = &g_array_index(pairs, Pair, i);
+            if (latency_family(name) && (p->a->before_latency || p->b->before_latency)) {
+                unmeasured++;
+                continue;
+            }
             double *va = g_hash_table_lookup(p->a->metrics, name), *vb = g_hash_table_lookup(p->b->metrics, name);
             if (is_time && (!va || !vb)) {
                 only_a += va != NULL;
@@ -323,7 +341,9 @@ static void compare_pairs(Out *o, GArray *pairs)
         }
         if (d->len == 0) {
             add_row(o, name, 0, NAN, NAN, NULL,
-                    only_a ? "only in base (none completed in new)" : "only in new (none completed in base)");
+                    unmeasured ? "not measured by one side's build (before 0.3.0)"
+                    : only_a   ? "only in base (none completed in new)"
+                               : "only in new (none completed in base)");
         } else {
             double ma = sa / d->len, mb = sb / d->len, lo, hi;
             char *ci = NULL;

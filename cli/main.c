@@ -254,7 +254,7 @@ static int cmd_sweep(int argc, char **argv)
     else if (level && !trace_parse_level(level, &lv))
         fprintf(stderr, "rdrsim sweep: --trace: expected none, ops, messages or all, got '%s'\n", level);
     else {
-        SweepOptions o = { argv[1], vary, sets, runs, jobs, output, emit, level, quiet, append, NULL };
+        SweepOptions o = { argv[1], vary, sets, runs, jobs, output, emit, level, quiet, append, NULL, false };
         status = sweep_main(&o);
     }
 out:

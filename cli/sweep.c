@@ -84,6 +84,8 @@ static GPtrArray *make_jobs(const SweepOptions *opt, uint64_t base, const char *
             Job *j = g_new0(Job, 1);
             j->index = (int)jobs->len;
             j->seed = sweep_seed(base, r);
+            if (opt->seeds_53)
+                j->seed &= (UINT64_C(1) << 53) - 1;
             j->sets = g_ptr_array_new_with_free_func(g_free);
             for (char **s = opt->sets; s && *s; s++)
                 g_ptr_array_add(j->sets, g_strdup(*s));

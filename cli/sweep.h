@@ -31,6 +31,7 @@ typedef struct {
     bool quiet;
     bool append;           /* the output may already hold runs */
     const char *exe;       /* the rdrsim that runs the runs; NULL: this one */
+    bool seeds_53;         /* seeds below 2^53, exact even for an rdrsim that read seeds through a double */
 } SweepOptions;
 
 /* The seed of repetition `rep` for a scenario seeded `base`. */

@@ -113,6 +113,12 @@ void trace_disconnect(Trace *tr, int64_t conn, uint32_t initiator, uint32_t endp
                       SimTime t_start, SimTime t_done, int step_reached, uint32_t outcome);
 
 /* An application operation (`ops`), t_done < 0 while unfinished. */
+/* The disconnect data of a controlled disconnect (`disconnect_data`):
+ * bytes the initiator sent with its release (RequestConnectionInformation),
+ * bytes indicated to the peer, bytes returned to the initiator when its
+ * release completed (ReturnConnectionInformation). */
+void trace_disconnect_data(Trace *tr, int64_t conn, uint32_t endpoint, uint32_t sent, uint32_t received,
+                           uint32_t returned);
 void trace_op(Trace *tr, uint32_t node, uint32_t op, int64_t handle, uint32_t path, SimTime t_start, SimTime t_done,
               uint32_t status, int64_t bytes);
 /* An oplock or lease break (`oplock_breaks`): names for levels, trigger and

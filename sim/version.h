@@ -1,5 +1,5 @@
 #ifndef RDRSIM_VERSION_H
 #define RDRSIM_VERSION_H
-#define RDRSIM_VERSION "0.2.0"
+#define RDRSIM_VERSION "0.3.0"
 #define RDRSIM_SCHEMA_VERSION 1
 #endif

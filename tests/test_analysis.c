@@ -657,6 +657,22 @@ static void test_compare_gate(void)
     g_assert_nonnull(strstr(out, "REGRESSION"));
     g_assert_null(strstr(out, "op.read")); /* --metric names what takes part */
     g_free(out);
+    /* a baseline of a build that wrote no completion-time metrics (before
+     * 0.3.0): those are not measured there, not zero */
+    char *kold = known_db("kold.db", 1);
+    g_assert_cmpint(sqlite3_open(kold, &db), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_exec(db,
+                                 "UPDATE runs SET rdrsim_version = '0.2.0';"
+                                 "DELETE FROM metric WHERE name IN (SELECT id FROM names WHERE name LIKE 'op.%' OR "
+                                 "name LIKE 'break.%' OR name LIKE 'disconnect.%')",
+                                 NULL, NULL, NULL),
+                    ==, SQLITE_OK);
+    sqlite3_close(db);
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", kold, k1, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "not measured by one side's build"));
+    g_assert_null(strstr(out, "REGRESSION"));
+    g_free(out);
+    g_free(kold);
     g_free(k1), g_free(ke);
 }
 

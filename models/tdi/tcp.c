@@ -11,25 +11,25 @@
 
 #include "tcp.h"
 
-static Disc *disc_at(Conn *c, int i) { return i < 0 ? NULL : &g_array_index(c->discs, Disc, i); }
+Disc *tcp_disc_at(Conn *c, int i) { return i < 0 ? NULL : &g_array_index(c->discs, Disc, i); }
 
 int tcp_disc_new(Conn *c, TdiEndpoint *ep, uint32_t mode)
 {
-    Disc d = { net_node_trace_id(ep->tn->node), ep->name_id, mode, sim_now(c->tdi->sim), -1, 1, STATUS_PENDING };
+    Disc d = { net_node_trace_id(ep->tn->node), ep->name_id, mode, sim_now(c->tdi->sim), -1, 1, STATUS_PENDING, 0, 0, 0 };
     g_array_append_val(c->discs, d);
     return (int)c->discs->len - 1;
 }
 
 void tcp_disc_step(Conn *c, int i, int step)
 {
-    Disc *d = disc_at(c, i);
+    Disc *d = tcp_disc_at(c, i);
     if (d && d->step < step)
         d->step = step;
 }
 
 void tcp_disc_done(Conn *c, int i, NTSTATUS st)
 {
-    Disc *d = disc_at(c, i);
+    Disc *d = tcp_disc_at(c, i);
     if (d && d->t_done < 0) {
         d->t_done = sim_now(c->tdi->sim);
         d->outcome = st;
@@ -40,7 +40,7 @@ void tcp_write_discs(Conn *c)
 {
     Tdi *tdi = c->tdi;
     for (guint i = 0; i < c->discs->len; i++) {
-        Disc *d = disc_at(c, (int)i);
+        Disc *d = tcp_disc_at(c, (int)i);
         if (d->mode == tdi->name_release && d->t_done >= 0) {
             double ns = (double)(d->t_done - d->t_start);
             g_array_append_val(tdi->release_ns, ns);
@@ -50,6 +50,8 @@ void tcp_write_discs(Conn *c)
         }
         trace_disconnect(c->tdi->trace, c->id, d->initiator, d->endpoint, d->mode, d->t_start, d->t_done, d->step,
                          d->outcome);
+        if (d->mode == tdi->name_release)
+            trace_disconnect_data(c->tdi->trace, c->id, d->endpoint, d->data_sent, d->data_received, d->data_returned);
     }
     g_array_set_size(c->discs, 0);
 }
@@ -240,7 +242,10 @@ void tcp_check_release(Half *h)
             return;
         Req *r = ep->release;
         ep->release = NULL;
-        r->io.info = peer_of(h)->fin_info;
+        r->io.info = peer_of(h)->fin_info; /* ReturnConnectionInformation */
+        Disc *d = tcp_disc_at(c, ep->disc);
+        if (d && ep->disc == c->release)
+            d->data_returned = r->io.info.user_data_length;
         tcp_disc_step(c, ep->disc, 4);
         tcp_disc_done(c, ep->disc, STATUS_SUCCESS);
         tdi_finish(r, STATUS_SUCCESS, 0, 0);
@@ -352,6 +357,9 @@ static void on_peer_fin(Half *h)
         if (g_queue_is_empty(&ep->rx))
             while ((r = q_pop(&ep->receives)))
                 tdi_finish(r, STATUS_GRACEFUL_DISCONNECT, 0, 0);
+        Disc *d = tcp_disc_at(c, c->release);
+        if (d)
+            d->data_received = peer_of(h)->fin_info.user_data_length;
         tdi_indicate_disconnect(ep, TDI_DISCONNECT_RELEASE, &peer_of(h)->fin_info);
     } else if (ep->state == TDI_EP_LOCAL_RELEASE) {
         tcp_check_release(h); /* the confirmation, or the peer released too */

@@ -91,6 +91,9 @@ typedef struct {
     SimTime t_start, t_done;
     int step;
     NTSTATUS outcome;
+    /* a controlled disconnect's data, in bytes: what the initiator sent,
+     * what its peer was told of, what came back to the initiator */
+    uint32_t data_sent, data_received, data_returned;
 } Disc;
 
 typedef enum { H_NONE, H_SYN_SENT, H_OFFERED, H_OPEN, H_CLOSED } HalfState;
@@ -232,6 +235,7 @@ static inline void q_free_all(GQueue *q, Pool *pool)
 
 /* tcp.c: the engine, as TDI drives it */
 int tcp_disc_new(Conn *c, TdiEndpoint *ep, uint32_t mode);
+Disc *tcp_disc_at(Conn *c, int i);
 void tcp_disc_step(Conn *c, int i, int step);
 void tcp_disc_done(Conn *c, int i, NTSTATUS st);
 void tcp_write_discs(Conn *c);

@@ -492,6 +492,7 @@ static NTSTATUS start_release(TdiEndpoint *ep, Req *r, const int64_t *timeout, c
         /* Step 1: no more sends from here; what is queued goes first. */
         tdi_set_state(ep, TDI_EP_LOCAL_RELEASE);
         ep->disc = tcp_disc_new(c, ep, ep->tdi->name_release);
+        tcp_disc_at(c, ep->disc)->data_sent = info ? info->user_data_length : 0; /* RequestConnectionInformation */
         if (c->release < 0)
             c->release = ep->disc; /* else both sides released at once */
     } else {
