@@ -150,18 +150,25 @@ static bool judge(const Expect *e, const char *actual, int type, double num)
     return holds(e->op, c < 0 ? -1 : c > 0);
 }
 
+/* Queries see the run's own rows only (every table and view narrowed to it). */
+static bool scope(Trace *tr, const Scenario *sc, FILE *out, const char *what)
+{
+    char *err = NULL;
+    if (trace_scope_to_run(tr, trace_run_id(tr), &err))
+        return true;
+    fprintf(out, "%s: cannot evaluate %s: %s\n", sc->path, what, err);
+    g_free(err);
+    return false;
+}
+
 int expect_evaluate(Trace *tr, const Scenario *sc, FILE *out, int *passed)
 {
     int failed = 0;
     *passed = 0;
     if (sc->expects->len == 0)
         return 0;
-    char *err = NULL;
-    if (!trace_scope_to_run(tr, trace_run_id(tr), &err)) {
-        fprintf(out, "%s: cannot evaluate expectations: %s\n", sc->path, err);
-        g_free(err);
+    if (!scope(tr, sc, out, "expectations"))
         return (int)sc->expects->len;
-    }
     for (guint i = 0; i < sc->expects->len; i++) {
         const Expect *e = g_ptr_array_index(sc->expects, i);
         char *actual;
@@ -195,12 +202,8 @@ int expect_metrics(Trace *tr, const Scenario *sc, FILE *out)
     int failed = 0;
     if (sc->metrics->len == 0)
         return 0;
-    char *err = NULL;
-    if (!trace_scope_to_run(tr, trace_run_id(tr), &err)) {
-        fprintf(out, "%s: cannot evaluate metrics: %s\n", sc->path, err);
-        g_free(err);
+    if (!scope(tr, sc, out, "metrics"))
         return (int)sc->metrics->len;
-    }
     for (guint i = 0; i < sc->metrics->len; i++) {
         const UserMetric *m = g_ptr_array_index(sc->metrics, i);
         char *actual, *why = NULL;
