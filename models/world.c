@@ -75,7 +75,7 @@ static const ParamSpec workload_keys[] = {
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
-/* A server node: its transport, and the file server on it (models/server.h). */
+/* A server node: its transport, and the file server on it (models/server/server.h). */
 static const ParamSpec server_keys[] = {
     TRANSPORT_KEYS
     { "min_dialect", PT_STRING, 0, "2.0.2", "oldest dialect served: 2.0.2, 2.1, 3.0, 3.0.2, 3.1.1", NO_BOUNDS },
