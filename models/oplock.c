@@ -5,46 +5,63 @@
 #define READ_CONTROL          0x00020000u
 #define SYNCHRONIZE           0x00100000u
 
-bool oplock_is_stat_open(uint32_t desired_access, bool lease)
+#define ACCESS_DELETE_BIT     0x00010000u
+
+bool oplock_is_stat_open(uint32_t desired_access, bool lease_holder)
 {
     uint32_t stat = FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE;
-    if (lease)
+    if (lease_holder)
         stat |= READ_CONTROL; /* R1: Samba's is_lease_stat_open; lease.statopen4 */
     return desired_access != 0 && (desired_access & ~stat) == 0;
 }
 
-/* The break an open causes (OPLOCKS.md section 7, Samba's delay_for_oplock,
- * which agrees with IFS-CREATE on every case R1-R7 lists). */
+/* The break an open causes: OPLOCKS.md section 7, Samba's
+ * delay_for_oplock_fn, which agrees with IFS-CREATE on every case R1-R7
+ * lists; R8 for an open with DELETE access. */
 static OplockBreak on_open(const OplockHolder *h, const OplockCause *c)
 {
-    OplockBreak b = { false, h->state, false, false };
-    /* R1: stat opens break nothing; a lease does not break its own key. */
-    if (c->stat_open || (h->lease && c->lease && h->key == c->key))
+    OplockBreak b = { false, false, h->state, false, false };
+    /* R1: stat opens break nothing (an overwrite is no stat open: it
+     * truncates); a lease does not break its own key. */
+    if ((!c->overwrite && oplock_is_stat_open(c->access, h->lease)) || (h->lease && c->lease && h->key == c->key))
         return b;
     CacheState delay = c->sharing_violation ? CACHE_H : CACHE_W;
     CacheState to = h->state & (CacheState)~delay;
     if (c->overwrite && delay != CACHE_H)
         to = 0; /* R2, R3: an overwriting open breaks to none */
+    /* R8: an open with DELETE access (an unlink, a rename's source) takes
+     * the handle caching of other keys' leases first: handles cached open
+     * would keep the delete from happening (smbtorture lease.unlink:
+     * RH -> R, acknowledged, before the unlink proceeds; the H-only break
+     * Windows' file systems ask for with FsRtlOplockBreakH). */
+    if (h->lease && (c->access & ACCESS_DELETE_BIT) && (h->state & CACHE_H)) {
+        to &= (CacheState)~CACHE_H;
+        delay |= CACHE_H;
+    }
     if (to == h->state) {
-        /* Nothing to remove (R3, R4, R6: an exclusive oplock holds no H, so
-         * a sharing violation breaks nothing).  A break already under way
-         * must still be waited for (B6: no second notification). */
-        b.wait = h->breaking && (h->state & delay);
+        /* Nothing to remove (R3, R4, R6: an exclusive oplock holds no H,
+         * so a sharing violation breaks nothing).  A lease break already
+         * under way must still be waited for (B6). */
+        b.wait = h->lease && h->breaking;
         return b;
     }
     if (!h->lease)
         to &= CACHE_R; /* plain oplocks go to LEVEL_II or NONE only */
-    b.notify = !h->breaking; /* B6: one notification until it is acknowledged */
+    if (!h->lease && h->no_level2)
+        to = 0;        /* R5: no level II for a client without it */
     b.to = to;
     b.ack = (h->state & (CACHE_W | CACHE_H)) != 0; /* B4, B5 */
-    b.wait = (h->state & delay) != 0;              /* B7 */
+    b.wait = (h->state & delay) != 0 ||               /* B7 */
+             (h->lease && h->breaking && c->retry);   /* B6: a retry waits for the break under way */
+    b.notify = !h->breaking; /* B6: one notification until it is acknowledged ... */
+    b.extend = h->breaking;  /* ... which must then end lower */
     return b;
 }
 
 /* R10 write, R11 read, R12 lock (IFS-WRITE, IFS-READ, IFS-LOCK). */
 static OplockBreak on_io(const OplockHolder *h, const OplockCause *c)
 {
-    OplockBreak b = { false, h->state, false, false };
+    OplockBreak b = { false, false, h->state, false, false };
     bool own = h->key == c->key;
     CacheState s = h->state;
     if (s == 0)
@@ -56,11 +73,12 @@ static OplockBreak on_io(const OplockHolder *h, const OplockCause *c)
             return b;
         b.to = s & (CacheState)~CACHE_W;
         if (!h->lease)
-            b.to &= CACHE_R; /* EXCLUSIVE and BATCH go to LEVEL_II */
+            b.to &= h->no_level2 ? 0 : CACHE_R; /* EXCLUSIVE and BATCH go to LEVEL_II (R5) */
         b.ack = true;
         b.wait = true;
         break;
     case TRIGGER_WRITE:
+    case TRIGGER_SETSIZE: /* R13: end-of-file and allocation size break as a write (IFS-WRITE) */
         if (own && h->lease)
             return b; /* lease.nobreakself: the writer's own lease stays */
         if (own && (s & CACHE_W))
@@ -86,6 +104,7 @@ static OplockBreak on_io(const OplockHolder *h, const OplockCause *c)
         break;
     }
     b.notify = !h->breaking;
+    b.extend = h->breaking;
     return b;
 }
 
@@ -94,27 +113,38 @@ OplockBreak oplock_break_for(const OplockHolder *h, const OplockCause *c)
     return c->trigger == TRIGGER_OPEN ? on_open(h, c) : on_io(h, c);
 }
 
-static bool valid_lease(CacheState s)
+/* Samba's delay_for_oplock "grant:" step (OPLOCKS.md section 7 step 7),
+ * in its order. */
+CacheState oplock_grant(const OplockAsk *a)
 {
-    return s == 0 || s == CACHE_R || s == (CACHE_R | CACHE_H) || s == (CACHE_R | CACHE_W) ||
-           s == (CACHE_R | CACHE_W | CACHE_H);
-}
-
-CacheState oplock_grant(bool lease, CacheState requested, bool other_opens, bool plain_oplock_held,
-                        bool h_lease_held)
-{
-    if (lease && !valid_lease(requested))
-        return 0; /* lease.request: H alone, W alone, HW get nothing */
-    CacheState s = requested;
-    if (other_opens)
+    if (!a->lease && a->stat_open)
+        return 0; /* R1: exclusive4, batch8, batch9a: a stat open gets no oplock */
+    CacheState s = a->requested;
+    if (a->lease && (!(s & (CACHE_R | CACHE_W)) || s == CACHE_W || s == (CACHE_W | CACHE_H)))
+        return 0; /* section 1, lease.request: H alone, W alone, HW get nothing */
+    if (a->others)
         s &= (CacheState)~CACHE_W; /* R5 */
-    if (lease && plain_oplock_held)
+    if ((s & CACHE_R) && !(s & CACHE_W) && a->no_level2)
+        return 0; /* R5: no level II for a client without it (Samba's allow_level2) */
+    if (a->lease && a->plain_oplock_held)
         s &= (CacheState)~CACHE_H; /* R4: Samba strips H when a plain oplock exists */
-    if (!lease && h_lease_held)
+    if (!a->lease && a->h_lease_held)
         return 0; /* R4: no oplock next to an H lease */
-    if (!lease)
+    if (!a->lease)
         s = oplock_level_state(oplock_state_level(s)); /* RH comes back as LEVEL_II */
     return s;
+}
+
+bool lease_next_step(CacheState acked, CacheState required, OplockBreak *next)
+{
+    if (!(acked & (CacheState)~required))
+        return false;
+    /* Samba's downgrade_lease: from a state with W or H the next break
+     * keeps R and needs an acknowledgement; from R alone it goes to the
+     * required state at once, with none. */
+    bool wh = (acked & (CACHE_W | CACHE_H)) != 0;
+    *next = (OplockBreak){ .notify = true, .to = wh ? (CacheState)(required | CACHE_R) : required, .ack = wh };
+    return true;
 }
 
 CacheState oplock_level_state(OplockLevel level)

@@ -1,6 +1,7 @@
 #include "smb.h"
 
 #include <glib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pool.h"
@@ -174,14 +175,51 @@ static void on_sent(void *ctx, TdiEndpoint *ep, const TdiIo *io)
         smb_msg_free(slot_take(w, io->tag));
 }
 
+/* The rows of a message: its header and break fields, and a CREATE's
+ * parameters (MS-SMB2 2.2.1.2 header Flags: SERVER_TO_REDIR 0x1,
+ * ASYNC_COMMAND 0x2; 2.2.13, 2.2.14 CREATE; 2.2.13.2.8/10 lease flags:
+ * BREAK_IN_PROGRESS 0x2, PARENT_LEASE_KEY_SET 0x4). */
+static void trace_message(SmbWire *w, NetNode *node, NetNode *peer, int64_t conn, const SmbMsg *m, uint32_t bytes)
+{
+    bool create = m->cmd == SMB2_CREATE, brk = m->cmd == SMB2_OPLOCK_BREAK;
+    bool lease = (create || brk) && m->oplock == OPLOCK_LEVEL_LEASE;
+    bool v2 = lease && m->lease_version == 2;
+    TraceSmb t = {
+        .msg_id = m->msg_id, .command = w->cmd_names[m->cmd], .status = m->status, .response = m->response,
+        .async = m->async, .async_id = m->async ? (int64_t)m->async_id : -1,
+        .flags = (m->response ? 0x1u : 0) | (m->async ? 0x2u : 0), .file = m->file ? (int64_t)m->file : -1,
+        .oplock = create || brk ? (int64_t)m->oplock : -1, .lease_state = lease ? m->lease_state : -1,
+        .epoch = v2 || (brk && lease && m->epoch) ? m->epoch : -1,
+    };
+    uint32_t n = net_node_trace_id(node);
+    SimTime now = sim_now(w->sim);
+    trace_smb_message(w->trace, now, n, net_node_trace_id(peer), conn, &t, bytes);
+    if (!create)
+        return;
+    TraceSmbCreate c = { -1, -1, -1, -1, -1, -1, -1, -1 };
+    if (!m->response) {
+        c.path = trace_name(w->trace, m->path ? m->path : "");
+        c.access = m->access;
+        c.share_access = m->share_access;
+        c.disposition = m->disposition;
+    } else if (m->status == STATUS_SUCCESS) {
+        c.create_action = m->create_action;
+    }
+    if (lease) {
+        c.lease_key = (int64_t)m->lease_key;
+        c.lease_flags = (m->lease_break_in_progress ? 0x2 : 0) | (m->parent_set ? 0x4 : 0);
+        if (m->parent_set)
+            c.parent_lease_key = (int64_t)m->parent_lease_key;
+    }
+    trace_smb_create(w->trace, now, n, conn, m->msg_id, m->response, &c);
+}
+
 NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, SmbMsg *m)
 {
     uint32_t bytes = smb_msg_bytes(m);
     /* Below level messages, no row: nor read the nodes and connection for one. */
     if (trace_level(w->trace) >= TRACE_MESSAGES)
-        trace_smb_message(w->trace, sim_now(w->sim), net_node_trace_id(node), net_node_trace_id(peer),
-                          tdi_endpoint_conn(ep), m->msg_id, w->cmd_names[m->cmd], m->response, m->async,
-                          m->status, bytes);
+        trace_message(w, node, peer, tdi_endpoint_conn(ep), m, bytes);
     m->t_sent = sim_now(w->sim);
     /* A tampering link rewrites the request in flight, after its sender
      * traced what it sent. */
@@ -214,3 +252,47 @@ void smb_tamper(SmbMsg *m, int how)
 }
 
 SmbMsg *smb_receive(SmbWire *w, uint64_t tag) { return slot_take(w, tag); }
+
+/* MS-SMB2 2.2.13.1.1 access bits by name, in the scenario language's
+ * spelling; and the letters older scenarios use. */
+static const struct {
+    const char *name;
+    uint32_t bit;
+} access_names[] = {
+    { "read_data", 0x1 },          { "write_data", 0x2 },        { "append_data", 0x4 },
+    { "read_ea", 0x8 },            { "write_ea", 0x10 },         { "execute", 0x20 },
+    { "delete_child", 0x40 },      { "read_attributes", 0x80 },  { "write_attributes", 0x100 },
+    { "delete", 0x10000 },         { "read_control", 0x20000 },  { "write_dac", 0x40000 },
+    { "write_owner", 0x80000 },    { "synchronize", 0x100000 },  { "maximum_allowed", 0x2000000 },
+};
+
+bool smb_parse_access(const char *s, uint32_t *out)
+{
+    *out = 0;
+    if (g_ascii_isdigit(*s)) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 0);
+        if (*end || v > 0xffffffffUL)
+            return false;
+        *out = (uint32_t)v;
+        return true;
+    }
+    if (strspn(s, "rwdac") == strlen(s)) { /* letters */
+        for (; *s; s++)
+            *out |= *s == 'r' ? ACCESS_READ_DATA : *s == 'w' ? ACCESS_WRITE_DATA : *s == 'd' ? ACCESS_DELETE
+                  : *s == 'a' ? ACCESS_READ_ATTR : ACCESS_READ_CTRL;
+        return true;
+    }
+    char **words = g_strsplit_set(s, "|,", -1);
+    bool ok = true;
+    for (char **w = words; *w && ok; w++) {
+        ok = false;
+        for (size_t i = 0; i < G_N_ELEMENTS(access_names); i++)
+            if (g_ascii_strcasecmp(*w, access_names[i].name) == 0) {
+                *out |= access_names[i].bit;
+                ok = true;
+            }
+    }
+    g_strfreev(words);
+    return ok;
+}

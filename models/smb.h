@@ -68,10 +68,16 @@ typedef struct {
     uint64_t session, tree, file; /* ids */
     int64_t t_sent;               /* when it was sent */
     bool response, async;
+    uint64_t async_id;            /* interim and final responses of a request that went async (MS-SMB2 3.3.4.2) */
     /* requests */
     uint16_t dialect;             /* NEGOTIATE: highest offered; response: chosen */
     uint16_t min_dialect;         /* NEGOTIATE: lowest offered */
     uint32_t capabilities;        /* NEGOTIATE, FSCTL_VALIDATE_NEGOTIATE_INFO */
+    bool no_level2;               /* NEGOTIATE: the client takes no level II oplocks.  SMB2 has no such
+                                   * capability: this is SMB1's CAP_LEVEL_II_OPLOCKS (MS-CIFS 2.2.4.52.2)
+                                   * left out, which Samba's smbd checks before it breaks to or grants
+                                   * level II (OPLOCKS.md R5); rdrsim carries it so that a scenario can
+                                   * state such a client.  No bytes on the wire. */
     uint32_t ctl_code;            /* IOCTL */
     uint64_t preauth;             /* 3.1.1 SESSION_SETUP response: what the server's signature is keyed
                                    * with, its pre-authentication integrity value (MS-SMB2 3.3.5.5) */
@@ -86,13 +92,22 @@ typedef struct {
     bool directory;               /* CREATE: FILE_DIRECTORY_FILE, the open of a directory */
     OplockLevel oplock;           /* CREATE: requested / granted; OPLOCK_BREAK: level */
     uint64_t lease_key;
-    CacheState lease_state;       /* CREATE with a lease, lease break and ack */
+    CacheState lease_state;       /* CREATE with a lease, lease break and ack; a break's NewLeaseState */
+    CacheState lease_from;        /* lease break: CurrentLeaseState (MS-SMB2 2.2.23.2) */
+    bool lease_ctx;               /* CREATE: a lease context came (state 0 asks for no caching, unlike none) */
+    uint8_t lease_version;        /* CREATE: 1 (SMB2_CREATE_REQUEST_LEASE) or 2 (..._LEASE_V2, 2.2.13.2.10) */
+    bool parent_set;              /* v2: SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET */
+    uint64_t parent_lease_key;
+    uint16_t epoch;               /* v2 CREATE request and response, lease break (NewEpoch) */
+    uint32_t create_action;       /* CREATE response: FILE_SUPERSEDED 0, FILE_OPENED 1, FILE_CREATED 2,
+                                   * FILE_OVERWRITTEN 3 (MS-SMB2 2.2.14) */
+    uint32_t attributes;          /* SET_INFO FileBasicInformation: FileAttributes (MS-FSCC 2.6) */
     bool lease_break_in_progress; /* CREATE response: SMB2_LEASE_FLAG_BREAK_IN_PROGRESS */
     bool ack_required;            /* lease break notification */
     bool exclusive, unlock, fail_immediately; /* LOCK */
     uint64_t version;             /* READ response: the write version of the first byte read */
-    uint32_t info_class;          /* QUERY_INFO / SET_INFO: with info_type 0 rdrsim's file classes (0 basic,
-                                   * 1 end of file, 2 rename, 3 disposition), else MS-SMB2's FileInfoClass */
+    uint32_t info_class;          /* QUERY_INFO / SET_INFO: with info_type 0 rdrsim's file classes (INFO_*
+                                   * below), else MS-SMB2's FileInfoClass */
     uint8_t info_type;            /* QUERY_INFO / SET_INFO: 0, or SMB2_0_INFO_* (MS-SMB2 2.2.37) */
 } SmbMsg;
 
@@ -102,6 +117,13 @@ const char *smb_command_name(SmbCommand c);
 #define SMB2_DIALECT_300 0x0300
 #define SMB2_DIALECT_302 0x0302
 #define SMB2_DIALECT_311 0x0311
+/* rdrsim's file information classes of SET_INFO and QUERY_INFO with
+ * info_type 0 (MS-FSCC 2.4: FileBasicInformation, FileEndOfFileInformation,
+ * FileRenameInformation, FileDispositionInformation, FileAllocationInformation). */
+enum { INFO_BASIC = 0, INFO_EOF = 1, INFO_RENAME = 2, INFO_DISPOSITION = 3, INFO_ALLOCATION = 4 };
+/* CreateAction of a CREATE response (MS-SMB2 2.2.14). */
+enum { FILE_SUPERSEDED = 0, FILE_OPENED = 1, FILE_CREATED = 2, FILE_OVERWRITTEN = 3 };
+
 /* MS-SMB2 2.2.37 InfoType, and the MS-FSCC classes the redirector asks for. */
 #define SMB2_0_INFO_FILE 1
 #define SMB2_0_INFO_FILESYSTEM 2
@@ -117,6 +139,11 @@ const char *smb_command_name(SmbCommand c);
 /* MS-SMB2 2.2.3: capabilities a client offers (DFS, leasing, large MTU,
  * multi-channel, persistent handles, directory leasing, encryption). */
 #define SMB2_CLIENT_CAPABILITIES 0x7fu
+/* The access bits a share mode governs (MS-FSA 2.1.5.1.2.1). */
+#define ACCESS_EXECUTE 0x00000020u
+/* MAXIMUM_ALLOWED: the server grants all it can (MS-SMB2 3.3.5.9). */
+#define ACCESS_MAXIMUM_ALLOWED 0x02000000u
+#define ACCESS_FILE_ALL 0x001f01ffu
 
 /* What a NEGOTIATE offered, as one value: highest and lowest dialect and
  * the capabilities.  Client and server each compute it over the request
@@ -134,6 +161,12 @@ void smb_tamper(SmbMsg *negotiate, int how);
 /* A dialect written as in a scenario ("2.0.2", "2.1", "3.0", "3.0.2",
  * "3.1.1") as its DialectRevision value; 0 for anything else. */
 uint16_t smb_dialect(const char *name);
+/* An access mask as a scenario writes it: a number (0x12019f), names
+ * joined by | or , (read_data|write_attributes|synchronize: every bit of
+ * MS-SMB2 2.2.13.1.1 by its name in lower case, without FILE_), or the
+ * letters r (read_data), w (write_data), d (delete), a (read_attributes),
+ * c (read_control).  False when it is none of these. */
+bool smb_parse_access(const char *s, uint32_t *out);
 /* Bytes of the message on the wire. */
 uint32_t smb_msg_bytes(const SmbMsg *m);
 

@@ -12,7 +12,19 @@ typedef struct {
     bool lease;
     uint64_t lease_key;
     OplockLevel level; /* the oplock held: whether a break needs an acknowledgement */
+    int policy;        /* BreakPolicy of this handle, or -1: the client's */
+    bool ack_level_set; /* acknowledge to ack_level, not to the level offered */
+    OplockLevel ack_level;
+    CacheState ack_lease;
+    SimTime ack_delay; /* answer a break this long after it arrives */
 } Handle;
+
+/* A break waiting out its handle's ack_delay. */
+typedef struct {
+    SmbClient *c;
+    char *handle;
+    SmbMsg *brk;
+} DelayedBreak;
 
 /* A request sent, waiting for its final response. */
 typedef struct {
@@ -33,6 +45,7 @@ struct SmbClient {
     char *name;
     NetNode *node, *server;
     BreakPolicy policy;
+    bool level2;
     TdiEndpoint *ep;
     bool connected;
     GQueue queued;       /* SmbMsg* waiting for the connection */
@@ -74,7 +87,7 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
 static void on_disconnect(void *ctx, TdiEndpoint *ep, uint32_t flags, const TdiConnInfo *info);
 
 SmbClient *smbclient_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, const char *name, NetNode *node,
-                         NetNode *server, BreakPolicy policy)
+                         NetNode *server, BreakPolicy policy, bool level2)
 {
     SmbClient *c = g_new0(SmbClient, 1);
     c->tdi = tdi;
@@ -85,6 +98,7 @@ SmbClient *smbclient_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, const 
     c->node = node;
     c->server = server;
     c->policy = policy;
+    c->level2 = level2;
     c->ep = tdi_endpoint_open(tdi, node, 0, name);
     TdiHandlers h = { on_receive, on_disconnect, c };
     tdi_endpoint_set_handlers(c->ep, &h);
@@ -211,9 +225,7 @@ static Handle *handle_by_file(SmbClient *c, uint64_t file)
 static uint32_t parse_access(const char *s)
 {
     uint32_t a = 0;
-    for (; *s; s++)
-        a |= *s == 'r' ? ACCESS_READ_DATA : *s == 'w' ? ACCESS_WRITE_DATA : *s == 'd' ? ACCESS_DELETE
-           : *s == 'a' ? ACCESS_READ_ATTR : *s == 'c' ? ACCESS_READ_CTRL : 0;
+    smb_parse_access(s, &a); /* checked when the scenario was read */
     return a;
 }
 
@@ -269,17 +281,36 @@ static void do_create(SmbClient *c, const Action *a)
     g_free(h->path);
     h->path = g_strdup(sval(a, "path"));
     h->file = 0;
+    h->lease = false;
+    h->policy = -1;
+    BreakPolicy pol;
+    if (smbclient_parse_policy(sval(a, "on_break"), &pol))
+        h->policy = (int)pol;
+    const char *al = sval(a, "ack_level");
+    h->ack_level_set = *al != 0;
+    h->ack_level = parse_oplock(al);
+    h->ack_lease = parse_lease(al);
+    h->ack_delay = ival(a, "ack_delay");
     SmbMsg *m = smb_msg_new(c->wire, SMB2_CREATE);
     m->path = g_strdup(h->path);
     m->access = parse_access(sval(a, "access"));
     m->share_access = parse_share(sval(a, "share"));
     m->disposition = parse_disposition(sval(a, "disposition"));
     m->delete_on_close = ival(a, "delete_on_close");
+    m->directory = ival(a, "directory");
     const char *lease = sval(a, "lease");
     if (*lease) {
+        /* A lease context; "none" asks for no caching (MS-SMB2 2.2.13.2.8). */
         m->oplock = OPLOCK_LEVEL_LEASE;
-        m->lease_state = parse_lease(lease);
+        m->lease_ctx = true;
+        m->lease_state = strcmp(lease, "none") == 0 ? 0 : parse_lease(lease);
         m->lease_key = (uint64_t)ival(a, "lease_key");
+        m->lease_version = (uint8_t)ival(a, "lease_version");
+        if (m->lease_version == 2) {
+            m->parent_lease_key = (uint64_t)ival(a, "parent_key");
+            m->parent_set = m->parent_lease_key != 0;
+            m->epoch = (uint16_t)ival(a, "epoch");
+        }
         h->lease = true;
         h->lease_key = m->lease_key;
     } else {
@@ -319,10 +350,20 @@ static void do_on_handle(SmbClient *c, const Action *a, const char *verb)
         m = smb_msg_new(c->wire, SMB2_QUERY_INFO);
     } else if (strcmp(verb, "rename") == 0) {
         m = smb_msg_new(c->wire, SMB2_SET_INFO);
+        m->info_class = INFO_RENAME;
         m->new_path = g_strdup(sval(a, "to"));
     } else if (strcmp(verb, "delete") == 0) {
         m = smb_msg_new(c->wire, SMB2_SET_INFO);
+        m->info_class = INFO_DISPOSITION;
         m->delete_on_close = true;
+    } else if (strcmp(verb, "set_eof") == 0 || strcmp(verb, "set_alloc") == 0) {
+        m = smb_msg_new(c->wire, SMB2_SET_INFO);
+        m->info_class = verb[4] == 'e' ? INFO_EOF : INFO_ALLOCATION;
+        m->length = (uint64_t)ival(a, "length");
+    } else if (strcmp(verb, "set_basic") == 0) {
+        m = smb_msg_new(c->wire, SMB2_SET_INFO);
+        m->info_class = INFO_BASIC;
+        m->attributes = (uint32_t)ival(a, "attributes");
     } else { /* ack: an acknowledgement sent by hand */
         m = smb_msg_new(c->wire, SMB2_OPLOCK_BREAK);
         const char *lv = sval(a, "level");
@@ -356,6 +397,7 @@ static void smbclient_act(SmbClient *c, const Action *a)
     if (strcmp(verb, "negotiate") == 0) {
         m = smb_msg_new(c->wire, SMB2_NEGOTIATE);
         m->dialect = smb_dialect(sval(a, "dialect"));
+        m->no_level2 = !c->level2;
         request(c, m, verb, 0, "", 0);
     } else if (strcmp(verb, "session") == 0) {
         m = smb_msg_new(c->wire, SMB2_SESSION_SETUP);
@@ -387,6 +429,8 @@ static void smbclient_act(SmbClient *c, const Action *a)
 
 /* ---- responses and breaks ---- */
 
+/* Acknowledge a break: to the level offered, to none, or to the handle's
+ * ack_level. */
 static void send_ack(SmbClient *c, Handle *h, const SmbMsg *brk, bool none)
 {
     SmbMsg *m = smb_msg_new(c->wire, SMB2_OPLOCK_BREAK);
@@ -394,27 +438,21 @@ static void send_ack(SmbClient *c, Handle *h, const SmbMsg *brk, bool none)
     if (brk->oplock == OPLOCK_LEVEL_LEASE) {
         m->oplock = OPLOCK_LEVEL_LEASE;
         m->lease_key = brk->lease_key;
-        m->lease_state = none ? 0 : brk->lease_state;
+        m->lease_state = none ? 0 : h->ack_level_set ? h->ack_lease : brk->lease_state;
     } else {
-        m->oplock = none ? OPLOCK_LEVEL_NONE : brk->oplock;
+        m->oplock = none ? OPLOCK_LEVEL_NONE : h->ack_level_set ? h->ack_level : brk->oplock;
     }
     int idx = 0;
     handle_named(c, h->name, &idx);
     request(c, m, "ack", idx, h->path, 0);
 }
 
-static void on_break(SmbClient *c, const SmbMsg *brk)
+/* A handle answers a break by its policy (OPLOCKS.md C3: acknowledge to
+ * the offered level, to none, close instead, or ignore it). */
+static void answer_break(SmbClient *c, Handle *h, const SmbMsg *brk, bool required)
 {
-    Handle *h = handle_by_file(c, brk->file);
-    if (!h)
-        return;
-    /* B4: only a break from EXCLUSIVE or BATCH is acknowledged. */
-    bool required = brk->oplock == OPLOCK_LEVEL_LEASE
-                        ? brk->ack_required
-                        : h->level == OPLOCK_LEVEL_EXCLUSIVE || h->level == OPLOCK_LEVEL_BATCH;
-    if (brk->oplock != OPLOCK_LEVEL_LEASE)
-        h->level = brk->oplock;
-    switch (c->policy) {
+    BreakPolicy policy = h->policy >= 0 ? (BreakPolicy)h->policy : c->policy;
+    switch (policy) {
     case ON_BREAK_ACK:
         if (required)
             send_ack(c, h, brk, false);
@@ -427,7 +465,7 @@ static void on_break(SmbClient *c, const SmbMsg *brk)
         send_ack(c, h, brk, false);
         break;
     case ON_BREAK_CLOSE:
-        if (required) {
+        if (required && h->file) {
             SmbMsg *m = smb_msg_new(c->wire, SMB2_CLOSE);
             m->file = h->file;
             int idx = 0;
@@ -440,6 +478,48 @@ static void on_break(SmbClient *c, const SmbMsg *brk)
     }
 }
 
+static bool break_required(const Handle *h, const SmbMsg *brk)
+{
+    /* B4: only a break from EXCLUSIVE or BATCH is acknowledged. */
+    return brk->oplock == OPLOCK_LEVEL_LEASE ? brk->ack_required
+                                             : h->level == OPLOCK_LEVEL_EXCLUSIVE || h->level == OPLOCK_LEVEL_BATCH;
+}
+
+static void on_delayed_break(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    DelayedBreak *d = ctx;
+    int idx;
+    Handle *h = handle_named(d->c, d->handle, &idx);
+    if (h && h->file == d->brk->file)
+        answer_break(d->c, h, d->brk, arg != 0);
+    smb_msg_free(d->brk);
+    g_free(d->handle);
+    g_free(d);
+}
+
+static void on_break(SmbClient *c, SmbMsg *brk, bool *kept)
+{
+    Handle *h = handle_by_file(c, brk->file);
+    if (!h)
+        return;
+    bool required = break_required(h, brk);
+    if (brk->oplock != OPLOCK_LEVEL_LEASE)
+        h->level = brk->oplock;
+    if (h->ack_delay > 0) {
+        /* The message is kept for the answer (the wire's pool holds it
+         * until it is freed, before the wire goes at the end of the run). */
+        DelayedBreak *d = g_new0(DelayedBreak, 1);
+        d->c = c;
+        d->handle = g_strdup(h->name);
+        d->brk = brk;
+        *kept = true;
+        sim_after(c->sim, h->ack_delay, on_delayed_break, d, required);
+        return;
+    }
+    answer_break(c, h, brk, required);
+}
+
 static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
 {
     (void)ep;
@@ -448,9 +528,10 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
     SmbMsg *m = smb_receive(c->wire, tag);
     if (!m)
         return;
+    bool kept = false;
     if (m->cmd == SMB2_OPLOCK_BREAK && m->msg_id == SMB2_UNSOLICITED) {
-        on_break(c, m);
-    } else if (!m->async) { /* interim responses only say "pending" */
+        on_break(c, m, &kept);
+    } else if (!(m->async && m->status == STATUS_PENDING)) { /* interim responses only say "pending" */
         Pending *q = g_hash_table_lookup(c->pending, SMB_ID_KEY(m->msg_id));
         if (q) {
             if (m->status == STATUS_SUCCESS) {
@@ -482,7 +563,8 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
             g_hash_table_remove(c->pending, SMB_ID_KEY(m->msg_id));
         }
     }
-    smb_msg_free(m);
+    if (!kept)
+        smb_msg_free(m);
 }
 
 static void on_disconnect(void *ctx, TdiEndpoint *ep, uint32_t flags, const TdiConnInfo *info)

@@ -21,7 +21,7 @@ typedef enum { ON_BREAK_ACK, ON_BREAK_ACK_NONE, ON_BREAK_CLOSE, ON_BREAK_IGNORE,
 bool smbclient_parse_policy(const char *s, BreakPolicy *out);
 
 SmbClient *smbclient_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, const char *name, NetNode *node,
-                         NetNode *server, BreakPolicy policy);
+                         NetNode *server, BreakPolicy policy, bool level2);
 void smbclient_free(SmbClient *c);
 /* Announce each timeline action's completion as "smbclient NAME VERB
  * [WORD] done" there. */

@@ -331,7 +331,7 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
         /* the key is the server's file id (RxIndicateChangeOfBufferingState) */
         OplockLevel to = m->oplock == OPLOCK_LEVEL_LEASE ? oplock_state_level(m->lease_state) : m->oplock;
         rx_indicate_buffering_change(c->sc, m->file, to, m->t_sent);
-    } else if (!m->async) {
+    } else if (!(m->async && m->status == STATUS_PENDING)) { /* not an interim response */
         uint64_t mid = m->msg_id;
         Req *q = pending_take(c, mid);
         if (q) {
@@ -559,11 +559,12 @@ static NTSTATUS query_dir(RxContext *rx) { return call(rx, request(SMB2_QUERY_DI
 static NTSTATUS set_file(RxContext *rx)
 {
     SmbMsg *m = request(SMB2_SET_INFO, rx);
-    if (rx->info_class == 2)
+    m->info_class = rx->info_class;
+    if (rx->info_class == INFO_RENAME)
         m->new_path = g_strdup(rx->new_name);
-    else if (rx->info_class == 3)
+    else if (rx->info_class == INFO_DISPOSITION)
         m->delete_on_close = true;
-    else
+    else if (rx->info_class == INFO_EOF)
         m->length = rx->length;
     return call(rx, m, K_SIMPLE);
 }

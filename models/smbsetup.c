@@ -172,7 +172,8 @@ void smbsetup_check(Scenario *sc)
     static const char *const policies[] = { "ack", "ack_none", "close", "ignore", "ack_always", NULL };
     static const char *const disps[] = { "supersede", "open", "create", "open_if", "overwrite", "overwrite_if", NULL };
     static const char *const oplocks[] = { "none", "level2", "level_ii", "exclusive", "batch", NULL };
-    static const char *const leases[] = { "R", "RH", "RW", "RWH", "H", "W", "HW", NULL };
+    static const char *const leases[] = { "R", "RH", "RW", "RWH", "H", "W", "HW", "none", NULL };
+    static const char *const acks[] = { "none", "level2", "level_ii", "R", "RH", "RW", "RWH", NULL };
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
         const char *k = d->spec->kind;
@@ -209,7 +210,17 @@ void smbsetup_check(Scenario *sc)
         if (strcmp(v, "create") == 0) {
             value_in(sc, a, "disposition", disps, "supersede, open, create, open_if, overwrite or overwrite_if");
             value_in(sc, a, "oplock", oplocks, "none, level2, exclusive or batch");
-            value_in(sc, a, "lease", leases, "a lease state: R, RH, RW or RWH");
+            value_in(sc, a, "lease", leases, "a lease state: R, RH, RW, RWH or none");
+            value_in(sc, a, "on_break", policies, "ack, ack_none, close, ignore or ack_always");
+            value_in(sc, a, "ack_level", acks, "none, level2 or a lease state (R, RH, RW, RWH)");
+            const ParamValue *acc = action_param(a, "access");
+            uint32_t mask;
+            if (!smb_parse_access(acc->s, &mask))
+                scenario_error(sc, acc->line ? acc->line : a->line, acc->col ? acc->col : a->col,
+                               "access=%s: expected a mask (0x12019f), access names joined by | (read_data, "
+                               "write_data, append_data, read_ea, write_ea, execute, delete_child, read_attributes, "
+                               "write_attributes, delete, read_control, write_dac, write_owner, synchronize, "
+                               "maximum_allowed) or the letters r, w, d, a, c", acc->s);
         }
     }
 }
@@ -348,6 +359,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
             .multi_credentials = decl_param(d, "multi_credentials")->i,
             .session_expiry = decl_param(d, "session_expiry")->i,
             .break_timeout = decl_param(d, "break_timeout")->i,
+            .interim_delay = decl_param(d, "interim_delay")->i,
             .service = decl_param(d, "service")->dist,
         };
         SmbServer *srv = server_new(tdi, s->wire, sim, trace, net_find_node(net, d->id), &p, seed);
@@ -374,7 +386,8 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
             BreakPolicy pol = ON_BREAK_ACK;
             smbclient_parse_policy(decl_param(d, "on_break")->s, &pol);
             SmbClient *c = smbclient_new(tdi, s->wire, sim, trace, d->id, net_find_node(net, decl_param(d, "node")->s),
-                                         net_find_node(net, decl_param(d, "server")->s), pol);
+                                         net_find_node(net, decl_param(d, "server")->s), pol,
+                                         decl_param(d, "level2")->i != 0);
             g_hash_table_insert(s->clients, d->id, c);
             g_ptr_array_add(s->order, (gpointer)d);
         }

@@ -83,6 +83,8 @@ static const ParamSpec server_keys[] = {
     { "multi_credentials", PT_BOOL, 0, "yes", "a client may hold sessions of several users", NO_BOUNDS },
     { "session_expiry", PT_TIME, 0, "0", "sessions expire after this long; 0: never", 0, 1e18 },
     { "break_timeout", PT_TIME, 0, "35s", "oplock/lease break acknowledgement time-out", 1, 1e18 },
+    { "interim_delay", PT_TIME, 0, "1ms", "a request waiting for a break gets its STATUS_PENDING interim response "
+                                          "after this long (B8)", 0, 1e18 },
     { "service", PT_DIST, QTY_TIME, "0", "service time of each request (a distribution)", NO_BOUNDS },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
@@ -110,6 +112,7 @@ static const ParamSpec smbclient_keys[] = {
     { "node", PT_STRING, 0, NULL, "the client node it runs on", NO_BOUNDS },
     { "server", PT_STRING, 0, NULL, "the server it talks to", NO_BOUNDS },
     { "on_break", PT_STRING, 0, "ack", "answer to a break: ack, ack_none, close, ignore, ack_always", NO_BOUNDS },
+    { "level2", PT_BOOL, 0, "yes", "it takes level II oplocks (no: its NEGOTIATE says it does not, R5)", NO_BOUNDS },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
@@ -214,13 +217,33 @@ static const ParamSpec tree_keys[] = {
 };
 static const ParamSpec create_keys[] = {
     { "path", PT_STRING, 0, NULL, "file name in the share", NO_BOUNDS },
-    { "access", PT_STRING, 0, "rw", "letters: r read, w write, d delete, a attributes only, c read-control", NO_BOUNDS },
+    { "access", PT_STRING, 0, "rw", "desired access: a mask (0x12019f), names joined by | (read_data, write_data, "
+                                    "append_data, read_ea, write_ea, execute, delete_child, read_attributes, "
+                                    "write_attributes, delete, read_control, write_dac, write_owner, synchronize, "
+                                    "maximum_allowed), or letters r w d a c", NO_BOUNDS },
     { "share", PT_STRING, 0, "rwd", "share mode letters: r, w, d ('' for none)", NO_BOUNDS },
     { "disposition", PT_STRING, 0, "open_if", "supersede, open, create, open_if, overwrite, overwrite_if", NO_BOUNDS },
     { "oplock", PT_STRING, 0, "none", "none, level2, exclusive, batch", NO_BOUNDS },
-    { "lease", PT_STRING, 0, "''", "a lease instead: R, RH, RW, RWH", NO_BOUNDS },
+    { "lease", PT_STRING, 0, "''", "a lease context instead: R, RH, RW, RWH, or none (a context asking for no "
+                                   "caching, unlike no context)", NO_BOUNDS },
     { "lease_key", PT_INT, 0, "1", "the client's lease key", 0, 0 },
+    { "lease_version", PT_INT, 0, "1", "1: SMB2_CREATE_REQUEST_LEASE; 2: ..._LEASE_V2 (3.x dialects)", 1, 2 },
+    { "parent_key", PT_INT, 0, "0", "v2: the parent directory's lease key (0: none)", 0, 0 },
+    { "epoch", PT_INT, 0, "0", "v2: the epoch the client sends", 0, 65535 },
+    { "directory", PT_BOOL, 0, "no", "open or create a directory (FILE_DIRECTORY_FILE)", NO_BOUNDS },
     { "delete_on_close", PT_BOOL, 0, "no", "delete the file when its last handle closes", NO_BOUNDS },
+    { "on_break", PT_STRING, 0, "''", "this handle's answer to a break (default: the client's on_break)", NO_BOUNDS },
+    { "ack_level", PT_STRING, 0, "''", "acknowledge to this level (none, level2, a lease state) instead of the offered",
+      NO_BOUNDS },
+    { "ack_delay", PT_TIME, 0, "0", "answer a break this long after it arrives", 0, 1e18 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec set_size_keys[] = {
+    { "length", PT_SIZE, 0, NULL, "the new end of file or allocation size", 0, 1e15 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+static const ParamSpec set_basic_keys[] = {
+    { "attributes", PT_INT, 0, "128", "FileAttributes (MS-FSCC 2.6; 128: FILE_ATTRIBUTE_NORMAL)", 0, 4294967295.0 },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 static const ParamSpec io_keys[] = {
@@ -300,7 +323,10 @@ static const ActionSpec actions[] = {
     { "smbclient", "flush", 1, no_keys, "FLUSH" },
     { "smbclient", "query", 1, no_keys, "QUERY_INFO" },
     { "smbclient", "rename", 1, rename_keys, "SET_INFO rename" },
-    { "smbclient", "delete", 1, no_keys, "SET_INFO delete-on-close" },
+    { "smbclient", "delete", 1, no_keys, "SET_INFO FileDispositionInformation: delete pending at once" },
+    { "smbclient", "set_eof", 1, set_size_keys, "SET_INFO FileEndOfFileInformation" },
+    { "smbclient", "set_alloc", 1, set_size_keys, "SET_INFO FileAllocationInformation" },
+    { "smbclient", "set_basic", 1, set_basic_keys, "SET_INFO FileBasicInformation (attributes)" },
     { "smbclient", "ack", 1, ack_keys, "acknowledge a break by hand (OPLOCK_BREAK)" },
     { "server", "restart", 0, no_keys, "the server restarts: connections, sessions and opens lost" },
     { "server", "expire_sessions", 0, no_keys, "every session of the server expires" },

@@ -24,7 +24,7 @@
  * yardstick's rate, about 1.15M rows/s here; 64 at 2.2M. */
 #define MULTI_ROWS 64
 #define MAX_BLOCKS 32  /* queued at most: about 12 MB; the model waits past that */
-#define MAX_COLS 10
+#define MAX_COLS 16
 
 typedef struct {
     int st;            /* statement; ST_NAME_WITH_ID: a name, v[0] its id */
@@ -78,10 +78,15 @@ static const char schema_sql[] =
     "  path INTEGER, t_start_ns INTEGER, t_done_ns INTEGER, status INTEGER, bytes INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS oplock_break(run_id INTEGER NOT NULL, server INTEGER, file INTEGER,\n"
     "  holder_node INTEGER, holder_open INTEGER, from_level INTEGER, to_level INTEGER, trigger INTEGER,\n"
-    "  t_sent_ns INTEGER, t_acked_ns INTEGER, outcome INTEGER);\n"
+    "  t_sent_ns INTEGER, t_acked_ns INTEGER, outcome INTEGER, offered_level INTEGER, acked_level INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS smb_message(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, peer INTEGER,\n"
     "  conn INTEGER, msg_id INTEGER, command INTEGER, is_response INTEGER, is_async INTEGER, status INTEGER,\n"
-    "  bytes INTEGER);\n"
+    "  bytes INTEGER, async_id INTEGER, flags INTEGER, file INTEGER, oplock INTEGER, lease_state INTEGER,\n"
+    "  epoch INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS smb_create(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, conn INTEGER,\n"
+    "  msg_id INTEGER, is_response INTEGER, path INTEGER, access INTEGER, share_access INTEGER,\n"
+    "  disposition INTEGER, create_action INTEGER, lease_key INTEGER, lease_flags INTEGER,\n"
+    "  parent_lease_key INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS callback(run_id INTEGER NOT NULL, node INTEGER, redirector INTEGER,\n"
     "  routine INTEGER, object INTEGER, t_ns INTEGER, t_done_ns INTEGER, pending INTEGER, status INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS read_(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, handle INTEGER,\n"
@@ -127,16 +132,30 @@ static const char schema_sql[] =
     "CREATE VIEW IF NOT EXISTS oplock_breaks AS\n"
     "  SELECT b.run_id, sv.name AS server, f.name AS file, h.name AS holder_node, b.holder_open,\n"
     "         fl.name AS from_level, tl.name AS to_level, tr.name AS trigger, b.t_sent_ns, b.t_acked_ns,\n"
-    "         oc.name AS outcome\n"
+    "         oc.name AS outcome, ol.name AS offered_level, al.name AS acked_level\n"
     "  FROM oplock_break b JOIN names sv ON sv.id = b.server JOIN names f ON f.id = b.file\n"
     "       JOIN names h ON h.id = b.holder_node JOIN names fl ON fl.id = b.from_level\n"
     "       JOIN names tl ON tl.id = b.to_level JOIN names tr ON tr.id = b.trigger\n"
-    "       JOIN names oc ON oc.id = b.outcome;\n"
+    "       JOIN names oc ON oc.id = b.outcome LEFT JOIN names ol ON ol.id = b.offered_level\n"
+    "       LEFT JOIN names al ON al.id = b.acked_level;\n"
     "CREATE VIEW IF NOT EXISTS smb_messages AS\n"
     "  SELECT m.run_id, m.t_ns, n.name AS node, p.name AS peer, m.conn, m.msg_id, c.name AS command,\n"
-    "         m.is_response, m.is_async, s.name AS status, m.bytes\n"
+    "         m.is_response, m.is_async, s.name AS status, m.bytes, m.async_id, m.flags, m.file,\n"
+    "         CASE m.oplock WHEN 0 THEN 'NONE' WHEN 1 THEN 'LEVEL_II' WHEN 8 THEN 'EXCLUSIVE'\n"
+    "           WHEN 9 THEN 'BATCH' WHEN 255 THEN 'LEASE' END AS oplock,\n"
+    "         CASE WHEN m.lease_state IS NULL THEN NULL WHEN m.lease_state = 0 THEN 'NONE' ELSE\n"
+    "           (CASE WHEN m.lease_state & 1 THEN 'R' ELSE '' END || CASE WHEN m.lease_state & 4 THEN 'W' ELSE ''\n"
+    "            END || CASE WHEN m.lease_state & 2 THEN 'H' ELSE '' END) END AS lease_state, m.epoch\n"
     "  FROM smb_message m JOIN names n ON n.id = m.node JOIN names p ON p.id = m.peer\n"
     "       JOIN names c ON c.id = m.command LEFT JOIN ntstatus s ON s.code = m.status;\n"
+    "CREATE VIEW IF NOT EXISTS smb_creates AS\n"
+    "  SELECT x.run_id, x.t_ns, n.name AS node, x.conn, x.msg_id, x.is_response, p.name AS path,\n"
+    "         printf('0x%08x', x.access) AS access, x.share_access,\n"
+    "         CASE x.disposition WHEN 0 THEN 'SUPERSEDE' WHEN 1 THEN 'OPEN' WHEN 2 THEN 'CREATE'\n"
+    "           WHEN 3 THEN 'OPEN_IF' WHEN 4 THEN 'OVERWRITE' WHEN 5 THEN 'OVERWRITE_IF' END AS disposition,\n"
+    "         CASE x.create_action WHEN 0 THEN 'SUPERSEDED' WHEN 1 THEN 'OPENED' WHEN 2 THEN 'CREATED'\n"
+    "           WHEN 3 THEN 'OVERWRITTEN' END AS create_action, x.lease_key, x.lease_flags, x.parent_lease_key\n"
+    "  FROM smb_create x JOIN names n ON n.id = x.node LEFT JOIN names p ON p.id = x.path;\n"
     "CREATE VIEW IF NOT EXISTS callbacks AS\n"
     "  SELECT c.run_id, n.name AS node, r.name AS redirector, t.name AS routine, o.name AS object, c.t_ns,\n"
     "         c.t_done_ns, c.pending, s.name AS status\n"
@@ -156,8 +175,10 @@ const TraceTableInfo trace_tables[] = {
     { "disconnect", { "initiator", "endpoint", "mode", NULL } },
     { "disc_data", { "endpoint", NULL } },
     { "op", { "node", "op", "path", NULL } },
-    { "oplock_break", { "server", "file", "holder_node", "from_level", "to_level", "trigger", "outcome", NULL } },
+    { "oplock_break", { "server", "file", "holder_node", "from_level", "to_level", "trigger", "outcome",
+                        "offered_level", "acked_level", NULL } },
     { "smb_message", { "node", "peer", "command", NULL } },
+    { "smb_create", { "node", "path", NULL } },
     { "callback", { "node", "redirector", "routine", "object", NULL } },
     { "grant_", { "node", "path", "level", NULL } },
     { "read_", { "node", "path", NULL } },
@@ -186,7 +207,7 @@ static const char index_sql[] =
 
 enum {
     ST_NAME_INSERT, ST_NAME_SELECT, ST_NAME_WITH_ID, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET,
-    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_DISC_DATA, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_CALLBACK, ST_GRANT, ST_READ, ST_COUNT
+    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_DISC_DATA, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_SMB_CREATE, ST_CALLBACK, ST_GRANT, ST_READ, ST_COUNT
 };
 
 static const char *stmt_sql[ST_COUNT] = {
@@ -202,8 +223,9 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_DISCONNECT] = "INSERT INTO main.disconnect VALUES (?,?,?,?,?,?,?,?,?)",
     [ST_DISC_DATA] = "INSERT INTO main.disc_data VALUES (?,?,?,?,?,?)",
     [ST_OP] = "INSERT INTO main.op VALUES (?,?,?,?,?,?,?,?,?)",
-    [ST_OPLOCK_BREAK] = "INSERT INTO main.oplock_break VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_SMB_MESSAGE] = "INSERT INTO main.smb_message VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_OPLOCK_BREAK] = "INSERT INTO main.oplock_break VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_SMB_MESSAGE] = "INSERT INTO main.smb_message VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_SMB_CREATE] = "INSERT INTO main.smb_create VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_CALLBACK] = "INSERT INTO main.callback VALUES (?,?,?,?,?,?,?,?,?)",
     [ST_GRANT] = "INSERT INTO main.grant_ VALUES (?,?,?,?,?,?,?)",
     [ST_READ] = "INSERT INTO main.read_ VALUES (?,?,?,?,?,?,?,?)",
@@ -302,11 +324,60 @@ static bool check_schema(Trace *tr, bool readonly, char **err)
     return ok;
 }
 
+/* Columns tables gained after schema version 1 first shipped (0.3.0): a
+ * trace written by an older build gets them (NULL in its old rows) before
+ * anything is added to it, and the views that show them are made anew, so
+ * that appending and merging keep working across builds. */
+static const struct {
+    const char *table, *column;
+} added_columns[] = {
+    { "oplock_break", "offered_level" }, { "oplock_break", "acked_level" }, { "smb_message", "async_id" },
+    { "smb_message", "flags" },          { "smb_message", "file" },        { "smb_message", "oplock" },
+    { "smb_message", "lease_state" },    { "smb_message", "epoch" },
+};
+static const char *const views_of_added[] = { "oplock_breaks", "smb_messages" };
+
+static bool has_column(Trace *tr, const char *table, const char *column)
+{
+    char *sql = sqlite3_mprintf("SELECT count(*) FROM pragma_table_info(%Q) WHERE name = %Q", table, column);
+    char *n = NULL;
+    bool ok = query_text(tr, sql, &n) && n && strcmp(n, "1") == 0;
+    sqlite3_free(sql);
+    g_free(n);
+    return ok;
+}
+
+static bool add_columns(Trace *tr, char **err)
+{
+    bool added = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(added_columns); i++) {
+        if (has_column(tr, added_columns[i].table, added_columns[i].column))
+            continue;
+        char *sql = g_strdup_printf("ALTER TABLE %s ADD COLUMN %s INTEGER", added_columns[i].table,
+                                    added_columns[i].column);
+        bool ok = exec(tr, sql, err);
+        g_free(sql);
+        if (!ok)
+            return false;
+        added = true;
+    }
+    if (!added)
+        return true;
+    for (size_t i = 0; i < G_N_ELEMENTS(views_of_added); i++) {
+        char *sql = g_strdup_printf("DROP VIEW IF EXISTS %s", views_of_added[i]);
+        bool ok = exec(tr, sql, err);
+        g_free(sql);
+        if (!ok)
+            return false;
+    }
+    return exec(tr, schema_sql, err);
+}
+
 static bool create_schema(Trace *tr, char **err)
 {
     if (!exec(tr, "BEGIN IMMEDIATE", err))
         return false;
-    if (!exec(tr, schema_sql, err))
+    if (!exec(tr, schema_sql, err) || !add_columns(tr, err))
         goto fail;
     char *sql = g_strdup_printf("INSERT OR IGNORE INTO meta VALUES ('schema', 'rdrsim-trace'), "
                                 "('schema_version', '%d')",
@@ -947,23 +1018,38 @@ void trace_op(Trace *tr, uint32_t node, uint32_t op, int64_t handle, uint32_t pa
 
 void trace_oplock_break(Trace *tr, uint32_t server, uint32_t file, uint32_t holder_node, int64_t holder_open,
                         uint32_t from_level, uint32_t to_level, uint32_t trigger, SimTime t_sent, SimTime t_acked,
-                        uint32_t outcome)
+                        uint32_t outcome, uint32_t offered_level, int64_t acked_level)
 {
     if (tr)
         latencies_add_break(tr->lat, from_level, to_level, outcome, t_acked >= 0 ? t_acked - t_sent : -1);
     if (!tr || tr->level < TRACE_OPS || failed(tr))
         return;
-    int64_t v[] = { server, file, holder_node, holder_open, from_level, to_level, trigger, t_sent, t_acked, outcome };
-    insert_row(tr, ST_OPLOCK_BREAK, v, 10, 1u << 8);
+    int64_t v[] = { server,  file,    holder_node, holder_open,   from_level, to_level,
+                    trigger, t_sent,  t_acked,     outcome,       offered_level, acked_level };
+    insert_row(tr, ST_OPLOCK_BREAK, v, 12, 1u << 8 | 1u << 11);
 }
 
-void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, uint64_t msg_id,
-                       uint32_t command, bool is_response, bool is_async, uint32_t status, uint32_t bytes)
+void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, const TraceSmb *m,
+                       uint32_t bytes)
 {
     if (!tr || tr->level < TRACE_MESSAGES || failed(tr))
         return;
-    int64_t v[] = { t, node, peer, conn, (int64_t)msg_id, command, is_response, is_async, status, bytes };
-    insert_row(tr, ST_SMB_MESSAGE, v, 10, 0);
+    int64_t v[] = { t,           node,          peer,     conn,    (int64_t)m->msg_id, m->command,
+                    m->response, m->async,      m->status, bytes,  m->async_id,       m->flags,
+                    m->file,     m->oplock,     m->lease_state, m->epoch };
+    /* async_id, file, oplock, lease_state and epoch are NULL where negative: not in that message */
+    insert_row(tr, ST_SMB_MESSAGE, v, 16, 1u << 10 | 1u << 12 | 1u << 13 | 1u << 14 | 1u << 15);
+}
+
+void trace_smb_create(Trace *tr, SimTime t, uint32_t node, int64_t conn, uint64_t msg_id, bool is_response,
+                      const TraceSmbCreate *c)
+{
+    if (!tr || tr->level < TRACE_MESSAGES || failed(tr))
+        return;
+    int64_t v[] = { t,         node,           conn,           (int64_t)msg_id, is_response,       c->path,
+                    c->access, c->share_access, c->disposition, c->create_action, c->lease_key, c->lease_flags,
+                    c->parent_lease_key };
+    insert_row(tr, ST_SMB_CREATE, v, 13, 0x1fe0u); /* request or response fields: NULL where negative */
 }
 
 void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,

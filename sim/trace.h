@@ -122,13 +122,32 @@ void trace_disconnect_data(Trace *tr, int64_t conn, uint32_t endpoint, uint32_t 
 void trace_op(Trace *tr, uint32_t node, uint32_t op, int64_t handle, uint32_t path, SimTime t_start, SimTime t_done,
               uint32_t status, int64_t bytes);
 /* An oplock or lease break (`oplock_breaks`): names for levels, trigger and
- * outcome; t_acked < 0 when never acknowledged. */
+ * outcome; t_acked < 0 when never acknowledged; the level the notification
+ * offered, and the level acknowledged (< 0: no acknowledgement). */
 void trace_oplock_break(Trace *tr, uint32_t server, uint32_t file, uint32_t holder_node, int64_t holder_open,
                         uint32_t from_level, uint32_t to_level, uint32_t trigger, SimTime t_sent, SimTime t_acked,
-                        uint32_t outcome);
-/* An SMB message sent (`smb_messages`). */
-void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, uint64_t msg_id,
-                       uint32_t command, bool is_response, bool is_async, uint32_t status, uint32_t bytes);
+                        uint32_t outcome, uint32_t offered_level, int64_t acked_level);
+/* An SMB message's header and break fields, as the trace keeps them
+ * (`smb_messages`): a negative async_id, file, oplock, lease_state or
+ * epoch is "not in this message". */
+typedef struct {
+    uint64_t msg_id;
+    uint32_t command, status;
+    bool response, async;
+    int64_t async_id;
+    uint32_t flags;      /* SMB2 header Flags (MS-SMB2 2.2.1) */
+    int64_t file, oplock, lease_state, epoch;
+} TraceSmb;
+void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, const TraceSmb *m,
+                       uint32_t bytes);
+/* A CREATE's parameters (`smb_creates`): the request's path (name id),
+ * access, share access, disposition and lease flags, the response's create
+ * action; negative: not in this message. */
+typedef struct {
+    int64_t path, access, share_access, disposition, create_action, lease_key, lease_flags, parent_lease_key;
+} TraceSmbCreate;
+void trace_smb_create(Trace *tr, SimTime t, uint32_t node, int64_t conn, uint64_t msg_id, bool is_response,
+                      const TraceSmbCreate *c);
 /* A MINIRDR_DISPATCH routine call (`callbacks`). */
 void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,
                     SimTime t_done, bool pending, uint32_t status);
@@ -147,7 +166,7 @@ void trace_read(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t pa
 /* The run-keyed base tables and which of their columns hold name ids. */
 typedef struct {
     const char *table;
-    const char *name_cols[8];
+    const char *name_cols[10];
 } TraceTableInfo;
 extern const TraceTableInfo trace_tables[];
 

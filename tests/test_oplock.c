@@ -111,12 +111,12 @@ static const Row table[] = {
 
 static OplockCause cause_of(Trig t, bool lease_holder)
 {
-    OplockCause c = { .key = 2, .lease = lease_holder };
+    OplockCause c = { .key = 2, .lease = lease_holder, .access = 0x3 /* read and write data */ };
     switch (t) {
     case OPEN: c.trigger = TRIGGER_OPEN; break;
     case OPEN_OVERWRITE: c.trigger = TRIGGER_OPEN, c.overwrite = true; break;
     case OPEN_SHARE_CONFLICT: c.trigger = TRIGGER_OPEN, c.sharing_violation = true; break;
-    case OPEN_STAT: c.trigger = TRIGGER_OPEN, c.stat_open = true; break;
+    case OPEN_STAT: c.trigger = TRIGGER_OPEN, c.access = 0x80 | 0x100000; break; /* attributes, synchronize */
     case READ_OTHER: c.trigger = TRIGGER_READ; break;
     case WRITE_OTHER: c.trigger = TRIGGER_WRITE; break;
     case WRITE_OWN: c.trigger = TRIGGER_WRITE, c.key = 1; break;
@@ -135,7 +135,7 @@ static void test_table(void)
     for (size_t i = 0; i < G_N_ELEMENTS(table); i++) {
         const Row *r = &table[i];
         seen[r->lease][r->held][r->trig]++;
-        OplockHolder h = { r->lease, 1, r->held, false };
+        OplockHolder h = { r->lease, 1, r->held, false, false };
         OplockCause c = cause_of(r->trig, r->lease);
         OplockBreak b = oplock_break_for(&h, &c);
         if (b.notify != r->notify || b.to != r->to || b.ack != r->ack || b.wait != r->wait)
@@ -157,12 +157,35 @@ static void test_table(void)
  * that would need a break waits for the one under way. */
 static void test_break_in_progress(void)
 {
-    OplockHolder h = { true, 1, RWH, true };
+    OplockHolder h = { true, 1, RWH, true, false };
     OplockCause c = cause_of(OPEN, true);
     OplockBreak b = oplock_break_for(&h, &c);
     g_assert_false(b.notify);
+    g_assert_true(b.extend);
     g_assert_true(b.wait);
     g_assert_cmpint(b.to, ==, RH);
+    /* an overwriting open during the break: it must now end at none, and
+     * the open waits (lease.breaking3) */
+    c.overwrite = true;
+    b = oplock_break_for(&h, &c);
+    g_assert_false(b.notify);
+    g_assert_true(b.extend);
+    g_assert_true(b.wait);
+    g_assert_cmpint(b.to, ==, 0);
+    c.overwrite = false;
+    /* RH while breaking (H must go) and an overwrite that needs no H: tried
+     * again after waiting, it still waits for the break under way (B6,
+     * Samba's !first_open_attempt); first time round, only if H is in the
+     * delay mask */
+    h.state = RH;
+    c.overwrite = true;
+    b = oplock_break_for(&h, &c);
+    g_assert_false(b.wait);
+    c.retry = true;
+    b = oplock_break_for(&h, &c);
+    g_assert_true(b.wait);
+    c.overwrite = c.retry = false;
+    h.state = RWH;
     /* the same lease key: no break at all */
     c.key = 1;
     b = oplock_break_for(&h, &c);
@@ -184,24 +207,98 @@ static void test_grant(void)
     struct {
         bool lease;
         CacheState req;
-        bool others, plain, hlease;
+        bool stat, others, plain, hlease, no_level2;
         CacheState want;
     } g[] = {
-        { false, RWH, false, false, false, RWH },  /* alone: BATCH (batch7 after the holder closed) */
-        { false, RWH, true, false, false, R },     /* R5: another open: LEVEL_II */
-        { false, RW, true, false, false, R },      /* exclusive2 */
-        { false, R, true, false, false, R },
-        { false, RWH, true, false, true, 0 },      /* R4: next to an RH/RWH lease: no oplock */
-        { true, RWH, true, false, false, RH },     /* R4 table: B asked RWH -> RH */
-        { true, RW, true, false, false, R },       /* B asked RW -> R */
-        { true, RWH, true, true, false, R },       /* lease next to a plain oplock: R */
-        { true, H, false, false, false, 0 },       /* lease.request: H alone -> none */
-        { true, W, false, false, false, 0 },
-        { true, H | W, false, false, false, 0 },
-        { true, RWH, false, false, false, RWH },
+        { false, RWH, false, false, false, false, false, RWH }, /* alone: BATCH (batch7 after the holder closed) */
+        { false, RWH, false, true, false, false, false, R },    /* R5: another open: LEVEL_II */
+        { false, RW, false, true, false, false, false, R },     /* exclusive2 */
+        { false, R, false, true, false, false, false, R },
+        { false, RWH, false, true, false, true, false, 0 },     /* R4: next to an RH/RWH lease: no oplock */
+        { true, RWH, false, true, false, false, false, RH },    /* R4 table: B asked RWH -> RH */
+        { true, RW, false, true, false, false, false, R },      /* B asked RW -> R */
+        { true, RWH, false, true, true, false, false, R },      /* lease next to a plain oplock: R */
+        { true, H, false, false, false, false, false, 0 },      /* lease.request: H alone -> none */
+        { true, W, false, false, false, false, false, 0 },
+        { true, H | W, false, false, false, false, false, 0 },
+        { true, RWH, false, false, false, false, false, RWH },
+        { false, RWH, true, false, false, false, false, 0 },    /* R1: a stat open gets no oplock (batch8) */
+        { true, RWH, true, false, false, false, false, RWH },   /* ... but a lease it may (Samba: "they can get leases") */
+        { false, RWH, false, true, false, false, true, 0 },     /* R5: level II, but the client takes none */
+        { false, RWH, false, false, false, false, true, RWH },  /* alone it keeps write caching */
+        { true, RH, false, false, false, false, true, 0 },      /* R and RH alone are level II to such a client */
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(g); i++)
-        g_assert_cmpint(oplock_grant(g[i].lease, g[i].req, g[i].others, g[i].plain, g[i].hlease), ==, g[i].want);
+    for (size_t i = 0; i < G_N_ELEMENTS(g); i++) {
+        OplockAsk a = { g[i].lease, g[i].req, g[i].stat, g[i].others, g[i].plain, g[i].hlease, g[i].no_level2 };
+        g_assert_cmpint(oplock_grant(&a), ==, g[i].want);
+    }
+}
+
+/* R8: an open with DELETE access takes the H of other keys' leases first,
+ * and waits (lease.unlink); a plain batch oplock is left alone (batch3's
+ * unlink with share RWD). */
+static void test_delete_access(void)
+{
+    OplockHolder h = { true, 1, RH, false, false };
+    OplockCause c = { .trigger = TRIGGER_OPEN, .key = 2, .access = 0x10000 };
+    OplockBreak b = oplock_break_for(&h, &c);
+    g_assert_true(b.notify);
+    g_assert_cmpint(b.to, ==, R);
+    g_assert_true(b.ack);
+    g_assert_true(b.wait);
+    h.state = R; /* nothing left to take */
+    b = oplock_break_for(&h, &c);
+    g_assert_false(b.notify);
+    OplockHolder o = { false, 1, R, false, false };
+    b = oplock_break_for(&o, &c);
+    g_assert_false(b.notify);
+}
+
+/* R5: a holder whose client takes no level II is broken to NONE where others go to LEVEL_II. */
+static void test_no_level2(void)
+{
+    OplockHolder h = { false, 1, RWH, false, true };
+    OplockCause c = cause_of(OPEN, false);
+    OplockBreak b = oplock_break_for(&h, &c);
+    g_assert_true(b.notify);
+    g_assert_cmpint(b.to, ==, 0);
+    g_assert_true(b.ack);
+    c = cause_of(READ_OTHER, false);
+    b = oplock_break_for(&h, &c);
+    g_assert_cmpint(b.to, ==, 0);
+}
+
+/* R13: a change of size breaks as a write does. */
+static void test_set_size(void)
+{
+    OplockHolder h = { false, 1, R, false, false };
+    OplockCause c = { .trigger = TRIGGER_SETSIZE, .key = 2 };
+    OplockBreak b = oplock_break_for(&h, &c);
+    g_assert_true(b.notify);
+    g_assert_cmpint(b.to, ==, 0);
+    g_assert_false(b.ack);
+    h.state = RWH;
+    b = oplock_break_for(&h, &c);
+    g_assert_true(b.ack);
+    g_assert_true(b.wait);
+}
+
+/* B6, lease.breaking3: after an acknowledgement a lease that must go lower
+ * breaks again in steps: RH -> R (acknowledged), then R -> none (not). */
+static void test_steps(void)
+{
+    OplockBreak n;
+    g_assert_true(lease_next_step(RH, 0, &n));
+    g_assert_cmpint(n.to, ==, R);
+    g_assert_true(n.ack);
+    g_assert_true(lease_next_step(R, 0, &n));
+    g_assert_cmpint(n.to, ==, 0);
+    g_assert_false(n.ack);
+    g_assert_true(lease_next_step(RW, R, &n));
+    g_assert_cmpint(n.to, ==, R);
+    g_assert_true(n.ack);
+    g_assert_false(lease_next_step(RH, RH, &n));
+    g_assert_false(lease_next_step(0, 0, &n));
 }
 
 static void test_stat_open(void)
@@ -255,6 +352,10 @@ int main(int argc, char **argv)
     g_test_add_func("/oplock/break-in-progress", test_break_in_progress);
     g_test_add_func("/oplock/grant", test_grant);
     g_test_add_func("/oplock/stat-open", test_stat_open);
+    g_test_add_func("/oplock/delete-access", test_delete_access);
+    g_test_add_func("/oplock/no-level2", test_no_level2);
+    g_test_add_func("/oplock/set-size", test_set_size);
+    g_test_add_func("/oplock/steps", test_steps);
     g_test_add_func("/oplock/acks", test_acks);
     g_test_add_func("/oplock/names", test_names);
     return g_test_run();

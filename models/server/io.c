@@ -64,7 +64,7 @@ bool srv_try_io(Conn *c, SmbMsg *req, Waiter *w)
                               .other_opens = f->opens->len > 1 };
         if (!op->owner)
             cause.key = UINT64_MAX - 2 - op->id; /* a key no owner has */
-        if (srv_break_owners(s, f, &cause, 0, 0, op)) {
+        if (srv_break_owners(s, f, &cause, 0, 0, op, NULL)) {
             srv_defer(c, f, req, w);
             return false;
         }

@@ -12,6 +12,14 @@
 
 static TdiEndpoint *on_offer(void *ctx, NetNode *remote);
 
+static void conn_free(gpointer p)
+{
+    Conn *c = p;
+    if (c->lease_files)
+        g_hash_table_unref(c->lease_files);
+    g_free(c);
+}
+
 SmbServer *server_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, NetNode *node, const ServerParams *p,
                       uint64_t seed)
 {
@@ -29,11 +37,11 @@ SmbServer *server_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, NetNode *
     g_free(stream);
     s->shares = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, srv_share_free);
     s->users = g_hash_table_new(g_str_hash, g_str_equal);
-    s->conns = g_ptr_array_new_with_free_func(g_free);
+    s->conns = g_ptr_array_new_with_free_func(conn_free);
     s->sessions = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     s->trees = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     s->opens = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-    s->dir_opens = g_hash_table_new(g_direct_hash, g_direct_equal);
+    s->dir_opens = srv_dir_opens_new();
     s->next_id = 1;
     tdi_set_connect_handler(tdi, node, SMB_PORT, on_offer, s);
     return s;
@@ -57,6 +65,7 @@ void server_add_share(SmbServer *s, const char *name)
     sh->srv = s;
     sh->files = g_hash_table_new(g_str_hash, g_str_equal);
     g_queue_init(&sh->notifies);
+    sh->dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_hash_table_insert(s->shares, sh->name, sh);
 }
 
@@ -95,6 +104,13 @@ void srv_send_msg(Conn *c, SmbMsg *m)
     if (c->dead) {
         smb_msg_free(m);
         return;
+    }
+    /* The final response of a request that had its interim response is
+     * async too, with the same AsyncId (MS-SMB2 3.3.4.2). */
+    Waiter *w = c->answering;
+    if (w && w->interim_sent && m->response && m->msg_id == w->req->msg_id) {
+        m->async = true;
+        m->async_id = w->async_id;
     }
     smb_send(c->srv->wire, c->ep, c->srv->node, c->peer, m);
 }
@@ -162,8 +178,11 @@ static bool allowed_from(const User *u, const char *node)
 
 static void conn_gone(Conn *c);
 
-/* The server capabilities it answers with (MS-SMB2 2.2.4). */
-#define SERVER_CAPABILITIES 0x7fu
+/* The server capabilities it answers with (MS-SMB2 2.2.4): DFS, leasing,
+ * large MTU, multi-channel, persistent handles and encryption; not
+ * directory leasing (0x20), which it does not model (directory opens get no
+ * lease, as smbtorture lease.request expects of such a server). */
+#define SERVER_CAPABILITIES 0x5fu
 
 static void do_negotiate(Conn *c, const SmbMsg *req)
 {
@@ -177,6 +196,7 @@ static void do_negotiate(Conn *c, const SmbMsg *req)
     }
     c->dialect = MIN(req->dialect, s->p.max_dialect);
     c->negotiated = smb_negotiate_digest(req);
+    c->no_level2 = req->no_level2;
     SmbMsg *r = srv_response_to(req, STATUS_SUCCESS);
     r->dialect = c->dialect;
     r->capabilities = SERVER_CAPABILITIES;
@@ -270,18 +290,34 @@ static void do_tree_connect(Conn *c, const SmbMsg *req)
     srv_send_msg(c, r);
 }
 
+/* The directory opens of a tree (or of every tree of a session) go with it. */
+static void drop_dir_opens(SmbServer *s, Tree *t, Session *ss)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, s->dir_opens);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        DirOpen *d = v;
+        if (d->tree == t || (ss && d->tree->session == ss))
+            g_hash_table_iter_remove(&it);
+    }
+}
+
 /* The session's opens and trees go with it. */
 static void drop_session(SmbServer *s, Session *ss)
 {
     GPtrArray *mine = g_ptr_array_new();
     GHashTableIter it;
     gpointer k, v;
+    File *f;
+    drop_dir_opens(s, NULL, ss);
     g_hash_table_iter_init(&it, s->opens);
     while (g_hash_table_iter_next(&it, &k, &v))
         if (((Open *)v)->session == ss)
             g_ptr_array_add(mine, v);
     for (guint i = 0; i < mine->len; i++)
-        srv_close_open(s, g_ptr_array_index(mine, i));
+        if ((f = srv_close_open(s, g_ptr_array_index(mine, i))))
+            srv_resolve_waiters(f);
     g_ptr_array_unref(mine);
     g_hash_table_iter_init(&it, s->trees);
     while (g_hash_table_iter_next(&it, &k, &v))
@@ -310,6 +346,7 @@ static void serve(Conn *c, SmbMsg *req)
     case SMB2_TREE_DISCONNECT: {
         Tree *t = srv_tree_of(c, req, &st);
         if (t) {
+            drop_dir_opens(s, t, NULL);
             g_hash_table_remove(s->trees, SMB_ID_KEY(req->tree));
             s->forgets++;
         }
@@ -332,7 +369,10 @@ static void serve(Conn *c, SmbMsg *req)
         return;
     case SMB2_CLOSE: srv_do_close(c, req); break;
     case SMB2_OPLOCK_BREAK: srv_do_oplock_ack(c, req); break;
-    case SMB2_SET_INFO: srv_do_set_info(c, req); break;
+    case SMB2_SET_INFO:
+        if (srv_try_set_info(c, req, NULL))
+            smb_msg_free(req);
+        return; /* else a waiter owns it */
     case SMB2_ECHO: srv_reply(c, req, STATUS_SUCCESS); break;
     case SMB2_FLUSH:
     case SMB2_QUERY_INFO: {
@@ -353,6 +393,7 @@ static void serve(Conn *c, SmbMsg *req)
         g_queue_push_tail(&t->share->notifies, w);
         SmbMsg *r = srv_response_to(req, STATUS_PENDING);
         r->async = true;
+        r->async_id = w->async_id = ++s->next_async;
         srv_send_msg(c, r);
         return;
     }
@@ -496,7 +537,7 @@ void server_flush_trace(SmbServer *s)
             for (guint i = 0; i < f->owners->len; i++) {
                 Owner *o = g_ptr_array_index(f->owners, i);
                 if (o->breaking) /* still waiting when the run stopped */
-                    srv_write_break_row(s, o, o->to, -1, OUT_PENDING);
+                    srv_write_break_row(s, o, o->to, -1, -1, OUT_PENDING);
             }
         }
     }

@@ -23,6 +23,7 @@ typedef struct {
     bool multi_credentials;     /* a client may hold sessions of several users */
     SimTime session_expiry;     /* 0: sessions never expire */
     SimTime break_timeout;      /* oplock/lease break acknowledgement time-out (35 s) */
+    SimTime interim_delay;      /* how long a waiting request waits before its STATUS_PENDING interim (B8) */
     Dist service;               /* service time of each request */
 } ServerParams;
 

@@ -27,7 +27,8 @@ typedef struct File File;
 typedef struct {
     char *name;
     SmbServer *srv;
-    GHashTable *files; /* path -> File* */
+    GHashTable *files; /* path -> File*: files, and named streams as "file:stream" */
+    GHashTable *dirs;  /* path -> itself: the directories made by CREATE (a file's parents exist as well) */
     bool deleted;
     GQueue notifies;   /* Waiter*: CHANGE_NOTIFY requests waiting for a change */
 } Share;
@@ -58,7 +59,13 @@ typedef struct {
     uint64_t key;
     CacheState state;
     bool breaking, ack_required;
-    CacheState to;
+    CacheState to;          /* what the notification under way offered */
+    CacheState required;    /* what the break must end at, at most: lower when causes came during it (B6) */
+    OplockTrigger why;      /* what caused the break under way */
+    uint8_t version;        /* lease version (1, or 2: MS-SMB2 2.2.13.2.10) */
+    uint16_t epoch;         /* v2: changes of state so far (MS-SMB2 3.3.4.7) */
+    bool parent_set;        /* v2: a parent lease key came with it */
+    uint64_t parent_key;
     SimEventId timer;
     int refs;               /* opens holding it */
     Conn *conn;             /* where its notifications go */
@@ -66,7 +73,7 @@ typedef struct {
     File *file;
     uint64_t seq;           /* order of making, which is the order of file->owners */
     /* the break under way, for the trace */
-    uint32_t row_from, row_trigger;
+    uint32_t row_from, row_offered, row_trigger;
     SimTime row_sent;
     int64_t row_open;
 } Owner;
@@ -89,12 +96,32 @@ typedef struct {
     bool exclusive;
 } Lock;
 
-/* An operation waiting for breaks on its file. */
+/* An operation waiting for breaks on its file (or a CHANGE_NOTIFY for a
+ * change of its share). */
 typedef struct {
     Conn *conn;
     SmbMsg *req;
+    uint64_t async_id;
+    SimEventId interim;  /* the interim response to send, if it still waits then (B8) */
     bool interim_sent;
 } Waiter;
+
+/* An open of a directory: it holds no file and no oplock. */
+typedef struct {
+    uint64_t id;
+    Tree *tree;
+    Conn *conn;
+    char *path;
+    uint32_t access;
+    bool delete_on_close;
+} DirOpen;
+
+/* A message held back to be sent after another (a CREATE's non-blocking
+ * breaks go after its response: SAMBA-TRACES.md lease.breaking4). */
+typedef struct {
+    Conn *conn;
+    SmbMsg *msg;
+} OutMsg;
 
 struct File {
     char *path;
@@ -122,6 +149,9 @@ struct Conn {
     uint16_t dialect;
     uint64_t negotiated; /* the NEGOTIATE as received (smb_negotiate_digest): what validation compares */
     bool dead;
+    bool no_level2;       /* its NEGOTIATE lacked level II oplocks (SMB_CAP_LEVEL_II) */
+    GHashTable *lease_files; /* lease key -> File*: a key is bound to one file (MS-SMB2 3.3.5.9.8) */
+    Waiter *answering;    /* the waiting request being tried again, while it is */
     /* What this connection's last requests named, to skip the server-wide
      * tables, which at a thousand clients cost three cold lines a lookup.
      * Session and tree hints hold while srv->forgets is hint_forgets; an
@@ -151,9 +181,9 @@ struct SmbServer {
     GHashTable *users;  /* name -> User* */
     GPtrArray *conns;   /* Conn*, kept to the end: endpoints and events refer to them */
     GHashTable *sessions, *trees, *opens; /* id -> */
-    GHashTable *dir_opens; /* id -> Tree*: opens of directories (MRxIsValidDirectory's), which hold no file */
+    GHashTable *dir_opens; /* id -> DirOpen* */
     uint64_t forgets; /* sessions and trees taken out of the tables so far */
-    uint64_t next_id;
+    uint64_t next_id, next_async;
     int endpoints;
     GQueue jobs; /* Job*: requests waiting for their service time (linked
                   * through the job: a hash set cost 300 instructions a request) */
@@ -173,17 +203,20 @@ File *srv_file_new(Share *sh, const char *path, uint64_t size);
 void srv_waiter_free(gpointer p);
 void srv_share_free(gpointer p);
 bool srv_share_conflict(const Open *o, uint32_t access, uint32_t share);
-void srv_close_open(SmbServer *s, Open *op);
+File *srv_close_open(SmbServer *s, Open *op);
 bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w);
 Open *srv_find_open(Conn *c, uint64_t id);
 Open *srv_open_of(Conn *c, const SmbMsg *m, NTSTATUS *st);
 void srv_do_close(Conn *c, const SmbMsg *req);
-void srv_do_set_info(Conn *c, const SmbMsg *req);
+bool srv_try_set_info(Conn *c, SmbMsg *req, Waiter *w);
+GHashTable *srv_dir_opens_new(void);
 void srv_open_directory(Conn *c, const SmbMsg *req);
-void srv_write_break_row(SmbServer *s, Owner *o, CacheState to, SimTime acked, int outcome);
+void srv_write_break_row(SmbServer *s, Owner *o, CacheState to, int acked, SimTime t_acked, int outcome);
 void srv_owner_set_state(Owner *o, CacheState state);
-bool srv_break_owners(SmbServer *s, File *f, OplockCause *c, uint32_t access, uint32_t share, Open *self);
-Owner *srv_owner_for(File *f, bool lease, uint64_t key);
+bool srv_break_owners(SmbServer *s, File *f, OplockCause *c, uint32_t access, uint32_t share, Open *self,
+                      GArray *outbox);
+void srv_flush_outbox(GArray *outbox);
+Owner *srv_owner_for(File *f, Conn *c, bool lease, uint64_t key);
 void srv_drop_owner(File *f, Owner *o);
 void srv_defer(Conn *c, File *f, SmbMsg *req, Waiter *w);
 void srv_resolve_waiters(File *f);
