@@ -150,7 +150,7 @@ static const char schema_sql[] =
     "       JOIN names c ON c.id = m.command LEFT JOIN ntstatus s ON s.code = m.status;\n"
     "CREATE VIEW IF NOT EXISTS smb_creates AS\n"
     "  SELECT x.run_id, x.t_ns, n.name AS node, x.conn, x.msg_id, x.is_response, p.name AS path,\n"
-    "         printf('0x%08x', x.access) AS access, x.share_access,\n"
+    "         CASE WHEN x.access IS NOT NULL THEN printf('0x%08x', x.access) END AS access, x.share_access,\n"
     "         CASE x.disposition WHEN 0 THEN 'SUPERSEDE' WHEN 1 THEN 'OPEN' WHEN 2 THEN 'CREATE'\n"
     "           WHEN 3 THEN 'OPEN_IF' WHEN 4 THEN 'OVERWRITE' WHEN 5 THEN 'OVERWRITE_IF' END AS disposition,\n"
     "         CASE x.create_action WHEN 0 THEN 'SUPERSEDED' WHEN 1 THEN 'OPENED' WHEN 2 THEN 'CREATED'\n"
@@ -335,7 +335,7 @@ static const struct {
     { "smb_message", "flags" },          { "smb_message", "file" },        { "smb_message", "oplock" },
     { "smb_message", "lease_state" },    { "smb_message", "epoch" },
 };
-static const char *const views_of_added[] = { "oplock_breaks", "smb_messages" };
+static const char *const views_of_added[] = { "oplock_breaks", "smb_messages", "smb_creates" };
 
 static bool has_column(Trace *tr, const char *table, const char *column)
 {

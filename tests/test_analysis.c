@@ -51,20 +51,20 @@ static char *known_db_v(const char *name, double scale, int variant)
     trace_disconnect(tr, 3, c2, ep, ab, SIM_SEC, SIM_SEC, 2, STATUS_SUCCESS);
     uint32_t batch = trace_name(tr, "BATCH"), l2 = trace_name(tr, "LEVEL_II"), none = trace_name(tr, "NONE");
     uint32_t trig = trace_name(tr, "open"), acked = trace_name(tr, "acked"), tmo = trace_name(tr, "timeout");
-    trace_oplock_break(tr, srv, file, c1, 9, batch, l2, trig, 2 * SIM_SEC, 2 * SIM_SEC + 8 * SIM_MS, acked);
-    trace_oplock_break(tr, srv, file, c1, 9, batch, l2, trig, 3 * SIM_SEC, 3 * SIM_SEC + 12 * SIM_MS, acked);
-    trace_oplock_break(tr, srv, file, c2, 10, l2, none, trig, 4 * SIM_SEC, -1, tmo);
+    trace_oplock_break(tr, srv, file, c1, 9, batch, l2, trig, 2 * SIM_SEC, 2 * SIM_SEC + 8 * SIM_MS, acked, l2, l2);
+    trace_oplock_break(tr, srv, file, c1, 9, batch, l2, trig, 3 * SIM_SEC, 3 * SIM_SEC + 12 * SIM_MS, acked, l2, l2);
+    trace_oplock_break(tr, srv, file, c2, 10, l2, none, trig, 4 * SIM_SEC, -1, tmo, none, -1);
     uint32_t smb = trace_name(tr, "smb"), create = trace_name(tr, "MRxCreate"), fcb = trace_name(tr, "Fcb:a.doc");
     trace_callback(tr, c1, smb, create, fcb, 0, 5 * SIM_MS, true, STATUS_SUCCESS);
     trace_callback(tr, c1, smb, trace_name(tr, "MRxCleanupFobx"), fcb, 6 * SIM_MS, 6 * SIM_MS, false,
                    STATUS_SUCCESS);
     uint32_t cmd = trace_name(tr, "CREATE");
-    trace_smb_message(tr, SIM_MS, c1, srv, 1, 7, cmd, false, false, STATUS_SUCCESS, 200);
-    trace_smb_message(tr, 3 * SIM_MS, srv, c1, 1, 7, cmd, true, false, STATUS_SUCCESS, 180);
+    trace_smb_message(tr, SIM_MS, c1, srv, 1, &(TraceSmb){ .msg_id = 7, .command = cmd, .response = false, .async = false, .status = STATUS_SUCCESS, .async_id = -1, .file = -1, .oplock = -1, .lease_state = -1, .epoch = -1 }, 200);
+    trace_smb_message(tr, 3 * SIM_MS, srv, c1, 1, &(TraceSmb){ .msg_id = 7, .command = cmd, .response = true, .async = false, .status = STATUS_SUCCESS, .async_id = -1, .file = -1, .oplock = -1, .lease_state = -1, .epoch = -1 }, 180);
     uint32_t brk = trace_name(tr, "OPLOCK_BREAK");
-    trace_smb_message(tr, 2 * SIM_SEC, srv, c1, 1, 0, brk, false, false, STATUS_SUCCESS, 68);
-    trace_smb_message(tr, 2 * SIM_SEC + 8 * SIM_MS, c1, srv, 1, 8, brk, false, false, STATUS_SUCCESS, 92);
-    trace_smb_message(tr, 2 * SIM_SEC + 10 * SIM_MS, srv, c1, 1, 8, brk, true, false, STATUS_SUCCESS, 92);
+    trace_smb_message(tr, 2 * SIM_SEC, srv, c1, 1, &(TraceSmb){ .msg_id = 0, .command = brk, .response = false, .async = false, .status = STATUS_SUCCESS, .async_id = -1, .file = -1, .oplock = -1, .lease_state = -1, .epoch = -1 }, 68);
+    trace_smb_message(tr, 2 * SIM_SEC + 8 * SIM_MS, c1, srv, 1, &(TraceSmb){ .msg_id = 8, .command = brk, .response = false, .async = false, .status = STATUS_SUCCESS, .async_id = -1, .file = -1, .oplock = -1, .lease_state = -1, .epoch = -1 }, 92);
+    trace_smb_message(tr, 2 * SIM_SEC + 10 * SIM_MS, srv, c1, 1, &(TraceSmb){ .msg_id = 8, .command = brk, .response = true, .async = false, .status = STATUS_SUCCESS, .async_id = -1, .file = -1, .oplock = -1, .lease_state = -1, .epoch = -1 }, 92);
     uint32_t link = trace_name(tr, "c1-srv"), dl = trace_name(tr, "delivered"), lost = trace_name(tr, "lost");
     uint32_t syn = trace_name(tr, "syn"), data = trace_name(tr, "data");
     trace_packet(tr, 0, SIM_MS, link, c1, srv, 1, 40, syn, dl);
