@@ -25,19 +25,21 @@ static OplockBreak on_open(const OplockHolder *h, const OplockCause *c)
      * truncates); a lease does not break its own key. */
     if ((!c->overwrite && oplock_is_stat_open(c->access, h->lease)) || (h->lease && c->lease && h->key == c->key))
         return b;
+    /* The delay mask: what the holder must give up before the open may go
+     * on.  R8: an open with DELETE access (an unlink, a rename's source)
+     * takes the handle caching of other keys' leases first, since handles
+     * cached open would keep the delete from happening (smbtorture
+     * lease.unlink: RH -> R, acknowledged, before the unlink proceeds; the
+     * H-only break Windows' file systems ask for with FsRtlOplockBreakH). */
     CacheState delay = c->sharing_violation ? CACHE_H : CACHE_W;
-    CacheState to = h->state & (CacheState)~delay;
-    if (c->overwrite && delay != CACHE_H)
-        to = 0; /* R2, R3: an overwriting open breaks to none */
-    /* R8: an open with DELETE access (an unlink, a rename's source) takes
-     * the handle caching of other keys' leases first: handles cached open
-     * would keep the delete from happening (smbtorture lease.unlink:
-     * RH -> R, acknowledged, before the unlink proceeds; the H-only break
-     * Windows' file systems ask for with FsRtlOplockBreakH). */
-    if (h->lease && (c->access & ACCESS_DELETE_BIT) && (h->state & CACHE_H)) {
-        to &= (CacheState)~CACHE_H;
+    if (h->lease && (c->access & ACCESS_DELETE_BIT) && (h->state & CACHE_H))
         delay |= CACHE_H;
-    }
+    CacheState to = h->state & (CacheState)~delay;
+    /* R2, R3: an overwriting open breaks to none, unless H must go first:
+     * then R goes in a second step, after the acknowledgement (Samba's
+     * will_overwrite rule; the issue's "RH to R, then R to none"). */
+    if (c->overwrite && !(delay & CACHE_H))
+        to = 0;
     if (to == h->state) {
         /* Nothing to remove (R3, R4, R6: an exclusive oplock holds no H,
          * so a sharing violation breaks nothing).  A lease break already

@@ -176,8 +176,8 @@ static void on_sent(void *ctx, TdiEndpoint *ep, const TdiIo *io)
 }
 
 /* The rows of a message: its header and break fields, and a CREATE's
- * parameters (MS-SMB2 2.2.1.2 header Flags: SERVER_TO_REDIR 0x1,
- * ASYNC_COMMAND 0x2; 2.2.13, 2.2.14 CREATE; 2.2.13.2.8/10 lease flags:
+ * parameters (MS-SMB2 2.2.1.2 header Flags SERVER_TO_REDIR 0x1 and
+ * ASYNC_COMMAND 0x2 are is_response and is_async; 2.2.13, 2.2.14 CREATE; 2.2.13.2.8/10 lease flags:
  * BREAK_IN_PROGRESS 0x2, PARENT_LEASE_KEY_SET 0x4). */
 static void trace_message(SmbWire *w, NetNode *node, NetNode *peer, int64_t conn, const SmbMsg *m, uint32_t bytes)
 {
@@ -187,7 +187,7 @@ static void trace_message(SmbWire *w, NetNode *node, NetNode *peer, int64_t conn
     TraceSmb t = {
         .msg_id = m->msg_id, .command = w->cmd_names[m->cmd], .status = m->status, .response = m->response,
         .async = m->async, .async_id = m->async ? (int64_t)m->async_id : -1,
-        .flags = (m->response ? 0x1u : 0) | (m->async ? 0x2u : 0), .file = m->file ? (int64_t)m->file : -1,
+        .file = m->file ? (int64_t)m->file : -1,
         .oplock = create || brk ? (int64_t)m->oplock : -1, .lease_state = lease ? m->lease_state : -1,
         .epoch = v2 || (brk && lease && m->epoch) ? m->epoch : -1,
     };

@@ -24,7 +24,7 @@
  * yardstick's rate, about 1.15M rows/s here; 64 at 2.2M. */
 #define MULTI_ROWS 64
 #define MAX_BLOCKS 32  /* queued at most: about 12 MB; the model waits past that */
-#define MAX_COLS 16
+#define MAX_COLS 15
 
 typedef struct {
     int st;            /* statement; ST_NAME_WITH_ID: a name, v[0] its id */
@@ -81,7 +81,7 @@ static const char schema_sql[] =
     "  t_sent_ns INTEGER, t_acked_ns INTEGER, outcome INTEGER, offered_level INTEGER, acked_level INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS smb_message(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, peer INTEGER,\n"
     "  conn INTEGER, msg_id INTEGER, command INTEGER, is_response INTEGER, is_async INTEGER, status INTEGER,\n"
-    "  bytes INTEGER, async_id INTEGER, flags INTEGER, file INTEGER, oplock INTEGER, lease_state INTEGER,\n"
+    "  bytes INTEGER, async_id INTEGER, file INTEGER, oplock INTEGER, lease_state INTEGER,\n"
     "  epoch INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS smb_create(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, conn INTEGER,\n"
     "  msg_id INTEGER, is_response INTEGER, path INTEGER, access INTEGER, share_access INTEGER,\n"
@@ -140,7 +140,8 @@ static const char schema_sql[] =
     "       LEFT JOIN names al ON al.id = b.acked_level;\n"
     "CREATE VIEW IF NOT EXISTS smb_messages AS\n"
     "  SELECT m.run_id, m.t_ns, n.name AS node, p.name AS peer, m.conn, m.msg_id, c.name AS command,\n"
-    "         m.is_response, m.is_async, s.name AS status, m.bytes, m.async_id, m.flags, m.file,\n"
+    "         m.is_response, m.is_async, s.name AS status, m.bytes, m.async_id,\n"
+    "         m.is_response | m.is_async << 1 AS flags, m.file,\n"
     "         CASE m.oplock WHEN 0 THEN 'NONE' WHEN 1 THEN 'LEVEL_II' WHEN 8 THEN 'EXCLUSIVE'\n"
     "           WHEN 9 THEN 'BATCH' WHEN 255 THEN 'LEASE' END AS oplock,\n"
     "         CASE WHEN m.lease_state IS NULL THEN NULL WHEN m.lease_state = 0 THEN 'NONE' ELSE\n"
@@ -224,7 +225,7 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_DISC_DATA] = "INSERT INTO main.disc_data VALUES (?,?,?,?,?,?)",
     [ST_OP] = "INSERT INTO main.op VALUES (?,?,?,?,?,?,?,?,?)",
     [ST_OPLOCK_BREAK] = "INSERT INTO main.oplock_break VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_SMB_MESSAGE] = "INSERT INTO main.smb_message VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_SMB_MESSAGE] = "INSERT INTO main.smb_message VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_SMB_CREATE] = "INSERT INTO main.smb_create VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_CALLBACK] = "INSERT INTO main.callback VALUES (?,?,?,?,?,?,?,?,?)",
     [ST_GRANT] = "INSERT INTO main.grant_ VALUES (?,?,?,?,?,?,?)",
@@ -332,7 +333,7 @@ static const struct {
     const char *table, *column;
 } added_columns[] = {
     { "oplock_break", "offered_level" }, { "oplock_break", "acked_level" }, { "smb_message", "async_id" },
-    { "smb_message", "flags" },          { "smb_message", "file" },        { "smb_message", "oplock" },
+    { "smb_message", "file" },           { "smb_message", "oplock" },
     { "smb_message", "lease_state" },    { "smb_message", "epoch" },
 };
 static const char *const views_of_added[] = { "oplock_breaks", "smb_messages", "smb_creates" };
@@ -1034,11 +1035,12 @@ void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64
 {
     if (!tr || tr->level < TRACE_MESSAGES || failed(tr))
         return;
-    int64_t v[] = { t,           node,          peer,     conn,    (int64_t)m->msg_id, m->command,
-                    m->response, m->async,      m->status, bytes,  m->async_id,       m->flags,
-                    m->file,     m->oplock,     m->lease_state, m->epoch };
-    /* async_id, file, oplock, lease_state and epoch are NULL where negative: not in that message */
-    insert_row(tr, ST_SMB_MESSAGE, v, 16, 1u << 10 | 1u << 12 | 1u << 13 | 1u << 14 | 1u << 15);
+    int64_t v[] = { t,           node,     peer,      conn,  (int64_t)m->msg_id, m->command,     m->response,
+                    m->async,    m->status, bytes,    m->async_id, m->file,       m->oplock,     m->lease_state,
+                    m->epoch };
+    /* async_id, file, oplock, lease_state and epoch are NULL where negative: not in that message (the
+     * header's Flags are is_response and is_async, shown as `flags` by the view) */
+    insert_row(tr, ST_SMB_MESSAGE, v, 15, 0x7c00u);
 }
 
 void trace_smb_create(Trace *tr, SimTime t, uint32_t node, int64_t conn, uint64_t msg_id, bool is_response,

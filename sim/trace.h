@@ -135,7 +135,6 @@ typedef struct {
     uint32_t command, status;
     bool response, async;
     int64_t async_id;
-    uint32_t flags;      /* SMB2 header Flags (MS-SMB2 2.2.1) */
     int64_t file, oplock, lease_state, epoch;
 } TraceSmb;
 void trace_smb_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, const TraceSmb *m,

@@ -252,6 +252,21 @@ static void test_delete_access(void)
     OplockHolder o = { false, 1, R, false, false };
     b = oplock_break_for(&o, &c);
     g_assert_false(b.notify);
+    /* with an overwrite as well: H first (RH -> R, acknowledged, waited
+     * for), and R only when it is tried again (R -> none, no ack) */
+    h.state = RH;
+    c.overwrite = true;
+    b = oplock_break_for(&h, &c);
+    g_assert_cmpint(b.to, ==, R);
+    g_assert_true(b.ack);
+    g_assert_true(b.wait);
+    h.state = R;
+    c.retry = true;
+    b = oplock_break_for(&h, &c);
+    g_assert_true(b.notify);
+    g_assert_cmpint(b.to, ==, 0);
+    g_assert_false(b.ack);
+    g_assert_false(b.wait);
 }
 
 /* R5: a holder whose client takes no level II is broken to NONE where others go to LEVEL_II. */

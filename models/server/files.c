@@ -275,6 +275,23 @@ static CacheState grant_for(Conn *c, File *f, const SmbMsg *req, bool lease, uin
     return a.requested ? oplock_grant(&a) : 0;
 }
 
+/* The server keeps one outbox to lend (a CREATE is never tried inside
+ * another, but a second is made if one were). */
+static GArray *outbox_take(SmbServer *s)
+{
+    GArray *o = s->spare_outbox;
+    s->spare_outbox = NULL;
+    return o ? o : g_array_new(FALSE, FALSE, sizeof(OutMsg));
+}
+
+static void outbox_give(SmbServer *s, GArray *o)
+{
+    if (s->spare_outbox)
+        g_array_unref(o);
+    else
+        s->spare_outbox = o;
+}
+
 /* Try a create.  Returns true when it was answered (the caller still owns
  * the request), false when it waits (the waiter owns the request). */
 bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
@@ -287,7 +304,10 @@ bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
         return true;
     }
     Share *sh = t->share;
-    char *path = canonical_path(req->path);
+    /* Only a name with a stream part can differ from its canonical form:
+     * the common case costs no copy. */
+    char *owned = req->path && strchr(req->path, ':') ? canonical_path(req->path) : NULL;
+    const char *path = owned ? owned : req->path ? req->path : "";
     File *f = g_hash_table_lookup(sh->files, path);
     uint32_t disp = req->disposition;
     st = STATUS_SUCCESS;
@@ -309,12 +329,12 @@ bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
     if (st == STATUS_SUCCESS && bound && bound != f)
         st = STATUS_INVALID_PARAMETER;
     if (st != STATUS_SUCCESS) {
-        g_free(path);
+        g_free(owned);
         srv_reply(c, req, st);
         return true;
     }
     uint32_t access = req->access & ACCESS_MAXIMUM_ALLOWED ? ACCESS_FILE_ALL : req->access;
-    GArray *outbox = g_array_new(FALSE, FALSE, sizeof(OutMsg));
+    GArray *outbox = outbox_take(s);
     uint32_t action = FILE_OPENED;
     if (f) {
         OplockCause cause = { .trigger = TRIGGER_OPEN, .key = lease ? req->lease_key : UINT64_MAX - 1,
@@ -326,8 +346,8 @@ bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
             else
                 srv_reply(c, req, STATUS_SHARING_VIOLATION);
             srv_flush_outbox(outbox); /* a waiting CREATE's breaks go now, an error's after it */
-            g_array_unref(outbox);
-            g_free(path);
+            outbox_give(s, outbox);
+            g_free(owned);
             return !wait;
         }
         if (is_overwrite(disp)) {
@@ -344,7 +364,7 @@ bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
         action = FILE_CREATED;
         share_changed(sh);
     }
-    g_free(path);
+    g_free(owned);
     Open *op = g_new0(Open, 1);
     op->id = s->next_id++;
     op->file = f;
@@ -419,7 +439,7 @@ bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
     /* Breaks that did not hold it up follow the response (B7,
      * SAMBA-TRACES.md lease.breaking4). */
     srv_flush_outbox(outbox);
-    g_array_unref(outbox);
+    outbox_give(s, outbox);
     return true;
 }
 

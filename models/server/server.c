@@ -567,6 +567,8 @@ void server_free(SmbServer *s)
     g_hash_table_unref(s->users);
     g_hash_table_unref(s->opens);
     g_hash_table_unref(s->dir_opens);
+    if (s->spare_outbox)
+        g_array_unref(s->spare_outbox);
     g_hash_table_unref(s->trees);
     g_hash_table_unref(s->sessions);
     g_ptr_array_unref(s->conns);

@@ -189,6 +189,7 @@ struct SmbServer {
                   * through the job: a hash set cost 300 instructions a request) */
     Pool job_pool;
     Coherence *coh;
+    GArray *spare_outbox; /* OutMsg: lent to each CREATE (files.c) */
     TraceFixedNames fixed; /* levels, outcomes, triggers: a break row named four */
 };
 
