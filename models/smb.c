@@ -55,8 +55,8 @@ uint32_t smb_msg_bytes(const SmbMsg *m)
     if (m->response && m->status != STATUS_SUCCESS && m->status != STATUS_PENDING &&
         m->status != STATUS_BUFFER_OVERFLOW)
         return n + 9; /* ERROR response (2.2.2) */
-    if (m->async)
-        return n + 9; /* interim response: an error body with STATUS_PENDING */
+    if (m->async && m->status == STATUS_PENDING)
+        return n + 9; /* interim response: an error body with STATUS_PENDING (a final one after it is async too) */
     n += m->response ? resp_body[m->cmd] : req_body[m->cmd];
     if ((m->cmd == SMB2_WRITE && !m->response) || (m->cmd == SMB2_READ && m->response))
         n += (uint32_t)m->length;
