@@ -60,6 +60,8 @@ struct Net {
     Flight *free_flights;
     GPtrArray *flight_slabs;
     uint32_t fate_id[FATE_COUNT];
+    NetCapture capture;      /* rdrsim pcap's: every packet that goes on a wire */
+    void *capture_ctx;
 };
 
 Net *net_new(Sim *sim, Trace *trace, uint64_t seed)
@@ -233,6 +235,8 @@ static void on_arrival(Sim *sim, void *ctx, uint64_t arg)
         trace_fate(net, d, &f->pkt, f->sent, -1, FATE_LINK_DOWN);
     } else {
         trace_fate(net, d, &f->pkt, f->sent, sim_now(sim), f->fate);
+        if (net->capture)
+            net->capture(net->capture_ctx, d->link, d->from, d->to, sim_now(sim), &f->pkt);
         NetNode *to = d->to;
         if (to->recv[f->pkt.proto])
             to->recv[f->pkt.proto](net, to, d->from, &f->pkt, to->recv_ctx[f->pkt.proto]);
@@ -332,3 +336,15 @@ bool net_send_on(Net *net, NetLink *link, NetNode *src, const NetPacket *pkt)
     send_dir(net, link->dir[0].from == src ? &link->dir[0] : &link->dir[1], pkt);
     return true;
 }
+
+void net_set_capture(Net *net, NetCapture fn, void *ctx)
+{
+    net->capture = fn;
+    net->capture_ctx = ctx;
+}
+
+guint net_link_count(const Net *net) { return net->links->len; }
+NetLink *net_link_at(const Net *net, guint i) { return g_ptr_array_index(net->links, i); }
+NetNode *net_link_end(const NetLink *link, int i) { return i ? link->dir[0].to : link->dir[0].from; }
+guint net_node_count(const Net *net) { return net->nodes->len; }
+NetNode *net_node_at(const Net *net, guint i) { return g_ptr_array_index(net->nodes, i); }

@@ -77,6 +77,23 @@ bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt);
  * the packet goes to the other.  A NULL link sends nothing. */
 bool net_send_on(Net *net, NetLink *link, NetNode *src, const NetPacket *pkt);
 
+/* A capture of the wires (rdrsim pcap): called for every packet as it
+ * comes off a link at the receiving end, with the time it arrives: what a
+ * capture on the receiving host sees (a lost packet is not seen; a
+ * duplicated one is seen twice; the sender's retransmission is seen once).
+ * A capture at the sending end would show a lost segment and then its
+ * retransmission with the same bytes, which Wireshark's reassembly reports
+ * as an error. */
+typedef void (*NetCapture)(void *ctx, const NetLink *link, const NetNode *from, const NetNode *to, SimTime t,
+                           const NetPacket *pkt);
+void net_set_capture(Net *net, NetCapture fn, void *ctx);
+/* The links and nodes, in the order they were added; a link's two ends. */
+unsigned net_link_count(const Net *net);
+NetLink *net_link_at(const Net *net, unsigned i);
+NetNode *net_link_end(const NetLink *link, int i);
+unsigned net_node_count(const Net *net);
+NetNode *net_node_at(const Net *net, unsigned i);
+
 Sim *net_sim(Net *net);
 Trace *net_trace(Net *net);
 

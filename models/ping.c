@@ -2,7 +2,6 @@
 
 #include <glib.h>
 
-enum { ECHO_REQUEST, ECHO_REPLY };
 
 /* One source-destination pair: all pings between them add up here. */
 typedef struct {
@@ -33,9 +32,9 @@ struct PingApp {
 static void on_echo(Net *net, NetNode *at, NetNode *from, const NetPacket *pkt, void *ctx)
 {
     PingApp *app = ctx;
-    if (pkt->hdr[0] == ECHO_REQUEST) {
+    if (pkt->hdr[0] == PING_ECHO_REQUEST) {
         NetPacket reply = *pkt;
-        reply.hdr[0] = ECHO_REPLY;
+        reply.hdr[0] = PING_ECHO_REPLY;
         reply.kind = app->kind_reply;
         net_send(net, at, from, &reply);
         return;
@@ -102,7 +101,7 @@ static void send_next(Sim *sim, void *ctx, uint64_t pair_idx)
         .proto = NET_PROTO_PING,
         .kind = app->kind_request,
         .bytes = run->bytes,
-        .hdr = { ECHO_REQUEST, pair_idx, app->next_seq++, (uint64_t)sim_now(sim) },
+        .hdr = { PING_ECHO_REQUEST, pair_idx, app->next_seq++, (uint64_t)sim_now(sim) },
     };
     run->pair->sent++;
     net_send(app->net, run->pair->src, run->pair->dst, &pkt);

@@ -11,6 +11,10 @@
 
 typedef struct PingApp PingApp;
 
+/* An echo packet (NET_PROTO_PING) carries hdr[0] its kind, hdr[1] the pair
+ * of nodes, hdr[2] its sequence number, hdr[3] when the request was sent. */
+enum { PING_ECHO_REQUEST, PING_ECHO_REPLY };
+
 PingApp *ping_new(Net *net);
 void ping_free(PingApp *app);
 

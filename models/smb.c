@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "smb2wire.h"
 
 static const char *const names[SMB2_N_COMMANDS] = {
     "NEGOTIATE",     "SESSION_SETUP", "LOGOFF", "TREE_CONNECT",    "TREE_DISCONNECT", "CREATE",
@@ -27,41 +28,7 @@ uint16_t smb_dialect(const char *name)
     return 0;
 }
 
-/* Fixed body sizes (StructureSize of each request / response, MS-SMB2
- * 2.2.3-2.2.37), rounded to what real messages carry with their usual
- * variable parts (names, security blobs, create contexts). */
-static const uint16_t req_body[SMB2_N_COMMANDS] = {
-    [SMB2_NEGOTIATE] = 36 + 8 + 64, [SMB2_SESSION_SETUP] = 24 + 300, [SMB2_LOGOFF] = 4,
-    [SMB2_TREE_CONNECT] = 8 + 60,   [SMB2_TREE_DISCONNECT] = 4,       [SMB2_CREATE] = 56 + 120,
-    [SMB2_CLOSE] = 24,              [SMB2_FLUSH] = 24,                [SMB2_READ] = 48,
-    [SMB2_WRITE] = 48,              [SMB2_LOCK] = 48 + 24,            [SMB2_IOCTL] = 56 + 32,
-    [SMB2_CANCEL] = 4,              [SMB2_ECHO] = 4,                  [SMB2_QUERY_DIRECTORY] = 32 + 4,
-    [SMB2_CHANGE_NOTIFY] = 32,      [SMB2_QUERY_INFO] = 40,           [SMB2_SET_INFO] = 32 + 40,
-    [SMB2_OPLOCK_BREAK] = 24,
-};
-static const uint16_t resp_body[SMB2_N_COMMANDS] = {
-    [SMB2_NEGOTIATE] = 64 + 120,    [SMB2_SESSION_SETUP] = 8 + 200,   [SMB2_LOGOFF] = 4,
-    [SMB2_TREE_CONNECT] = 16,       [SMB2_TREE_DISCONNECT] = 4,       [SMB2_CREATE] = 88 + 56,
-    [SMB2_CLOSE] = 60,              [SMB2_FLUSH] = 4,                 [SMB2_READ] = 16,
-    [SMB2_WRITE] = 16,              [SMB2_LOCK] = 4,                  [SMB2_IOCTL] = 48 + 32,
-    [SMB2_CANCEL] = 4,              [SMB2_ECHO] = 4,                  [SMB2_QUERY_DIRECTORY] = 8 + 400,
-    [SMB2_CHANGE_NOTIFY] = 8 + 40,  [SMB2_QUERY_INFO] = 8 + 100,      [SMB2_SET_INFO] = 2,
-    [SMB2_OPLOCK_BREAK] = 24,
-};
-
-uint32_t smb_msg_bytes(const SmbMsg *m)
-{
-    uint32_t n = 64; /* the SMB2 header */
-    if (m->response && m->status != STATUS_SUCCESS && m->status != STATUS_PENDING &&
-        m->status != STATUS_BUFFER_OVERFLOW)
-        return n + 9; /* ERROR response (2.2.2) */
-    if (m->async && m->status == STATUS_PENDING)
-        return n + 9; /* interim response: an error body with STATUS_PENDING (a final one after it is async too) */
-    n += m->response ? resp_body[m->cmd] : req_body[m->cmd];
-    if ((m->cmd == SMB2_WRITE && !m->response) || (m->cmd == SMB2_READ && m->response))
-        n += (uint32_t)m->length;
-    return n;
-}
+uint32_t smb_msg_bytes(const SmbMsg *m, const char *server) { return smb2_wire_size(m, server); }
 
 /* The messages in flight sit in a table of slots; a record's tag is the
  * slot's index with its generation above it.  The generation moves on when
@@ -85,6 +52,8 @@ struct SmbWire {
     uint32_t n_slots, cap, free_head;
     uint32_t cmd_names[SMB2_N_COMMANDS];
     Pool msg_pool;    /* SmbMsg */
+    SmbCapture capture; /* rdrsim pcap's */
+    void *capture_ctx;
 };
 
 SmbMsg *smb_msg_new(SmbWire *w, SmbCommand cmd)
@@ -216,7 +185,8 @@ static void trace_message(SmbWire *w, NetNode *node, NetNode *peer, int64_t conn
 
 NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, SmbMsg *m)
 {
-    uint32_t bytes = smb_msg_bytes(m);
+    /* a request goes to the server; only a TREE_CONNECT request names it */
+    uint32_t bytes = smb_msg_bytes(m, net_node_name(m->response ? node : peer));
     /* Below level messages, no row: nor read the nodes and connection for one. */
     if (trace_level(w->trace) >= TRACE_MESSAGES)
         trace_message(w, node, peer, tdi_endpoint_conn(ep), m, bytes);
@@ -228,7 +198,10 @@ NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, Smb
         if (l && net_link_params(l)->tamper)
             smb_tamper(m, net_link_params(l)->tamper);
     }
-    return tdi_send(ep, bytes, slot_put(w, m), on_sent, w);
+    uint64_t tag = slot_put(w, m);
+    if (w->capture)
+        w->capture(w->capture_ctx, tag, m, net_node_name(m->response ? node : peer));
+    return tdi_send(ep, bytes, tag, on_sent, w);
 }
 
 uint64_t smb_negotiate_digest(const SmbMsg *m)
@@ -295,4 +268,10 @@ bool smb_parse_access(const char *s, uint32_t *out)
     }
     g_strfreev(words);
     return ok;
+}
+
+void smb_wire_set_capture(SmbWire *w, SmbCapture fn, void *ctx)
+{
+    w->capture = fn;
+    w->capture_ctx = ctx;
 }

@@ -1,9 +1,10 @@
 /* smb: an SMB2-like protocol at message granularity, both sides.
  *
- * A message is a struct carried as one TDI record (the 4-byte framing of
- * direct-hosted SMB); its size on the wire is the size the real message
- * would have (MS-SMB2 2.2: a 64-byte header plus the command's fixed body,
- * plus data), so bandwidth and loss act on it as on the real thing.  Every
+ * A message is a struct carried as one TDI record; its size on the wire is
+ * the size of the real record (the 4-byte framing of direct TCP transport
+ * and the SMB2 message as MS-SMB2 2.2 lays it out, models/smb2wire.h), so
+ * bandwidth and loss act on it as on the real thing, and a capture
+ * (rdrsim pcap) shows those very bytes.  Every
  * message sent is traced in `smb_messages`. */
 #ifndef RDRSIM_SMB_H
 #define RDRSIM_SMB_H
@@ -167,8 +168,10 @@ uint16_t smb_dialect(const char *name);
  * letters r (read_data), w (write_data), d (delete), a (read_attributes),
  * c (read_control).  False when it is none of these. */
 bool smb_parse_access(const char *s, uint32_t *out);
-/* Bytes of the message on the wire. */
-uint32_t smb_msg_bytes(const SmbMsg *m);
+/* Bytes of the record carrying the message on the wire (models/smb2wire.h:
+ * the 4-byte transport header and the SMB2 message as MS-SMB2 2.2 lays it
+ * out); `server` names the server. */
+uint32_t smb_msg_bytes(const SmbMsg *m, const char *server);
 
 /* A zeroed message from the wire's pool; it must be freed before the wire. */
 SmbMsg *smb_msg_new(SmbWire *w, SmbCommand cmd);
@@ -183,5 +186,11 @@ void smb_wire_free(SmbWire *w);
 NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, SmbMsg *m);
 /* The message a received record carries; the caller owns it. */
 SmbMsg *smb_receive(SmbWire *w, uint64_t tag);
+
+/* A capture of the messages (rdrsim pcap): called for each message sent,
+ * with the tag its record carries in the stream (tdi_set_capture) and the
+ * server's name, just before the record enters the stream. */
+typedef void (*SmbCapture)(void *ctx, uint64_t tag, const SmbMsg *m, const char *server);
+void smb_wire_set_capture(SmbWire *w, SmbCapture fn, void *ctx);
 
 #endif

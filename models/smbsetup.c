@@ -592,3 +592,5 @@ void smbsetup_flush_trace(SmbSetup *s)
                 server_flush_trace(g_hash_table_lookup(s->servers, d->id));
         }
 }
+
+SmbWire *smbsetup_wire(const SmbSetup *s) { return s->wire; }

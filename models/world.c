@@ -605,3 +605,7 @@ void world_free(World *w)
         g_array_unref(w->waiting);
     g_free(w);
 }
+
+Net *world_net(const World *w) { return w->net; }
+Tdi *world_tdi(const World *w) { return w->tdi; }
+SmbWire *world_smb_wire(const World *w) { return w->smb ? smbsetup_wire(w->smb) : NULL; }

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "scenario.h"
 #include "trace.h"
+#include "smb.h"
 
 typedef struct World World;
 
@@ -31,6 +32,11 @@ void world_flush(World *w, Trace *trace);
 void world_summary(World *const *ws, int n, Trace *trace);
 /* TDI connections made: their ids are 1 to this. */
 int64_t world_conns(const World *w);
+/* The world's network, transport and SMB messages (NULL: no SMB), for a
+ * capture of its wires (rdrsim pcap). */
+Net *world_net(const World *w);
+Tdi *world_tdi(const World *w);
+SmbWire *world_smb_wire(const World *w);
 void world_free(World *w);
 
 #endif

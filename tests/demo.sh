@@ -3,7 +3,8 @@
 # two clients through RDBSS and the SMB mini-redirector, a batch oplock
 # broken with a cached write, a link outage, a connection deletion ending
 # in a controlled disconnect), then show the report, the break as RDBSS
-# handled it, and draw its charts into results/.
+# handled it, draw its charts into results/ and write a capture of it that
+# Wireshark reads.
 build=${1:-build}
 scenario=scenarios/oplock-break.rsim
 name=$(basename "$scenario" .rsim)
@@ -33,5 +34,9 @@ for what in sequence timeline disconnect; do
         echo "chart: $out"
     fi
 done
+cap="results/$name.pcapng"
+if "$build/rdrsim" pcap "$db" -o "$cap" >/dev/null; then
+    echo "capture: $cap (open it in Wireshark: filter smb2, Statistics > Service Response Time > SMB2)"
+fi
 echo "open the trace yourself: sqlite3 $db"
 exit $status

@@ -18,5 +18,16 @@ for s in scenarios/*.rsim; do
         fail=$((fail + 1))
     fi
 done
+# rdrsim pcap: the run made again and written out, under memcheck too.
+if "$build/rdrsim" run -q -o "$tmp/pcap.db" scenarios/oplock-break.rsim >/dev/null 2>&1 &&
+    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+        --show-leak-kinds=definite "$build/rdrsim" pcap "$tmp/pcap.db" -o "$tmp/pcap.pcapng" >"$tmp/out" 2>&1; then
+    echo "ok   memcheck pcap"
+    pass=$((pass + 1))
+else
+    echo "FAIL memcheck pcap:"
+    cat "$tmp/out"
+    fail=$((fail + 1))
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -531,6 +531,7 @@ void srv_open_directory(Conn *c, const SmbMsg *req)
     g_hash_table_insert(s->dir_opens, SMB_ID_KEY(d->id), d);
     SmbMsg *r = srv_response_to(req, STATUS_SUCCESS);
     r->file = d->id;
+    r->directory = true;
     r->create_action = action;
     srv_send_msg(c, r);
 }

@@ -96,6 +96,10 @@ SmbMsg *srv_response_to(const SmbMsg *req, NTSTATUS st)
     r->session = req->session;
     r->tree = req->tree;
     r->file = req->file;
+    /* what the response's body is shaped by (a QUERY_INFO's class, an IOCTL's code) */
+    r->info_type = req->info_type;
+    r->info_class = req->info_class;
+    r->ctl_code = req->ctl_code;
     return r;
 }
 

@@ -122,6 +122,12 @@ void tcp_send_seg(Half *h, uint32_t flags, uint64_t seq, uint32_t len, int kind)
 {
     Tdi *tdi = h->conn->tdi;
     uint32_t extra = (flags & SEG_FIN) ? h->fin_info.user_data_length : 0;
+    if (len) { /* data sent before goes again: the trace says so */
+        if (seq < h->snd_max)
+            kind = K_RETRANSMIT;
+        if (seq + len > h->snd_max)
+            h->snd_max = seq + len;
+    }
     NetPacket pkt = {
         .proto = NET_PROTO_TDI,
         .kind = tdi->name_kind[kind],

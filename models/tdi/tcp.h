@@ -23,7 +23,7 @@
 #define HDR_BYTES 40
 
 /* Segment flags, carried in hdr[0] with the sender's side (bit 8). */
-enum { SEG_SYN = 1, SEG_ACK = 2, SEG_FIN = 4, SEG_RST = 8 };
+enum { SEG_SYN = TDI_SEG_SYN, SEG_ACK = TDI_SEG_ACK, SEG_FIN = TDI_SEG_FIN, SEG_RST = TDI_SEG_RST };
 
 typedef struct Conn Conn;
 typedef struct Half Half;
@@ -131,6 +131,7 @@ struct Half {
     /* line 1 */
     uint32_t window; /* the node's, copied (see line 3) */
     uint64_t snd_end, timed_end;
+    uint64_t snd_max; /* one past the highest offset ever sent: a data segment below it is a retransmission */
     SimTime timed_at;
     SimEventId rtx_timer;
     SimTime rtx_at, rtx_deadline; /* when rtx_timer fires; when the time-out really is */
@@ -191,10 +192,15 @@ struct TdiEndpoint {
     uint16_t port;
 };
 
+/* Kinds of segment, as the trace names them (tdi.c). */
+enum { K_SYN, K_SYN_ACK, K_ACK, K_DATA, K_FIN, K_RST, K_RETRANSMIT, K_COUNT };
+
 struct Tdi {
     Net *net;
     Sim *sim;
     Trace *trace;
+    TdiCapture capture; /* rdrsim pcap's: each record as it enters a stream */
+    void *capture_ctx;
     GHashTable *nodes;   /* NetNode* -> TdiNode* */
     GPtrArray *conns;    /* Conn* by id - 1; NULL once freed (ids are dense and never reused) */
     GPtrArray *endpoints;
@@ -205,11 +211,10 @@ struct Tdi {
     GArray *release_ns;    /* double: completion times of controlled disconnects */
     uint64_t releases_timed_out, aborts;
     GHashTable *statuses;  /* NTSTATUS -> count, over every request completed with an error */
-    uint32_t name_req[6], name_state[7], name_kind[6], name_release, name_abort, name_noflags;
+    uint32_t name_req[6], name_state[7], name_kind[K_COUNT], name_release, name_abort, name_noflags;
     uint32_t name_flag_release, name_flag_abort, name_flag_qa, name_flag_both;
 };
 
-enum { K_SYN, K_SYN_ACK, K_ACK, K_DATA, K_FIN, K_RST };
 
 /* Requests and records sit in one queue at a time, linked through a node
  * of their own: queuing them allocates nothing.  (So these queues are

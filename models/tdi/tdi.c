@@ -98,8 +98,8 @@ Tdi *tdi_new(Net *net)
         tdi->name_req[i] = trace_name(tr, req_names[i]);
     for (int i = 0; i < 7; i++)
         tdi->name_state[i] = trace_name(tr, state_names[i]);
-    static const char *const kinds[] = { "syn", "syn_ack", "ack", "data", "fin", "rst" };
-    for (int i = 0; i < 6; i++)
+    static const char *const kinds[K_COUNT] = { "syn", "syn_ack", "ack", "data", "fin", "rst", "retransmit" };
+    for (int i = 0; i < K_COUNT; i++)
         tdi->name_kind[i] = trace_name(tr, kinds[i]);
     tdi->name_release = trace_name(tr, "release");
     tdi->name_abort = trace_name(tr, "abort");
@@ -425,6 +425,8 @@ NTSTATUS tdi_send(TdiEndpoint *ep, uint32_t bytes, uint64_t tag, TdiComplete don
     rec->bytes = bytes;
     rec->tag = tag;
     q_push(&h->records, &rec->link, rec);
+    if (ep->tdi->capture)
+        ep->tdi->capture(ep->tdi->capture_ctx, h->conn->id, h->side, h->snd_end - bytes, bytes, tag);
     r->bytes = bytes;
     r->tag = tag;
     r->end = h->snd_end;
@@ -705,3 +707,15 @@ void tdi_free(Tdi *tdi)
     g_free(tdi);
 }
 
+
+void tdi_set_capture(Tdi *tdi, TdiCapture fn, void *ctx)
+{
+    tdi->capture = fn;
+    tdi->capture_ctx = ctx;
+}
+
+uint32_t tdi_node_window(Tdi *tdi, NetNode *node)
+{
+    TdiNode *tn = g_hash_table_lookup(tdi->nodes, node);
+    return tn ? tn->p.window : 65535;
+}

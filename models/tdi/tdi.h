@@ -163,4 +163,18 @@ uint64_t tdi_node_retransmits(Tdi *tdi, NetNode *node);
 /* A relative time-out as TDI encodes it. */
 static inline int64_t tdi_relative_timeout(SimTime t) { return -(t / 100); }
 
+/* A capture of the streams (rdrsim pcap): called for each record a
+ * TDI_SEND puts in a connection's stream (side 0 the connecting end, 1 the
+ * accepting one), with its stream offset, size and tag.  Sequence numbers
+ * of segments (NetPacket hdr[1], SYN and data from 0, the FIN one past the
+ * data) are offsets of the same streams.  A segment's NetPacket (proto
+ * NET_PROTO_TDI) carries hdr[0] = flags | side << 8 | server port << 16,
+ * hdr[1] its sequence offset, hdr[2] the offset it acknowledges, hdr[3] its
+ * payload length; pkt.conn is the connection. */
+enum { TDI_SEG_SYN = 1, TDI_SEG_ACK = 2, TDI_SEG_FIN = 4, TDI_SEG_RST = 8 };
+typedef void (*TdiCapture)(void *ctx, int64_t conn, int side, uint64_t offset, uint32_t bytes, uint64_t tag);
+void tdi_set_capture(Tdi *tdi, TdiCapture fn, void *ctx);
+/* The receive window a node advertises (its `window` key), in bytes. */
+uint32_t tdi_node_window(Tdi *tdi, NetNode *node);
+
 #endif
