@@ -17,7 +17,7 @@ typedef struct {
 
 enum { NBSS = 4 }; /* the direct TCP transport header (2.1) */
 
-static void put(Buf *b, const void *p, uint32_t len)
+static inline void put(Buf *b, const void *p, uint32_t len)
 {
     if (b->out && p)
         memcpy(b->out + b->n, p, len);
@@ -25,19 +25,19 @@ static void put(Buf *b, const void *p, uint32_t len)
         memset(b->out + b->n, 0, len);
     b->n += len;
 }
-static void zeros(Buf *b, uint32_t len) { put(b, NULL, len); }
-static void u8(Buf *b, uint8_t v) { put(b, &v, 1); }
-static void u16(Buf *b, uint16_t v)
+static inline void zeros(Buf *b, uint32_t len) { put(b, NULL, len); }
+static inline void u8(Buf *b, uint8_t v) { put(b, &v, 1); }
+static inline void u16(Buf *b, uint16_t v)
 {
     uint8_t x[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
     put(b, x, 2);
 }
-static void u32(Buf *b, uint32_t v)
+static inline void u32(Buf *b, uint32_t v)
 {
     uint8_t x[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
     put(b, x, 4);
 }
-static void u64(Buf *b, uint64_t v)
+static inline void u64(Buf *b, uint64_t v)
 {
     u32(b, (uint32_t)v);
     u32(b, (uint32_t)(v >> 32));
@@ -678,11 +678,18 @@ static void oplock_break(Buf *b, const SmbMsg *m)
 
 static void build(Buf *b, const SmbMsg *m, const char *server)
 {
-    zeros(b, NBSS);
-    header(b, m);
+    if (b->out) {
+        zeros(b, NBSS);
+        header(b, m);
+    } else {
+        b->n = NBSS + 64; /* sizing, once per message sent: the fixed parts are only counted */
+    }
     bool error = m->response && m->status != STATUS_SUCCESS && m->status != STATUS_BUFFER_OVERFLOW;
     if (error) {
-        error_body(b);
+        if (b->out)
+            error_body(b);
+        else
+            b->n += 9;
     } else {
         switch (m->cmd) {
         case SMB2_NEGOTIATE: negotiate(b, m); break;
