@@ -11,11 +11,16 @@
 
 #include "server_int.h"
 
+/* A change in a share's namespace completes its CHANGE_NOTIFY requests,
+ * async with the AsyncId of their interim responses (MS-SMB2 3.3.4.2). */
 static void share_changed(Share *sh)
 {
     Waiter *w;
     while ((w = g_queue_pop_head(&sh->notifies))) {
-        srv_send_msg(w->conn, srv_response_to(w->req, STATUS_SUCCESS));
+        SmbMsg *r = srv_response_to(w->req, STATUS_SUCCESS);
+        r->async = true;
+        r->async_id = w->async_id;
+        srv_send_msg(w->conn, r);
         smb_msg_free(w->req);
         g_free(w);
     }
