@@ -294,6 +294,100 @@ static void test_bundled(void)
     g_free(sdir);
 }
 
+/* The demo's sequence chart (`plot --what sequence --break 1`) and its
+ * capture tell the same story: the chart draws the packets the holder's
+ * connection sent from 1 ms before the break's notification to 1 ms after
+ * its acknowledgement, and the SMB2 messages they carry; the capture has
+ * the same packets (arrival times, IP lengths) and messages on that TCP
+ * stream. */
+static void test_demo_sequence(void)
+{
+    char *db = path_in("demo.db"), *cap = path_in("demo.pcapng"),
+         *scn = g_build_filename(top(), "scenarios", "oplock-break.rsim", NULL);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", db, scn, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "pcap", db, "-o", cap, NULL), ==, 0);
+    /* the window and the connection, as plot.c finds them */
+    static const char win[] =
+        "WITH b AS (SELECT server, holder_node, t_sent_ns - 1000000 AS w0, coalesce(t_acked_ns, t_sent_ns) + 1000000 "
+        "AS w1 FROM oplock_breaks ORDER BY t_sent_ns LIMIT 1), "
+        "c AS (SELECT m.conn FROM smb_messages m, b WHERE m.node = b.server AND m.peer = b.holder_node LIMIT 1) ";
+    char *sql = g_strconcat(win, "SELECT p.t_arrive_ns || ' ' || p.bytes FROM packets p, b, c WHERE p.conn = c.conn "
+                                 "AND p.t_ns BETWEEN b.w0 AND b.w1 AND p.fate = 'delivered' AND p.kind <> 'syn'",
+                            NULL);
+    GPtrArray *chart = rows(db, sql);
+    g_free(sql);
+    g_assert_cmpuint(chart->len, >=, 6); /* notification, flushed write, acknowledgement, responses, ACKs */
+    sql = g_strconcat(win, "SELECT 49151 + c.conn FROM c", NULL);
+    GPtrArray *port = rows(db, sql);
+    g_free(sql);
+    char *filter = g_strdup_printf("tcp.port == %s", (char *)g_ptr_array_index(port, 0));
+    static const char *const f[] = { "frame.time_epoch", "ip.len", NULL };
+    char **frames = tshark(cap, filter, f);
+    GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+    for (char **l = frames; *l && **l; l++) {
+        char **c = g_strsplit(*l, "\t", -1);
+        char *dot = strchr(c[0], '.');
+        g_ptr_array_add(seen, g_strdup_printf("%llu %s", num(c[0]) * 1000000000ull + strtoull(dot + 1, NULL, 10),
+                                              c[1]));
+        g_strfreev(c);
+    }
+    g_strfreev(frames);
+    /* every packet of the chart is in the capture, at its arrival, with its size */
+    for (guint i = 0; i < chart->len; i++) {
+        const char *want = g_ptr_array_index(chart, i);
+        bool found = false;
+        for (guint j = 0; j < seen->len && !found; j++)
+            found = strcmp(g_ptr_array_index(seen, j), want) == 0;
+        if (!found)
+            g_error("oplock-break: the chart's packet \"%s\" (arrival ns, bytes) is not in the capture", want);
+    }
+    /* and the chart's SMB2 messages are the capture's in those frames */
+    GHashTable *times = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < chart->len; i++) {
+        const char *row = g_ptr_array_index(chart, i);
+        g_hash_table_add(times, g_strndup(row, (gsize)(strchr(row, ' ') - row)));
+    }
+    sql = g_strconcat(win, "SELECT m.msg_id || ' ' || m.is_response FROM smb_messages m, b, c WHERE m.conn = c.conn "
+                           "AND m.t_ns BETWEEN b.w0 AND b.w1",
+                      NULL);
+    GPtrArray *want = rows(db, sql);
+    g_free(sql);
+    g_assert_cmpuint(want->len, >=, 4);
+    char *sf = g_strdup_printf("%s && smb2", filter);
+    static const char *const fm[] = { "frame.time_epoch", "smb2.msg_id", "smb2.flags.response", NULL };
+    char **msgs = tshark(cap, sf, fm);
+    GPtrArray *got = g_ptr_array_new_with_free_func(g_free);
+    for (char **l = msgs; *l && **l; l++) {
+        char **c = g_strsplit(*l, "\t", -1);
+        char *dot = strchr(c[0], '.');
+        char *t = g_strdup_printf("%llu", num(c[0]) * 1000000000ull + strtoull(dot + 1, NULL, 10));
+        if (g_hash_table_contains(times, t)) {
+            char **ids = g_strsplit(c[1], ",", -1), **rs = g_strsplit(c[2], ",", -1);
+            for (guint k = 0; ids[k]; k++)
+                g_ptr_array_add(got, g_strdup_printf("%lld %d", (long long)num(ids[k]),
+                                                     strcmp(rs[k], "True") == 0 || strcmp(rs[k], "1") == 0));
+            g_strfreev(ids);
+            g_strfreev(rs);
+        }
+        g_free(t);
+        g_strfreev(c);
+    }
+    g_strfreev(msgs);
+    g_assert_true(sub_multiset(got, want, "chart message", "oplock-break"));
+    g_assert_cmpuint(got->len, ==, want->len);
+    g_ptr_array_unref(got);
+    g_ptr_array_unref(want);
+    g_hash_table_unref(times);
+    g_free(sf);
+    g_ptr_array_unref(seen);
+    g_ptr_array_unref(chart);
+    g_ptr_array_unref(port);
+    g_free(filter);
+    g_free(db);
+    g_free(cap);
+    g_free(scn);
+}
+
 static void test_refusals(void)
 {
     char *db = path_in("ops.db"), *cap = path_in("ops.pcapng"), *scn = g_build_filename(top(), "scenarios",
@@ -319,6 +413,7 @@ int main(int argc, char **argv)
     dir = g_dir_make_tmp("rdrsim-pcap-XXXXXX", NULL);
     g_test_add_func("/pcap/refusals", test_refusals);
     g_test_add_func("/pcap/bundled", test_bundled);
+    g_test_add_func("/pcap/demo-sequence", test_demo_sequence);
     int r = g_test_run();
     remove_tree(dir);
     g_free(dir);
