@@ -7,6 +7,7 @@
 #include "compare.h"
 #include "hugepages.h"
 #include "plot.h"
+#include "explore.h"
 #include "pcap.h"
 #include "regress.h"
 #include "report.h"
@@ -31,6 +32,7 @@ static const char usage[] =
     "  compare BASE NEW  paired metrics with confidence intervals; exit 1 on a regression\n"
     "  regress --baseline OLD_RDRSIM FILE...  each scenario with both builds over the same seeds, compared\n"
     "  pcap DB -o FILE.pcapng  a capture of a run for Wireshark: TCP/IP and SMB2 bytes\n"
+    "  explore FILE -o DIR  search for a fault schedule that makes the scenario fail; shrink it\n"
     "\n"
     "Options:\n"
     "  -h, --help    this help; `rdrsim COMMAND --help` for a command's options\n"
@@ -285,6 +287,56 @@ static int cmd_merge(int argc, char **argv)
     return status;
 }
 
+static int cmd_explore(int argc, char **argv)
+{
+    char *dir = NULL, *faults = NULL, *seed = NULL, *emit = NULL;
+    int budget = 100, jobs = 1;
+    gboolean keep = FALSE, quiet = FALSE, from = FALSE;
+    GOptionEntry entries[] = {
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &dir, "where reproducers go (required)", "DIR" },
+        { "budget", 0, 0, G_OPTION_ARG_INT, &budget, "runs, each with its own fault schedule (default 100)", "N" },
+        { "faults", 0, 0, G_OPTION_ARG_STRING, &faults, "the fault kinds to draw from (default all)", "KINDS" },
+        { "seed", 0, 0, G_OPTION_ARG_STRING, &seed, "the seed of the schedules (default the scenario's)", "S" },
+        { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, "runs at once (default 1)", "J" },
+        { "keep-going", 0, 0, G_OPTION_ARG_NONE, &keep, "shrink every failure, not only the first", NULL },
+        { "emit-jobs", 0, 0, G_OPTION_ARG_FILENAME, &emit, "write the budget's runs as command lines to FILE "
+                                                           "instead of running them", "FILE" },
+        { "from-jobs", 0, 0, G_OPTION_ARG_NONE, &from, "read the results of the --emit-jobs runs, then shrink", NULL },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "no progress line", NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    char *about = g_strdup_printf("Run the scenario N times, each with a fault schedule drawn from its own seed over the "
+                                  "timeline\n(kinds: %s); shrink the first failure to the\nfewest faults that still "
+                                  "make it fail the same way and write DIR/NAME-SEED.rsim.\n"
+                                  "Exit status: 0 no failure in the budget, 1 a failure found, 2 bad input.",
+                                  explore_kinds);
+    GOptionContext *ctx = new_context("FILE", about, entries);
+    int status = EXIT_BAD_INPUT;
+    uint64_t s = 0;
+    char *end = NULL;
+    if (parse(ctx, &argc, &argv, "explore")) {
+        if (argc != 2)
+            fprintf(stderr, "rdrsim explore: expected one scenario FILE (see rdrsim explore --help)\n");
+        else if (!dir)
+            fprintf(stderr, "rdrsim explore: -o DIR is required\n");
+        else if (budget < 1 || budget > 1000000 || jobs < 1 || jobs > 1024)
+            fprintf(stderr, "rdrsim explore: --budget must be 1..1000000 and -j 1..1024\n");
+        else if (seed && (!g_ascii_isdigit(*seed) || (s = g_ascii_strtoull(seed, &end, 10), *end)))
+            fprintf(stderr, "rdrsim explore: --seed: expected a number, got '%s'\n", seed);
+        else {
+            ExploreOptions o = { argv[1], dir, budget, faults, s, seed != NULL, jobs, keep, emit, from, quiet };
+            status = explore_main(&o);
+        }
+    }
+    g_option_context_free(ctx);
+    g_free(about);
+    g_free(dir);
+    g_free(faults);
+    g_free(seed);
+    g_free(emit);
+    return status;
+}
+
 static int cmd_pcap(int argc, char **argv)
 {
     char *output = NULL, *node = NULL;
@@ -495,6 +547,8 @@ int main(int argc, char **argv)
         status = cmd_regress(argc - 1, argv + 1);
     else if (strcmp(cmd, "pcap") == 0)
         status = cmd_pcap(argc - 1, argv + 1);
+    else if (strcmp(cmd, "explore") == 0)
+        status = cmd_explore(argc - 1, argv + 1);
     else {
         fprintf(stderr, "rdrsim: unknown command '%s'\n\n%s", cmd, usage);
         status = EXIT_BAD_INPUT;

@@ -515,6 +515,8 @@ bool smbsetup_action(SmbSetup *s, const Action *a)
         SmbServer *srv = g_hash_table_lookup(s->servers, a->target->id);
         if (strcmp(a->spec->verb, "restart") == 0)
             server_restart(srv);
+        else if (strcmp(a->spec->verb, "lose_acks") == 0)
+            server_lose_acks(srv, action_param(a, "for")->i);
         else
             server_expire_sessions(srv);
         return true;

@@ -164,6 +164,10 @@ static const ParamSpec down_keys[] = {
     { "for", PT_TIME, 0, "0", "come back up after this long; 0: stay down", 0, 1e18 },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
+static const ParamSpec lose_keys[] = {
+    { "for", PT_TIME, 0, "1s", "how long acknowledgements are lost", 1, 1e18 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
 static const ParamSpec no_keys[] = {
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
@@ -330,6 +334,7 @@ static const ActionSpec actions[] = {
     { "smbclient", "ack", 1, ack_keys, "acknowledge a break by hand (OPLOCK_BREAK)" },
     { "server", "restart", 0, no_keys, "the server restarts: connections, sessions and opens lost" },
     { "server", "expire_sessions", 0, no_keys, "every session of the server expires" },
+    { "server", "lose_acks", 0, lose_keys, "break acknowledgements reaching the server are lost, for=T" },
     { "share", "delete", 0, no_keys, "the share is deleted" },
     { "link", "down", 0, down_keys, "take the link down (for=T: and up again)" },
     { "link", "up", 0, no_keys, "bring the link up" },

@@ -109,6 +109,30 @@ void rx_srv_call_lost(SrvCall *sc, NTSTATUS status)
 {
     sc->condition = COND_BAD;
     sc->status = status;
+    /* The connection took the server's opens with it (MS-SMB2 3.3.7.1: the
+     * server closes the opens of a lost connection; rdrsim has no durable
+     * handles), and with them the oplocks RDBSS buffered under: dirty data
+     * can no longer be written through those opens (lost, and announced:
+     * rx_lose_dirty), cached data and buffered locks are no longer
+     * protected by anything, and the FCB buffers nothing more.  A later
+     * request on the handle goes to the server and fails there.  (rdrsim
+     * explore found the run where an FCB kept caching writes after its
+     * server restarted, and another client read what it had overwritten.) */
+    for (guint i = 0; i < sc->opens->len; i++) {
+        SrvOpen *so = g_ptr_array_index(sc->opens, i);
+        Fcb *f = so->fcb;
+        if ((so->flags & SRVOPEN_FLAG_CLOSED) || !so->buffering_flags)
+            continue;
+        for (guint j = 0; j < f->cached->len; j++) {
+            const Range *e = &g_array_index(f->cached, Range, j);
+            if (e->aux)
+                rx_lose_dirty(f, e->start, e->end);
+        }
+        rx_cache_purge(f);
+        g_array_set_size(f->locks, 0);
+        install_buffering(f, 0);
+        so->buffering_flags = 0;
+    }
     rx_wake_waiters(sc);
 }
 

@@ -16,24 +16,26 @@ void rx_cache_put(Fcb *f, uint64_t start, uint64_t end, bool dirty, uint64_t sta
 void rx_cache_purge(Fcb *f) { g_array_set_size(f->cached, 0); }
 
 /* Dirty data that will never reach the server (a failed paging write, an
- * orphaned file): kept until an application of the file can be told. */
+ * orphaned file): the loss is announced at once, as Windows raises its
+ * "Delayed Write Failed" informational hard error when a write-behind
+ * fails (STATUS_LOST_WRITEBEHIND_DATA through IoRaiseInformationalHardError),
+ * so the oracle no longer expects the data; the next IRP of the file also
+ * completes with that status (rx_take_lost). */
 void rx_lose_dirty(Fcb *f, uint64_t start, uint64_t end)
 {
     Range n = { start, end, 0, 0 };
     ranges_put(f->lost, n);
+    Coherence *coh = rx_rdr_of_fcb(f)->rdbss->coh;
+    if (coh)
+        coh_lost(coh, f->key, start, end);
 }
 
-/* Lost data not yet reported: the IRP that reports it completes with
- * STATUS_LOST_WRITEBEHIND_DATA, and the oracle no longer expects it. */
+/* Lost data not yet reported to an application of the file: the IRP that
+ * reports it completes with STATUS_LOST_WRITEBEHIND_DATA. */
 NTSTATUS rx_take_lost(Fcb *f, NTSTATUS st)
 {
     if (!f->lost->len)
         return st;
-    Coherence *coh = rx_rdr_of_fcb(f)->rdbss->coh;
-    for (guint i = 0; coh && i < f->lost->len; i++) {
-        const Range *r = &g_array_index(f->lost, Range, i);
-        coh_lost(coh, f->key, r->start, r->end);
-    }
     g_array_set_size(f->lost, 0);
     return st == STATUS_SUCCESS ? STATUS_LOST_WRITEBEHIND_DATA : st;
 }

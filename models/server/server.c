@@ -372,7 +372,10 @@ static void serve(Conn *c, SmbMsg *req)
             smb_msg_free(req);
         return;
     case SMB2_CLOSE: srv_do_close(c, req); break;
-    case SMB2_OPLOCK_BREAK: srv_do_oplock_ack(c, req); break;
+    case SMB2_OPLOCK_BREAK:
+        if (sim_now(s->sim) >= s->lose_acks_until)
+            srv_do_oplock_ack(c, req);
+        break; /* else lost, unanswered */
     case SMB2_SET_INFO:
         if (srv_try_set_info(c, req, NULL))
             smb_msg_free(req);
@@ -579,3 +582,5 @@ void server_free(SmbServer *s)
     dist_clear(&s->p.service);
     g_free(s);
 }
+
+void server_lose_acks(SmbServer *s, SimTime duration) { s->lose_acks_until = sim_now(s->sim) + duration; }

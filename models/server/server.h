@@ -40,6 +40,10 @@ void server_add_user(SmbServer *s, const char *user, const char *password, char 
 void server_restart(SmbServer *s);          /* every connection, session and open lost; files kept */
 void server_delete_share(SmbServer *s, const char *share);
 void server_expire_sessions(SmbServer *s);
+/* For `for` from now, the OPLOCK_BREAK acknowledgements that reach the
+ * server are lost before it reads them (a fault of rdrsim explore: "a break
+ * acknowledgement lost"); the holder's break then times out. */
+void server_lose_acks(SmbServer *s, SimTime duration);
 
 /* The coherence oracle (models/coherence.h) the server reports its own
  * changes of files to: truncation, deletion, rename, and the writes of

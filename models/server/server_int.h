@@ -184,6 +184,7 @@ struct SmbServer {
     GHashTable *dir_opens; /* id -> DirOpen* */
     uint64_t forgets; /* sessions and trees taken out of the tables so far */
     uint64_t next_id, next_async;
+    SimTime lose_acks_until;  /* server_lose_acks */
     int endpoints;
     GQueue jobs; /* Job*: requests waiting for their service time (linked
                   * through the job: a hash set cost 300 instructions a request) */
