@@ -60,7 +60,8 @@ static void test_finds_and_shrinks(void)
 {
     char *scn = write_scenario("fragile.rsim", fragile), *o1 = path_in("o1"), *o3 = path_in("o3");
     char *out1 = NULL, *out3 = NULL;
-    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", path_in("plain.db"), scn, NULL), ==, 0);
+    char *plain = path_in("plain.db"), *repro = path_in("repro.db");
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", plain, scn, NULL), ==, 0);
     g_assert_cmpint(rdrsim(&out1, NULL, "explore", scn, "-o", o1, "--budget", "20", "-q", NULL), ==, 1);
     g_assert_cmpint(rdrsim(&out3, NULL, "explore", scn, "-o", o3, "--budget", "20", "-j", "3", "-q", NULL), ==, 1);
     char *r1 = only_rsim(o1), *r3 = only_rsim(o3), *t1 = NULL, *t3 = NULL;
@@ -73,9 +74,11 @@ static void test_finds_and_shrinks(void)
     g_assert_nonnull(strstr(out1, "20 runs of fragile"));
     /* on its own it fails the same way: the expectation of line 16 */
     char *err = NULL;
-    g_assert_cmpint(rdrsim(NULL, &err, "run", "-q", "-o", path_in("repro.db"), r1, NULL), ==, 1);
+    g_assert_cmpint(rdrsim(NULL, &err, "run", "-q", "-o", repro, r1, NULL), ==, 1);
     g_assert_nonnull(strstr(err, ":16:1: expectation failed"));
     g_free(err);
+    g_free(plain);
+    g_free(repro);
     g_free(t1);
     g_free(t3);
     g_free(r1);
