@@ -20,12 +20,15 @@
 /* ---- faults ---- */
 
 typedef enum {
-    F_LINK_DOWN, F_LOSS, F_LATENCY, F_REORDER, F_DUPLICATE, F_RESTART, F_EXPIRE, F_SHARE, F_ACK_LOST, F_KINDS
+    F_LINK_DOWN, F_LOSS, F_LATENCY, F_REORDER, F_DUPLICATE, F_RESTART, F_EXPIRE, F_SHARE, F_ACK_LOST, F_CRASH,
+    F_KINDS
 } Kind;
-static const char *const kind_names[F_KINDS] = { "link_down", "loss_burst", "latency_spike", "reorder", "duplicate",
-                                                 "server_restart", "session_expiry", "share_delete", "ack_lost" };
+static const char *const kind_names[F_KINDS] = { "link_down",      "loss_burst",     "latency_spike",
+                                                 "reorder",        "duplicate",      "server_restart",
+                                                 "session_expiry", "share_delete",   "ack_lost",
+                                                 "client_crash" };
 const char explore_kinds[] = "link_down, loss_burst, latency_spike, reorder, duplicate, server_restart, "
-                             "session_expiry, share_delete, ack_lost";
+                             "session_expiry, share_delete, ack_lost, client_crash";
 
 typedef struct {
     Kind kind;
@@ -34,18 +37,23 @@ typedef struct {
     double amount;   /* loss, reorder or duplicate probability; latency added, ns */
 } Fault;
 
-/* What faults can act on: plain links (not group members), servers, shares. */
+/* What faults can act on: plain links (not group members), servers,
+ * shares, client nodes. */
 typedef struct {
     GPtrArray *links;   /* Decl* */
     GPtrArray *servers; /* char* */
     GPtrArray *shares;  /* char* */
+    GPtrArray *clients; /* char* */
     SimTime stop;
     char *text, *name;
 } Targets;
 
 static bool kind_possible(const Targets *t, Kind k)
 {
-    return k <= F_DUPLICATE ? t->links->len > 0 : k == F_SHARE ? t->shares->len > 0 : t->servers->len > 0;
+    return k <= F_DUPLICATE ? t->links->len > 0
+           : k == F_SHARE   ? t->shares->len > 0
+           : k == F_CRASH   ? t->clients->len > 0
+                            : t->servers->len > 0;
 }
 
 static char *time_text(SimTime t) { return g_strdup_printf("%lldus", (long long)(t / 1000)); }
@@ -91,6 +99,10 @@ static void fault_lines(GString *s, const Targets *t, const Fault *f)
     case F_SHARE:
         g_string_append_printf(s, "at %s share %s delete\n", at, (char *)g_ptr_array_index(t->shares, f->target));
         break;
+    case F_CRASH:
+        g_string_append_printf(s, "at %s %s crash for=%s\n", at, (char *)g_ptr_array_index(t->clients, f->target),
+                               len);
+        break;
     case F_ACK_LOST:
         g_string_append_printf(s, "at %s server %s lose_acks for=%s\n", at,
                                (char *)g_ptr_array_index(t->servers, f->target), len);
@@ -133,6 +145,8 @@ static GArray *draw_schedule(const Targets *t, const bool *allowed, uint64_t see
             f.target = (guint)rng_below(&rng, t->links->len);
         else if (k == F_SHARE)
             f.target = (guint)rng_below(&rng, t->shares->len);
+        else if (k == F_CRASH)
+            f.target = (guint)rng_below(&rng, t->clients->len);
         else
             f.target = (guint)rng_below(&rng, t->servers->len);
         f.amount = k == F_LATENCY ? (double)(10 + rng_below(&rng, 491)) * 1e6 /* 10 to 500 ms more */
@@ -331,7 +345,7 @@ static GArray *shrink(Ctx *c, GArray *faults, const char *key)
     /* shorter: each fault's length halved while it still fails (to 10 ms) */
     for (guint i = 0; i < cur->len; i++) {
         Fault *f = &g_array_index(cur, Fault, i);
-        while ((f->kind <= F_DUPLICATE || f->kind == F_ACK_LOST) && f->len > 20 * 1000 * 1000) {
+        while ((f->kind <= F_DUPLICATE || f->kind == F_ACK_LOST || f->kind == F_CRASH) && f->len > 20 * 1000 * 1000) {
             GArray *trial = g_array_copy(cur);
             g_array_index(trial, Fault, i).len = f->len / 2;
             if (!still_fails(c, trial, key)) {
@@ -427,6 +441,7 @@ static bool load_targets(const char *path, Targets *t, Scenario **out)
     t->links = g_ptr_array_new();
     t->servers = g_ptr_array_new();
     t->shares = g_ptr_array_new();
+    t->clients = g_ptr_array_new();
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
         const char *k = d->spec->kind;
@@ -436,6 +451,8 @@ static bool load_targets(const char *path, Targets *t, Scenario **out)
             g_ptr_array_add(t->servers, d->id);
         else if (strcmp(k, "share") == 0)
             g_ptr_array_add(t->shares, d->id);
+        else if (strcmp(k, "client") == 0 && !strchr(d->id, '['))
+            g_ptr_array_add(t->clients, d->id);
     }
     t->stop = scenario_stop(sc);
     t->text = sc->text;
@@ -603,6 +620,7 @@ out:
         g_ptr_array_unref(t.links);
         g_ptr_array_unref(t.servers);
         g_ptr_array_unref(t.shares);
+        g_ptr_array_unref(t.clients);
     }
     if (sc)
         scenario_free(sc);

@@ -164,6 +164,10 @@ static const ParamSpec down_keys[] = {
     { "for", PT_TIME, 0, "0", "come back up after this long; 0: stay down", 0, 1e18 },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
+static const ParamSpec crash_keys[] = {
+    { "for", PT_TIME, 0, "1s", "how long it is down before it reboots", 1, 1e18 },
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
 static const ParamSpec lose_keys[] = {
     { "for", PT_TIME, 0, "1s", "how long acknowledgements are lost", 1, 1e18 },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
@@ -340,6 +344,7 @@ static const ActionSpec actions[] = {
     { "link", "up", 0, no_keys, "bring the link up" },
     { "link", NULL, 0, NULL, "change link parameters: link A B loss=20%" },
     { "node", "ping", 1, ping_keys, "NODE ping PEER: echo requests over the link to PEER" },
+    { "node", "crash", 0, crash_keys, "NODE crash: its links carry nothing for=T, then it reboots with no connection" },
     { "endpoint", "listen", 0, listen_keys, "TDI_LISTEN" },
     { "endpoint", "accept", 0, no_keys, "TDI_ACCEPT of the offer a TDI_QUERY_ACCEPT listen got" },
     { "endpoint", "connect", 1, connect_keys, "endpoint E connect PEER: TDI_CONNECT to the address PEER:port" },
@@ -363,6 +368,7 @@ struct World {
     SmbSetup *smb;
     Waits *waits;         /* the events `after` actions wait for */
     GArray *waiting;      /* Waiting: one per `after` action */
+    GPtrArray *crashes;   /* Crash*, freed with the world (a reboot may still be pending at the end) */
 };
 
 /* An `after` action, waiting for its event. */
@@ -477,6 +483,58 @@ static void on_link_up(Sim *sim, void *ctx, uint64_t arg)
     net_link_set_up(ctx, true);
 }
 
+/* A node crash (rdrsim explore's "client crash and reboot"), as its peers
+ * and its own software see it.  At the crash its transport forgets every
+ * connection without a word (its clients are told as of a reset: the
+ * redirector drops what it buffered, so nothing stale is served from a
+ * cache of the machine that crashed), and its links carry nothing for the
+ * duration; then it reboots: its links carry again, a peer that sends on an
+ * old connection gets a reset, and its applications start over (their
+ * handles are gone; a new open connects anew).  The node's applications and
+ * redirector are not restarted as programs: what they keep is what a
+ * reset connection leaves them. */
+typedef struct {
+    World *w;
+    NetNode *node;
+    GPtrArray *links; /* NetLink* it took down */
+} Crash;
+
+static void on_reboot(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    (void)arg;
+    Crash *c = ctx;
+    for (guint i = 0; i < c->links->len; i++)
+        net_link_set_up(g_ptr_array_index(c->links, i), true);
+}
+
+static void crash_free(gpointer p)
+{
+    Crash *c = p;
+    g_ptr_array_unref(c->links);
+    g_free(c);
+}
+
+static void crash(World *w, NetNode *node, SimTime for_ns)
+{
+    Crash *c = g_new0(Crash, 1);
+    c->w = w;
+    c->node = node;
+    c->links = g_ptr_array_new();
+    for (unsigned i = 0; i < net_link_count(w->net); i++) {
+        NetLink *l = net_link_at(w->net, i);
+        if ((net_link_end(l, 0) == node || net_link_end(l, 1) == node) && net_link_is_up(l)) {
+            net_link_set_up(l, false);
+            g_ptr_array_add(c->links, l);
+        }
+    }
+    if (!w->crashes)
+        w->crashes = g_ptr_array_new_with_free_func(crash_free);
+    g_ptr_array_add(w->crashes, c);
+    tdi_node_reboot(w->tdi, node);
+    sim_after(w->sim, for_ns, on_reboot, c, 0);
+}
+
 /* A timeline action, run at its time. */
 static void run_action(Sim *sim, void *ctx, uint64_t idx)
 {
@@ -497,6 +555,10 @@ static void run_action(Sim *sim, void *ctx, uint64_t idx)
         } else {
             net_link_set_up(l, true);
         }
+        return;
+    }
+    if (strcmp(a->spec->subject, "node") == 0 && verb && strcmp(verb, "crash") == 0) {
+        crash(w, net_find_node(w->net, a->target->id), action_param(a, "for")->i);
         return;
     }
     if (tdiapp_action(w->tdiapp, a) || smbsetup_action(w->smb, a))
@@ -608,6 +670,8 @@ void world_free(World *w)
     waits_free(w->waits);
     if (w->waiting)
         g_array_unref(w->waiting);
+    if (w->crashes)
+        g_ptr_array_unref(w->crashes);
     g_free(w);
 }
 

@@ -135,6 +135,22 @@ static void test_no_false_alarm(void)
     g_free(scn);
 }
 
+/* A client crash and reboot (`NODE crash`) is one of the kinds. */
+static void test_client_crash(void)
+{
+    char *scn = write_scenario("fragile4.rsim", fragile), *o = path_in("oc");
+    g_assert_cmpint(rdrsim(NULL, NULL, "explore", scn, "-o", o, "--budget", "5", "--faults", "client_crash", "-q",
+                           NULL), ==, 1);
+    char *r = only_rsim(o), *t = NULL;
+    g_assert_true(g_file_get_contents(r, &t, NULL, NULL));
+    g_assert_nonnull(strstr(t, " c1 crash for="));
+    g_assert_cmpint(fault_lines(t), ==, 1);
+    g_free(t);
+    g_free(r);
+    g_free(o);
+    g_free(scn);
+}
+
 static void test_refusals(void)
 {
     char *scn = write_scenario("f2.rsim", fragile), *o = path_in("ob"), *err = NULL;
@@ -148,8 +164,8 @@ static void test_refusals(void)
     g_assert_cmpint(rdrsim(NULL, &err, "explore", bad, "-o", o, "--budget", "2", NULL), ==, 2);
     g_assert_nonnull(strstr(err, "fails with no fault injected"));
     g_free(err);
-    /* nothing to act on: a scenario with no link, server or share */
-    char *empty = write_scenario("empty.rsim", "scenario empty seed=1 stop=1s\nclient a\n");
+    /* nothing to act on: a scenario with no link, client, server or share */
+    char *empty = write_scenario("empty.rsim", "scenario empty seed=1 stop=1s\nnode a\n");
     g_assert_cmpint(rdrsim(NULL, NULL, "explore", empty, "-o", o, NULL), ==, 2);
     g_free(empty);
     g_free(bad);
@@ -164,6 +180,7 @@ int main(int argc, char **argv)
     g_test_add_func("/explore/finds-and-shrinks", test_finds_and_shrinks);
     g_test_add_func("/explore/no-false-alarm", test_no_false_alarm);
     g_test_add_func("/explore/emit-jobs", test_emit_jobs);
+    g_test_add_func("/explore/client-crash", test_client_crash);
     g_test_add_func("/explore/refusals", test_refusals);
     int r = g_test_run();
     remove_tree(dir);

@@ -544,6 +544,19 @@ static void end_under(Half *h, NTSTATUS st)
     tdi_detach(ep);
 }
 
+/* A crashed host sends nothing, and after its reboot knows no connection:
+ * its client learns of each as of a reset, and a segment of the peer gets
+ * a reset (the half is closed). */
+void tcp_forget_half(Half *h)
+{
+    if (h->st == H_NONE || h->st == H_CLOSED)
+        return;
+    if (h->st == H_SYN_SENT)
+        tcp_connect_failed(h, STATUS_CONNECTION_ABORTED);
+    else
+        end_under(h, STATUS_CONNECTION_ABORTED);
+}
+
 static void on_rst(Half *h)
 {
     Conn *c = h->conn;

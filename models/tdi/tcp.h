@@ -254,6 +254,8 @@ void tcp_try_send(Half *h);
 void tcp_check_release(Half *h);
 void tcp_establish(Half *h);
 void tcp_connect_failed(Half *h, NTSTATUS st);
+/* The half's node rebooted: the connection is forgotten without a word. */
+void tcp_forget_half(Half *h);
 void tcp_abort_half(Half *h, NTSTATUS cancel);
 void tcp_on_segment(Net *net, NetNode *at, NetNode *from, const NetPacket *pkt, void *ctx);
 

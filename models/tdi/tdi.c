@@ -719,3 +719,13 @@ uint32_t tdi_node_window(Tdi *tdi, NetNode *node)
     TdiNode *tn = g_hash_table_lookup(tdi->nodes, node);
     return tn ? tn->p.window : 65535;
 }
+
+void tdi_node_reboot(Tdi *tdi, NetNode *node)
+{
+    for (guint i = 0; i < tdi->conns->len; i++) {
+        Conn *c = g_ptr_array_index(tdi->conns, i);
+        for (int side = 0; c && side < 2; side++)
+            if (c->h[side].node == node)
+                tcp_forget_half(&c->h[side]);
+    }
+}

@@ -174,6 +174,11 @@ static inline int64_t tdi_relative_timeout(SimTime t) { return -(t / 100); }
 enum { TDI_SEG_SYN = 1, TDI_SEG_ACK = 2, TDI_SEG_FIN = 4, TDI_SEG_RST = 8 };
 typedef void (*TdiCapture)(void *ctx, int64_t conn, int side, uint64_t offset, uint32_t bytes, uint64_t tag);
 void tdi_set_capture(Tdi *tdi, TdiCapture fn, void *ctx);
+/* The node crashed: every connection it had is forgotten
+ * without a segment sent; the endpoints' clients learn of it as of a
+ * reset (ClientEventDisconnect ABORT, pending requests fail with
+ * STATUS_CONNECTION_ABORTED), and the peers get a reset when they next send. */
+void tdi_node_reboot(Tdi *tdi, NetNode *node);
 /* The receive window a node advertises (its `window` key), in bytes. */
 uint32_t tdi_node_window(Tdi *tdi, NetNode *node);
 
