@@ -555,6 +555,15 @@ int explore_main(const ExploreOptions *opt)
         run_all(texts, runs, c.work, "run", opt->jobs, c.exe, &c.runs_done, show_progress, &c);
     }
     g_ptr_array_unref(texts);
+    /* The budget's traces, merged in budget order into one DB, as a sweep's
+     * shards are: every run of the exploration, for report, plot, compare. */
+    char *merged = g_strdup_printf("%s/%s-runs.db", opt->dir, t.name);
+    g_unlink(merged);
+    char **shards = g_new0(char *, opt->budget + 1);
+    for (int r = 0; r < opt->budget; r++)
+        shards[r] = runs[r].db;
+    bool merged_ok = merge_main(merged, shards) == 0;
+    g_free(shards);
     status = 0;
     int shrunk = 0;
     for (int r = 0; r < opt->budget; r++) {
@@ -593,7 +602,9 @@ int explore_main(const ExploreOptions *opt)
     }
     if (c.show)
         fputc('\n', stderr);
-    printf("%d runs of %s (seed %llu): %d failed\n", opt->budget, t.name, (unsigned long long)base, c.failures);
+    printf("%d runs of %s (seed %llu): %d failed%s%s\n", opt->budget, t.name, (unsigned long long)base, c.failures,
+           merged_ok ? "; their traces: " : "", merged_ok ? merged : "");
+    g_free(merged);
     GHashTableIter it;
     gpointer k, v;
     g_hash_table_iter_init(&it, by_failure);

@@ -11,7 +11,8 @@
  * budget order (or each, with --keep-going) is shrunk: faults are removed,
  * and then shortened, one at a time, while the same failure (the same
  * failed expectation lines, or the same invariant message) still occurs,
- * until no single step keeps it.  The result is DIR/NAME-SEED.rsim: the
+ * until no single step keeps it.  The budget's traces are merged into
+ * DIR/NAME-runs.db, as a sweep's shards are.  The result is DIR/NAME-SEED.rsim: the
  * scenario, a comment saying what failed and how it was found, and the
  * few faults that make it fail; it is run once more on its own to confirm.
  * The same scenario, seed and budget give the same runs and reproducer

@@ -72,6 +72,19 @@ static void test_finds_and_shrinks(void)
     g_assert_cmpint(n, <=, 3);
     g_assert_nonnull(strstr(out1, "reproducer:"));
     g_assert_nonnull(strstr(out1, "20 runs of fragile"));
+    /* the budget's traces, merged as a sweep's shards are */
+    char *merged = g_build_filename(o1, "fragile-runs.db", NULL);
+    sqlite3 *db;
+    g_assert_cmpint(sqlite3_open_v2(merged, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+    sqlite3_stmt *st;
+    g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT scenario_text) FROM runs", -1, &st, NULL),
+                    ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_step(st), ==, SQLITE_ROW);
+    g_assert_cmpint(sqlite3_column_int(st, 0), ==, 20);
+    g_assert_cmpint(sqlite3_column_int(st, 1), ==, 20);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    g_free(merged);
     /* on its own it fails the same way: the expectation of line 16 */
     char *err = NULL;
     g_assert_cmpint(rdrsim(NULL, &err, "run", "-q", "-o", repro, r1, NULL), ==, 1);
