@@ -252,7 +252,7 @@ static char *failure_key(const char *sig)
 
 /* Run texts[i] for each i, -j at once; each Run gets its signature. */
 static void run_all(GPtrArray *texts, Run *runs, const char *work, const char *prefix, int jobs, const char *exe,
-                    int *done_counter, void (*tick)(void *), void *ctx)
+                    int *done_counter, int *failed_counter, void (*tick)(void *), void *ctx)
 {
     guint next = 0, running = 0, n = texts->len;
     while (next < n || running) {
@@ -279,6 +279,8 @@ static void run_all(GPtrArray *texts, Run *runs, const char *work, const char *p
                 runs[i].failure = signature(&runs[i]);
                 running--;
                 (*done_counter)++;
+                if (runs[i].failure && failed_counter)
+                    (*failed_counter)++;
                 if (tick)
                     tick(ctx);
             }
@@ -292,8 +294,8 @@ typedef struct {
     const Targets *t;
     char *work, *exe;
     int runs_done, failures, best;
+    int failing; /* failed runs of the budget so far, for the progress line */
     bool show, keep_work;
-    double t0;
 } Ctx;
 
 static void show_progress(void *p)
@@ -301,8 +303,11 @@ static void show_progress(void *p)
     Ctx *c = p;
     if (!c->show)
         return;
-    fprintf(stderr, "\r  %d runs, %d failing, smallest reproducer so far: %d faults   ", c->runs_done, c->failures,
-            c->best);
+    if (c->best == INT_MAX)
+        fprintf(stderr, "\r  %d runs, %d failing   ", c->runs_done, c->failing);
+    else
+        fprintf(stderr, "\r  %d runs, %d failing, smallest reproducer so far: %d fault%s   ", c->runs_done,
+                c->failing, c->best, c->best == 1 ? "" : "s");
     fflush(stderr);
 }
 
@@ -312,7 +317,7 @@ static bool still_fails(Ctx *c, GArray *faults, const char *key)
     GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(texts, with_faults(c->t, faults, NULL));
     Run r = { 0 };
-    run_all(texts, &r, c->work, "shrink", 1, c->exe, &c->runs_done, show_progress, c);
+    run_all(texts, &r, c->work, "shrink", 1, c->exe, &c->runs_done, NULL, show_progress, c);
     char *k = r.failure ? failure_key(r.failure) : NULL;
     bool same = k && strcmp(k, key) == 0;
     g_free(k);
@@ -494,7 +499,7 @@ int explore_main(const ExploreOptions *opt)
     bool any = false;
     for (int k = 0; k < F_KINDS; k++)
         any = any || (allowed[k] && kind_possible(&t, (Kind)k));
-    Ctx c = { opt, &t, NULL, self_exe(), 0, 0, INT_MAX, !opt->quiet && isatty(STDERR_FILENO), false, 0 };
+    Ctx c = { opt, &t, NULL, self_exe(), 0, 0, INT_MAX, 0, !opt->quiet && isatty(STDERR_FILENO), false };
     GHashTable *by_failure = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     if (!any) {
         fprintf(stderr, "rdrsim explore: %s has nothing the fault kinds asked for can act on (links, servers, "
@@ -514,7 +519,7 @@ int explore_main(const ExploreOptions *opt)
     GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(texts, with_faults(&t, none, NULL));
     Run plain = { 0 };
-    run_all(texts, &plain, c.work, "plain", 1, c.exe, &c.runs_done, NULL, NULL);
+    run_all(texts, &plain, c.work, "plain", 1, c.exe, &c.runs_done, NULL, NULL, NULL);
     g_ptr_array_unref(texts);
     g_array_unref(none);
     if (plain.failure) {
@@ -552,7 +557,7 @@ int explore_main(const ExploreOptions *opt)
             goto out;
         }
     } else {
-        run_all(texts, runs, c.work, "run", opt->jobs, c.exe, &c.runs_done, show_progress, &c);
+        run_all(texts, runs, c.work, "run", opt->jobs, c.exe, &c.runs_done, &c.failing, show_progress, &c);
     }
     g_ptr_array_unref(texts);
     /* The budget's traces, merged in budget order into one DB, as a sweep's
