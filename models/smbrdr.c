@@ -318,6 +318,24 @@ static void on_timeout(Sim *sim, void *ctx, uint64_t arg)
 
 /* ---- the connection ---- */
 
+/* The path a break notification takes upward, for the sequence chart: the
+ * transport's receive indication into the mini-redirector, which hands the
+ * break to RDBSS (SEQUENCES.md, oplock break: RxIndicateChangeOfBufferingState). */
+static void trace_break_path_up(Conn *c, TdiEndpoint *ep, const SmbMsg *m)
+{
+    Trace *tr = net_trace(c->rdr->net);
+    if (trace_level(tr) < TRACE_MESSAGES)
+        return;
+    SimTime now = sim_now(c->rdr->sim);
+    uint32_t node = net_node_trace_id(rdbss_node(c->rdr->rdbss));
+    int64_t conn = tdi_endpoint_conn(ep);
+    bool lease = m->oplock == OPLOCK_LEVEL_LEASE;
+    trace_indication(tr, now, node, conn, trace_name(tr, "ClientEventReceive"),
+                     trace_name(tr, lease ? "SMB2 lease break notification" : "SMB2 oplock break notification"));
+    trace_indication(tr, now, node, conn, trace_name(tr, "RxIndicateChangeOfBufferingState"),
+                     trace_name(tr, oplock_state_name(lease, lease ? m->lease_state : oplock_level_state(m->oplock))));
+}
+
 static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
 {
     (void)ep;
@@ -330,6 +348,7 @@ static void on_receive(void *ctx, TdiEndpoint *ep, uint32_t bytes, uint64_t tag)
     if (m->cmd == SMB2_OPLOCK_BREAK && m->msg_id == SMB2_UNSOLICITED) {
         /* the key is the server's file id (RxIndicateChangeOfBufferingState) */
         OplockLevel to = m->oplock == OPLOCK_LEVEL_LEASE ? oplock_state_level(m->lease_state) : m->oplock;
+        trace_break_path_up(c, ep, m);
         rx_indicate_buffering_change(c->sc, m->file, to, m->t_sent);
     } else if (!(m->async && m->status == STATUS_PENDING)) { /* not an interim response */
         uint64_t mid = m->msg_id;

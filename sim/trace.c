@@ -89,6 +89,8 @@ static const char schema_sql[] =
     "  parent_lease_key INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS callback(run_id INTEGER NOT NULL, node INTEGER, redirector INTEGER,\n"
     "  routine INTEGER, object INTEGER, t_ns INTEGER, t_done_ns INTEGER, pending INTEGER, status INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS indication(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, conn INTEGER,\n"
+    "  routine INTEGER, object INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS read_(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, handle INTEGER,\n"
     "  path INTEGER, offset INTEGER, bytes INTEGER, version INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS grant_(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, handle INTEGER,\n"
@@ -157,6 +159,10 @@ static const char schema_sql[] =
     "         CASE x.create_action WHEN 0 THEN 'SUPERSEDED' WHEN 1 THEN 'OPENED' WHEN 2 THEN 'CREATED'\n"
     "           WHEN 3 THEN 'OVERWRITTEN' END AS create_action, x.lease_key, x.lease_flags, x.parent_lease_key\n"
     "  FROM smb_create x JOIN names n ON n.id = x.node LEFT JOIN names p ON p.id = x.path;\n"
+    "CREATE VIEW IF NOT EXISTS indications AS\n"
+    "  SELECT i.run_id, i.t_ns, n.name AS node, i.conn, r.name AS routine, o.name AS object\n"
+    "  FROM indication i JOIN names n ON n.id = i.node JOIN names r ON r.id = i.routine\n"
+    "       JOIN names o ON o.id = i.object;\n"
     "CREATE VIEW IF NOT EXISTS callbacks AS\n"
     "  SELECT c.run_id, n.name AS node, r.name AS redirector, t.name AS routine, o.name AS object, c.t_ns,\n"
     "         c.t_done_ns, c.pending, s.name AS status\n"
@@ -181,6 +187,7 @@ const TraceTableInfo trace_tables[] = {
     { "smb_message", { "node", "peer", "command", NULL } },
     { "smb_create", { "node", "path", NULL } },
     { "callback", { "node", "redirector", "routine", "object", NULL } },
+    { "indication", { "node", "routine", "object", NULL } },
     { "grant_", { "node", "path", "level", NULL } },
     { "read_", { "node", "path", NULL } },
     { NULL, { NULL } },
@@ -208,7 +215,7 @@ static const char index_sql[] =
 
 enum {
     ST_NAME_INSERT, ST_NAME_SELECT, ST_NAME_WITH_ID, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET,
-    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_DISC_DATA, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_SMB_CREATE, ST_CALLBACK, ST_GRANT, ST_READ, ST_COUNT
+    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_DISC_DATA, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_SMB_CREATE, ST_CALLBACK, ST_INDICATION, ST_GRANT, ST_READ, ST_COUNT
 };
 
 static const char *stmt_sql[ST_COUNT] = {
@@ -228,6 +235,7 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_SMB_MESSAGE] = "INSERT INTO main.smb_message VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_SMB_CREATE] = "INSERT INTO main.smb_create VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_CALLBACK] = "INSERT INTO main.callback VALUES (?,?,?,?,?,?,?,?,?)",
+    [ST_INDICATION] = "INSERT INTO main.indication VALUES (?,?,?,?,?,?)",
     [ST_GRANT] = "INSERT INTO main.grant_ VALUES (?,?,?,?,?,?,?)",
     [ST_READ] = "INSERT INTO main.read_ VALUES (?,?,?,?,?,?,?,?)",
 };
@@ -1061,6 +1069,14 @@ void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t rout
         return;
     int64_t v[] = { node, redirector, routine, object, t, t_done, pending, status };
     insert_row(tr, ST_CALLBACK, v, 8, 1u << 5);
+}
+
+void trace_indication(Trace *tr, SimTime t, uint32_t node, int64_t conn, uint32_t routine, uint32_t object)
+{
+    if (!tr || tr->level < TRACE_MESSAGES || failed(tr))
+        return;
+    int64_t v[] = { t, node, conn, routine, object };
+    insert_row(tr, ST_INDICATION, v, 5, 0);
 }
 
 void trace_grant(Trace *tr, SimTime t, uint32_t node, int64_t handle, uint32_t path, uint32_t level,

@@ -178,6 +178,13 @@ static void on_notice(Sim *sim, void *ctx, uint64_t arg)
     Notice *n = (Notice *)(uintptr_t)arg;
     TdiEndpoint *ep = n->ep;
     if (n->is_disconnect) {
+        if (ep->h.disconnect && trace_level(tdi->trace) >= TRACE_MESSAGES) {
+            Trace *tr = tdi->trace;
+            trace_indication(tr, sim_now(tdi->sim), net_node_trace_id(ep->tn->node), tdi_endpoint_conn(ep),
+                             trace_name(tr, "ClientEventDisconnect"),
+                             trace_name(tr, n->flags & TDI_DISCONNECT_ABORT ? "TDI_DISCONNECT_ABORT"
+                                                                            : "TDI_DISCONNECT_RELEASE"));
+        }
         if (ep->h.disconnect)
             ep->h.disconnect(ep->h.ctx, ep, n->flags, &n->info);
     } else if (ep->h.receive) {
