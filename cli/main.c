@@ -1,6 +1,7 @@
 /* rdrsim: the command line.  Each command has its own GOptionContext, so
  * `rdrsim CMD --help` describes that command. */
 #include <glib.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -374,9 +375,29 @@ static int cmd_pcap(int argc, char **argv)
     return status;
 }
 
+/* A time of the sequence window: with a unit (200ms, 1.5s, 300us), or a
+ * bare number of milliseconds. */
+static bool parse_window_time(const char *opt, const char *text, double *ms)
+{
+    char *end = NULL, *err = NULL;
+    double v = g_ascii_strtod(text, &end);
+    if (end != text && !*end && isfinite(v) && v >= 0) {
+        *ms = v;
+        return true;
+    }
+    if (units_parse(text, QTY_TIME, &v, &err) && v >= 0) {
+        *ms = v / 1e6;
+        return true;
+    }
+    fprintf(stderr, "rdrsim plot: %s %s: expected a simulated time such as 200ms or 1.5s (a bare number is ms)\n",
+            opt, text);
+    g_free(err);
+    return false;
+}
+
 static int cmd_plot(int argc, char **argv)
 {
-    char *what = NULL, *output = NULL, *metric = NULL, *param = NULL;
+    char *what = NULL, *output = NULL, *metric = NULL, *param = NULL, *from = NULL, *to = NULL, *time = NULL;
     gint64 run = 0, conn = 0, brk = 0;
     GOptionEntry entries[] = {
         { "what", 0, 0, G_OPTION_ARG_STRING, &what,
@@ -388,6 +409,11 @@ static int cmd_plot(int argc, char **argv)
         { "break", 0, 0, G_OPTION_ARG_INT64, &brk, "sequence: the N-th oplock break of the run, in time order", "N" },
         { "metric", 0, 0, G_OPTION_ARG_STRING, &metric, "sweep: the metric (default tdi.release.p50_ns)", "NAME" },
         { "param", 0, 0, G_OPTION_ARG_STRING, &param, "sweep: the swept parameter (default: the first)", "KEY" },
+        { "from", 0, 0, G_OPTION_ARG_STRING, &from, "sequence: start of the window, simulated time (200ms, 1.5s; "
+                                                    "a bare number is ms)", "T" },
+        { "to", 0, 0, G_OPTION_ARG_STRING, &to, "sequence: end of the window", "T" },
+        { "time", 0, 0, G_OPTION_ARG_STRING, &time, "sequence: rows (one row per event, the default) or linear "
+                                                    "(time to scale)", "MODE" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     GOptionContext *ctx = new_context("DB", "Draw a figure from a trace with gnuplot.", entries);
@@ -398,7 +424,15 @@ static int cmd_plot(int argc, char **argv)
         fprintf(stderr, "rdrsim plot: expected DB --what WHAT -o FILE.png|FILE.svg (see rdrsim plot --help)\n");
         goto out;
     }
-    PlotOptions o = { argv[1], what, output, run, conn, brk, metric, param };
+    double from_ms = NAN, to_ms = NAN;
+    if ((from && !parse_window_time("--from", from, &from_ms)) || (to && !parse_window_time("--to", to, &to_ms)))
+        goto out;
+    if (time && strcmp(time, "rows") != 0 && strcmp(time, "linear") != 0) {
+        fprintf(stderr, "rdrsim plot: --time %s: expected rows or linear\n", time);
+        goto out;
+    }
+    PlotOptions o = { argv[1], what, output, run, conn, brk, metric, param, from_ms, to_ms,
+                      time && strcmp(time, "linear") == 0 };
     status = plot_main(&o);
 out:
     g_option_context_free(ctx);
@@ -406,6 +440,9 @@ out:
     g_free(output);
     g_free(metric);
     g_free(param);
+    g_free(from);
+    g_free(to);
+    g_free(time);
     return status;
 }
 
