@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "html.h"
 #include "run.h"
 #include "stats.h"
 #include "trace.h"
@@ -211,12 +212,20 @@ static char *fmt_value(double v, Unit u, bool sign)
     }
 }
 
+/* A shown change as the HTML page draws it: relative to the base, in %. */
+typedef struct {
+    char *name;
+    double rel, lo, hi;
+    int verdict; /* 0 neither, 1 regression, 2 improvement */
+} Drawn;
+
 typedef struct {
     Table *t;
     int flagged;
     const CompareOptions *opt;
     bool asked;        /* --metric given */
     int unchanged;     /* rows left out as the same on both sides (without --all) */
+    GArray *drawn;     /* Drawn, for the HTML page */
 } Out;
 
 /* Which metrics take part: with --metric, those it names; else every one
@@ -238,7 +247,9 @@ static bool gated(const Out *o, const char *name)
     return o->asked || !g_str_has_prefix(name, "sim.");
 }
 
-static void add_row(Out *o, const char *name, int n, double base, double nw, const char *ci, const char *verdict)
+/* lo, hi: the interval of the difference (NAN: none; equal: one exact difference). */
+static void add_row(Out *o, const char *name, int n, double base, double nw, double lo, double hi, const char *ci,
+                    const char *verdict)
 {
     if (strcmp(verdict, "same") == 0 && !o->opt->all) {
         o->unchanged++;
@@ -247,6 +258,11 @@ static void add_row(Out *o, const char *name, int n, double base, double nw, con
     Unit u = unit_of(name);
     double delta = nw - base;
     double rel = base != 0 ? delta / fabs(base) : (delta > 0 ? INFINITY : delta < 0 ? -INFINITY : 0);
+    if (isfinite(rel) && base != 0 && !isnan(lo)) {
+        Drawn d = { g_strdup(name), 100 * rel, 100 * lo / fabs(base), 100 * hi / fabs(base),
+                    g_str_has_prefix(verdict, "REGRESSION") ? 1 : strcmp(verdict, "improved") == 0 ? 2 : 0 };
+        g_array_append_val(o->drawn, d);
+    }
     char *cells[] = { g_strdup(name), g_strdup_printf("%d", n), fmt_value(base, u, false), fmt_value(nw, u, false),
                       fmt_value(delta, u, true),
                       isnan(rel) ? g_strdup("")
@@ -340,7 +356,7 @@ static void compare_pairs(Out *o, GArray *pairs)
             sb += y;
         }
         if (d->len == 0) {
-            add_row(o, name, 0, NAN, NAN, NULL,
+            add_row(o, name, 0, NAN, NAN, NAN, NAN, NULL,
                     unmeasured ? "not measured by one side's build (before 0.3.0)"
                     : only_a   ? "only in base (none completed in new)"
                                : "only in new (none completed in base)");
@@ -361,7 +377,7 @@ static void compare_pairs(Out *o, GArray *pairs)
             for (guint i = 0; i < d->len; i++)
                 all_zero = all_zero && g_array_index(d, double, i) == 0;
             const char *v = all_zero ? "same" : verdict_of(o, name, ma, mb - ma, lo, hi, single || d->len < 2);
-            add_row(o, name, (int)d->len, ma, mb, ci, v);
+            add_row(o, name, (int)d->len, ma, mb, lo, hi, ci, v);
             g_free(ci);
         }
         g_array_unref(d);
@@ -429,7 +445,8 @@ static void compare_samples(Out *o, sqlite3 *a, sqlite3 *b, RunKey *x, RunKey *y
         double ma = stats_quantile(da, sa->len, 0.5), mb = stats_quantile(db, sb->len, 0.5);
         char *l = fmt_value(lo, UNIT_NS, true), *h = fmt_value(hi, UNIT_NS, true);
         char *ci = g_strdup_printf("[%s, %s]", l, h);
-        add_row(o, name, (int)MIN(sa->len, sb->len), ma, mb, ci, verdict_of(o, name, ma, mb - ma, lo, hi, false));
+        add_row(o, name, (int)MIN(sa->len, sb->len), ma, mb, lo, hi, ci,
+                verdict_of(o, name, ma, mb - ma, lo, hi, false));
         g_free(l), g_free(h), g_free(ci);
     }
     g_array_unref(sa);
@@ -555,6 +572,102 @@ static void divergence(FILE *out, sqlite3 *a, sqlite3 *b, GPtrArray *ra, GPtrArr
     }
 }
 
+/* ---- the HTML page ---- */
+
+#define MAX_DRAWN 60
+
+/* The shown changes, relative to the base, each with its interval: a row
+ * per metric, the threshold either side of zero. */
+static void intervals_figure(HtmlPage *h, const Out *o)
+{
+    guint n = MIN(o->drawn->len, MAX_DRAWN);
+    if (!n) {
+        html_paragraph(h, "No change to draw: no metric with a nonzero base changed.");
+        return;
+    }
+    GString *gp = g_string_new("");
+    static const char *const colour[] = { "#555555", "#d62728", "#2ca02c" };
+    for (int v = 0; v < 3; v++) {
+        g_string_append_printf(gp, "$v%d << EOD\n", v);
+        for (guint i = 0; i < n; i++) {
+            const Drawn *d = &g_array_index(o->drawn, Drawn, i);
+            if (d->verdict == v)
+                g_string_append_printf(gp, "%.9g %u %.9g %.9g\n", d->rel, n - 1 - i, MIN(d->lo, d->hi),
+                                       MAX(d->lo, d->hi));
+        }
+        g_string_append(gp, "EOD\n");
+    }
+    double th = 100 * o->opt->threshold;
+    g_string_append(gp, "set ytics (");
+    for (guint i = 0; i < n; i++) {
+        const Drawn *d = &g_array_index(o->drawn, Drawn, i);
+        g_string_append_printf(gp, "%s'%s' %u", i ? ", " : "", d->name, n - 1 - i);
+    }
+    g_string_append_printf(gp, ")\nset yrange [-0.7:%u.7]\nset grid xtics\nset xlabel 'change from the base (%%), "
+                               "with its %.0f%% interval'\nset title 'Paired differences, relative to the base'\n"
+                               "set offsets graph 0.05, graph 0.05, 0, 0\nset key outside top center horizontal maxcols 3 box\n"
+                               "set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb '#000000'\n"
+                               "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lc rgb '#d62728'\n"
+                               "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lc rgb '#2ca02c'\n",
+                           n - 1, 100 * (1 - o->opt->alpha), th, th, -th, -th);
+    g_string_append(gp, "plot ");
+    static const char *const title[] = { "no verdict beyond the threshold", "REGRESSION", "improved" };
+    for (int v = 0; v < 3; v++)
+        g_string_append_printf(gp, "%s$v%d using 1:2:3:4 with xerrorbars pt 7 ps 1 lw 2 lc rgb '%s' title '%s'",
+                               v ? ", " : "", v, colour[v], title[v]);
+    char *thr = g_strdup_printf(", NaN with lines dt 2 lc rgb '#d62728' title 'threshold +%.1f%%', NaN with lines "
+                                "dt 2 lc rgb '#2ca02c' title 'threshold -%.1f%%'\n",
+                                th, th);
+    g_string_append(gp, thr);
+    g_free(thr);
+    char *more = o->drawn->len > n ? g_strdup_printf("; the first %d of %u", MAX_DRAWN, o->drawn->len) : g_strdup("");
+    char *cap = g_strdup_printf("Each shown metric's change from the base: the mean paired difference (or the exact "
+                                "one, with one pair) as a point, its interval as a bar; dashed, the threshold%s",
+                                more);
+    g_free(more);
+    html_script_figure(h, 1000, (int)MAX(260, 150 + 22 * n), gp->str, cap);
+    g_free(cap);
+    g_string_free(gp, TRUE);
+}
+
+static bool html_page(Out *o, FILE *out, const char *notes, sqlite3 *a, sqlite3 *b, GPtrArray *ra, GPtrArray *rb)
+{
+    char *title = g_strdup_printf("rdrsim compare: %s -> %s", o->opt->base, o->opt->new_db), *err = NULL;
+    HtmlPage *h = html_begin(out, title, &err);
+    g_free(title);
+    if (!h) {
+        fprintf(stderr, "rdrsim compare: %s\n", err);
+        g_free(err);
+        return false;
+    }
+    char *verdict = g_strdup_printf("%d regression%s flagged (threshold %.1f%%).", o->flagged,
+                                    o->flagged == 1 ? "" : "s", 100 * o->opt->threshold);
+    html_heading(h, 2, verdict);
+    g_free(verdict);
+    char **lines = g_strsplit(notes, "\n", -1);
+    for (char **l = lines; *l; l++)
+        if (**l)
+            html_paragraph(h, *l);
+    g_strfreev(lines);
+    table_print(o->t, FMT_HTML, html_out(h));
+    intervals_figure(h, o);
+    /* the first divergence, as the text report says it */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem) {
+        divergence(mem, a, b, ra, rb);
+        fclose(mem);
+        if (len) {
+            html_heading(h, 2, "Where the traces part");
+            html_pre(h, text);
+        }
+        free(text);
+    }
+    html_end(h);
+    return true;
+}
+
 int compare_main(const CompareOptions *opt, FILE *out)
 {
     char *err = NULL;
@@ -573,7 +686,7 @@ int compare_main(const CompareOptions *opt, FILE *out)
     GArray *pairs = g_array_new(FALSE, FALSE, sizeof(Pair));
     static const char *const h[] = { "metric", "n", "base", "new", "delta", "rel", "CI of delta", "verdict" };
     char *title = g_strdup_printf("%s -> %s: threshold %.1f%%", opt->base, opt->new_db, 100 * opt->threshold);
-    Out o = { table_new(title, 8, h), 0, opt, opt->metrics != NULL, 0 };
+    Out o = { table_new(title, 8, h), 0, opt, opt->metrics != NULL, 0, g_array_new(FALSE, FALSE, sizeof(Drawn)) };
     g_free(title);
     const char *sa = scenario_of(ra), *sb = scenario_of(rb);
 
@@ -650,15 +763,25 @@ int compare_main(const CompareOptions *opt, FILE *out)
     if (o.unchanged)
         g_string_append_printf(notes, "%d metric%s the same on both sides, not shown (--all shows them).\n",
                                o.unchanged, o.unchanged == 1 ? " is" : "s are");
-    fputs(notes->str, out);
-    table_print(o.t, opt->fmt, out);
-    divergence(out, a, b, ra, rb);
-    fprintf(out, "%d regression%s flagged\n", o.flagged, o.flagged == 1 ? "" : "s");
+    if (opt->fmt == FMT_HTML) {
+        if (!html_page(&o, out, notes->str, a, b, ra, rb)) {
+            status = EXIT_INTERNAL;
+            goto done;
+        }
+    } else {
+        fputs(notes->str, out);
+        table_print(o.t, opt->fmt, out);
+        divergence(out, a, b, ra, rb);
+        fprintf(out, "%d regression%s flagged\n", o.flagged, o.flagged == 1 ? "" : "s");
+    }
     status = o.flagged ? EXIT_FAILED : EXIT_OK;
 done:
     g_string_free(notes, TRUE);
     g_array_unref(pairs);
     table_free(o.t);
+    for (guint i = 0; i < o.drawn->len; i++)
+        g_free(g_array_index(o.drawn, Drawn, i).name);
+    g_array_unref(o.drawn);
     g_ptr_array_unref(ra);
     g_ptr_array_unref(rb);
     trace_close(ta);

@@ -1,6 +1,8 @@
 /* rdrsim: the command line.  Each command has its own GOptionContext, so
  * `rdrsim CMD --help` describes that command. */
 #include <glib.h>
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -189,18 +191,67 @@ static int cmd_check(int argc, char **argv)
     return status;
 }
 
+/* -o FILE for report and compare: written beside it under a temporary
+ * name and renamed into place once complete, so that a failed run leaves
+ * an old report as it was and never half a page. */
+typedef struct {
+    FILE *f;
+    char *tmp;
+    const char *path;
+} Output;
+
+static bool output_open(Output *o, const char *path, const char *cmd)
+{
+    o->path = path;
+    o->tmp = NULL;
+    if (!path) {
+        o->f = stdout;
+        return true;
+    }
+    o->tmp = g_strdup_printf("%s.partial", path);
+    o->f = fopen(o->tmp, "w");
+    if (!o->f) {
+        fprintf(stderr, "rdrsim %s: -o %s: %s\n", cmd, path, g_strerror(errno));
+        g_clear_pointer(&o->tmp, g_free);
+        return false;
+    }
+    return true;
+}
+
+/* Returns status, or EXIT_INTERNAL when the file could not be completed. */
+static int output_close(Output *o, int status, bool keep, const char *cmd)
+{
+    if (!o->tmp)
+        return status;
+    bool written = fclose(o->f) == 0;
+    if (keep && written && g_rename(o->tmp, o->path) == 0) {
+        g_free(o->tmp);
+        return status;
+    }
+    if (keep) {
+        fprintf(stderr, "rdrsim %s: -o %s: %s\n", cmd, o->path, g_strerror(errno));
+        status = EXIT_INTERNAL;
+    }
+    g_unlink(o->tmp);
+    g_free(o->tmp);
+    return status;
+}
+
 static int cmd_report(int argc, char **argv)
 {
     gint64 run = 0;
-    char *format = NULL;
+    char *format = NULL, *output = NULL;
     GOptionEntry entries[] = {
         { "run", 0, 0, G_OPTION_ARG_INT64, &run, "report on this run only (default: every run)", "N" },
-        { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default), csv or markdown", "FMT" },
+        { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default), csv, markdown, or html (a self-contained "
+                                                        "page with the figures that apply)", "FMT" },
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "write to FILE (default: standard output)", "FILE" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     GOptionContext *ctx = new_context("DB", "Summarize a trace: the tables a protocol engineer reads first.", entries);
     int status = EXIT_BAD_INPUT;
     ReportFormat fmt = FMT_TEXT;
+    Output o;
     if (!parse(ctx, &argc, &argv, "report"))
         goto out;
     if (argc != 2) {
@@ -208,17 +259,21 @@ static int cmd_report(int argc, char **argv)
         goto out;
     }
     if (format && !report_parse_format(format, &fmt)) {
-        fprintf(stderr, "rdrsim report: --format: expected text, csv or markdown, got '%s'\n", format);
+        fprintf(stderr, "rdrsim report: --format: expected text, csv, markdown or html, got '%s'\n", format);
         goto out;
     }
     if (run < 0) {
         fprintf(stderr, "rdrsim report: --run: expected a run id, got %lld\n", (long long)run);
         goto out;
     }
-    status = report_main(argv[1], run, fmt, stdout);
+    if (!output_open(&o, output, "report"))
+        goto out;
+    status = report_main(argv[1], run, fmt, o.f);
+    status = output_close(&o, status, status == EXIT_OK, "report");
 out:
     g_option_context_free(ctx);
     g_free(format);
+    g_free(output);
     return status;
 }
 
@@ -449,7 +504,7 @@ out:
 static int cmd_compare(int argc, char **argv)
 {
     char **metrics = NULL;
-    char *format = NULL;
+    char *format = NULL, *output = NULL;
     double threshold = 5, alpha = 0.05;
     gboolean force = FALSE, all = FALSE;
     GOptionEntry entries[] = {
@@ -459,7 +514,9 @@ static int cmd_compare(int argc, char **argv)
         { "all", 0, 0, G_OPTION_ARG_NONE, &all, "show the metrics that are the same on both sides too", NULL },
         { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "flag changes beyond PCT percent (default 5)", "PCT" },
         { "alpha", 0, 0, G_OPTION_ARG_DOUBLE, &alpha, "1 - confidence of the intervals (default 0.05)", "A" },
-        { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default) or markdown", "FMT" },
+        { "format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default), markdown, or html (a self-contained page "
+                                                        "with the differences drawn as intervals)", "FMT" },
+        { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "write to FILE (default: standard output)", "FILE" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     GOptionContext *ctx = new_context("BASE.db NEW.db", "Compare two traces of the same scenario and seeds.\nExit status: 0 no regression, 1 at least one, 2 refused (bad input, different scenarios, nothing to pair).", entries);
@@ -470,17 +527,23 @@ static int cmd_compare(int argc, char **argv)
     if (argc != 3)
         fprintf(stderr, "rdrsim compare: expected BASE.db and NEW.db (see rdrsim compare --help)\n");
     else if (format && (!report_parse_format(format, &fmt) || fmt == FMT_CSV))
-        fprintf(stderr, "rdrsim compare: --format: expected text or markdown, got '%s'\n", format);
+        fprintf(stderr, "rdrsim compare: --format: expected text, markdown or html, got '%s'\n", format);
     else if (!(threshold >= 0) || !(alpha > 0 && alpha < 1))
         fprintf(stderr, "rdrsim compare: --threshold must be >= 0 and --alpha in (0, 1)\n");
     else {
-        CompareOptions o = { argv[1], argv[2], metrics, threshold / 100, alpha, fmt, force, all };
-        status = compare_main(&o, stdout);
+        Output out;
+        if (output_open(&out, output, "compare")) {
+            CompareOptions o = { argv[1], argv[2], metrics, threshold / 100, alpha, fmt, force, all };
+            status = compare_main(&o, out.f);
+            /* a verdict of regression is a complete page too */
+            status = output_close(&out, status, status == EXIT_OK || status == EXIT_FAILED, "compare");
+        }
     }
 out:
     g_option_context_free(ctx);
     g_strfreev(metrics);
     g_free(format);
+    g_free(output);
     return status;
 }
 

@@ -173,7 +173,7 @@ void plot_note(Plot *p, const char *fmt, ...)
 
 /* ---- running gnuplot ---- */
 
-static bool run_gnuplot(const char *script, const char *output, char **err)
+bool plot_run_gnuplot(const char *script, const char *output, char **err)
 {
     GError *gerr = NULL;
     GSubprocess *gp = g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
@@ -223,7 +223,7 @@ int plot_draw(sqlite3 *db, const PlotOptions *opt, char **note, char **err)
     if (!fns[which](&p)) {
         *err = g_strdup_printf("%s: %s", opt->db, p.err);
         status = EXIT_BAD_INPUT;
-    } else if (!run_gnuplot(p.gp->str, opt->output, err)) {
+    } else if (!plot_run_gnuplot(p.gp->str, opt->output, err)) {
         g_unlink(opt->output);
         status = EXIT_INTERNAL;
     } else {

@@ -34,6 +34,10 @@ extern const char *const plot_whats[];
 typedef struct sqlite3 sqlite3;
 int plot_draw(sqlite3 *db, const PlotOptions *opt, char **note, char **err);
 
+/* Run a whole gnuplot script that writes `output`; false with *err when
+ * gnuplot failed or wrote nothing. */
+bool plot_run_gnuplot(const char *script, const char *output, char **err);
+
 /* The command: opens the DB, draws, says errors and notes on stderr.
  * Returns an exit status. */
 int plot_main(const PlotOptions *opt);

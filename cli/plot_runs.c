@@ -626,7 +626,7 @@ bool plot_timeline(Plot *p)
     p->height = CLAMP(180 + (int)nodes->len * 18 + rows * 10, 420, 2400);
     char *title = g_strdup_printf("Operations of each client over time (run %lld): colour by operation, marks for "
                                   "failures", (long long)run);
-    plot_head(p, title, ms ? "simulated time (ms)" : "simulated time (s)", "client (concurrent operations side by side)");
+    plot_head(p, title, ms ? "simulated time (ms)" : "simulated time (s)", "client (overlapping operations in rows of their own)");
     g_free(title);
     g_string_append(p->gp, "set ytics (");
     for (guint i = 0; i < nodes->len; i++)

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "html.h"
+#include "plot.h"
 #include "run.h"
 #include "stats.h"
 #include "trace.h"
@@ -121,6 +123,36 @@ void table_print(const Table *t, ReportFormat fmt, FILE *out)
         fputc('\n', out);
         return;
     }
+    if (fmt == FMT_HTML) {
+        GString *s = g_string_new("<table>\n<caption>");
+        html_escape(s, t->title);
+        g_string_append(s, "</caption>\n<thead><tr>");
+        for (int i = 0; i < t->ncols; i++) {
+            g_string_append(s, "<th>");
+            html_escape(s, t->headers[i]);
+            g_string_append(s, "</th>");
+        }
+        g_string_append(s, "</tr></thead>\n<tbody>\n");
+        /* a verdict column colours its row */
+        bool verdicts = strcmp(t->headers[t->ncols - 1], "verdict") == 0;
+        for (guint r = 0; r < t->rows->len; r++) {
+            char **row = g_ptr_array_index(t->rows, r);
+            const char *v = verdicts ? row[t->ncols - 1] : "";
+            g_string_append(s, g_str_has_prefix(v, "REGRESSION") ? "<tr class=\"regression\">"
+                               : g_str_has_prefix(v, "improved")  ? "<tr class=\"improved\">"
+                                                                  : "<tr>");
+            for (int i = 0; i < t->ncols; i++) {
+                g_string_append(s, numeric(row[i]) ? "<td class=\"n\">" : "<td>");
+                html_escape(s, row[i]);
+                g_string_append(s, "</td>");
+            }
+            g_string_append(s, "</tr>\n");
+        }
+        g_string_append(s, "</tbody>\n</table>\n");
+        fputs(s->str, out);
+        g_string_free(s, TRUE);
+        return;
+    }
     int *w = g_new0(int, t->ncols);
     for (int i = 0; i < t->ncols; i++)
         w[i] = (int)strlen(t->headers[i]);
@@ -151,6 +183,8 @@ bool report_parse_format(const char *s, ReportFormat *out)
         *out = FMT_CSV;
     else if (strcmp(s, "markdown") == 0)
         *out = FMT_MARKDOWN;
+    else if (strcmp(s, "html") == 0)
+        *out = FMT_HTML;
     else
         return false;
     return true;
@@ -186,7 +220,97 @@ typedef struct {
     int64_t run;       /* 0: all runs */
     ReportFormat fmt;
     FILE *out;
+    /* FMT_HTML: */
+    HtmlPage *page;
+    const char *db_path;
+    int64_t fig_run; /* the run one-run figures draw */
+    bool sweep;      /* runs of several parameter points */
 } Ctx;
+
+/* ---- figures of the HTML page ---- */
+
+static void figure(Ctx *c, const char *what, int64_t run, const char *caption)
+{
+    PlotOptions o = { c->db_path, what, "", run, 0, 0, NULL, NULL, NAN, NAN, false };
+    html_figure(c->page, c->db, &o, caption);
+}
+
+#define MAX_SEQ_FIGURES 8
+
+/* The sequence chart around each oplock break of the figures' run. */
+static void break_figures(Ctx *c)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM oplock_breaks WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, c->fig_run);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    for (int64_t k = 1; k <= MIN(n, MAX_SEQ_FIGURES); k++) {
+        PlotOptions o = { c->db_path, "sequence", "", c->fig_run, 0, k, NULL, NULL, NAN, NAN, false };
+        char *cap = g_strdup_printf("Oplock break %lld of %lld in run %lld: the messages, packets and calls around it "
+                                    "(one row per event)",
+                                    (long long)k, (long long)n, (long long)c->fig_run);
+        html_figure(c->page, c->db, &o, cap);
+        g_free(cap);
+    }
+    if (n > MAX_SEQ_FIGURES) {
+        char *more = g_strdup_printf("%lld more breaks not drawn: rdrsim plot %s --what sequence --break K",
+                                     (long long)(n - MAX_SEQ_FIGURES), c->db_path);
+        html_paragraph(c->page, more);
+        g_free(more);
+    }
+}
+
+/* The sequence chart around each disconnect of the figures' run: from 2 ms
+ * before TDI_DISCONNECT to 2 ms after it completed (or 1 s, if it never did). */
+static void disconnect_figures(Ctx *c)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT conn, t_start_ns, coalesce(t_done_ns, t_start_ns + 1000000000), mode, "
+                           "coalesce(outcome, 'never completed'), initiator, (SELECT count(*) FROM disconnects "
+                           "WHERE run_id = ?1) FROM disconnects WHERE run_id = ?1 ORDER BY t_start_ns LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, c->fig_run);
+    sqlite3_bind_int(st, 2, MAX_SEQ_FIGURES);
+    int64_t n = 0;
+    int k = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 6);
+        double from = sqlite3_column_double(st, 1) / 1e6 - 2, to = sqlite3_column_double(st, 2) / 1e6 + 2;
+        PlotOptions o = { c->db_path, "sequence", "", c->fig_run, sqlite3_column_int64(st, 0), 0, NULL, NULL,
+                          MAX(from, 0), to, false };
+        char *cap = g_strdup_printf("Disconnect %d of %lld in run %lld: TDI_DISCONNECT %s by %s on connection %lld, "
+                                    "%s",
+                                    ++k, (long long)n, (long long)c->fig_run, sqlite3_column_text(st, 3),
+                                    sqlite3_column_text(st, 5), (long long)sqlite3_column_int64(st, 0),
+                                    sqlite3_column_text(st, 4));
+        html_figure(c->page, c->db, &o, cap);
+        g_free(cap);
+    }
+    sqlite3_finalize(st);
+    if (n > MAX_SEQ_FIGURES) {
+        char *more = g_strdup_printf("%lld more disconnects not drawn: rdrsim plot %s --what sequence --conn N "
+                                     "--from T --to T",
+                                     (long long)(n - MAX_SEQ_FIGURES), c->db_path);
+        html_paragraph(c->page, more);
+        g_free(more);
+    }
+}
+
+/* The sweep plots of the headline metrics that vary over the points. */
+static void sweep_figures(Ctx *c, const char *const *metrics, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        PlotOptions o = { c->db_path, "sweep", "", 0, 0, 0, metrics[i], NULL, NAN, NAN, false };
+        char *cap = g_strdup_printf("%s at each parameter point: the median of its runs and its 95%% interval",
+                                    metrics[i]);
+        html_figure(c->page, c->db, &o, cap);
+        g_free(cap);
+    }
+}
 
 static char *fmt_ms(double ns) { return isnan(ns) ? g_strdup("") : g_strdup_printf("%.3f", ns / 1e6); }
 
@@ -270,6 +394,13 @@ static void emit(Ctx *c, Table *t)
         fprintf(c->out, "%s: none recorded\n\n", t->title);
     else if (table_rows(t) == 0 && c->fmt == FMT_MARKDOWN)
         fprintf(c->out, "### %s\n\nnone recorded\n\n", t->title);
+    else if (table_rows(t) == 0 && c->fmt == FMT_HTML) {
+        GString *s = g_string_new("<p class=\"none\">");
+        html_escape(s, t->title);
+        g_string_append(s, ": none recorded</p>\n");
+        fputs(s->str, c->out);
+        g_string_free(s, TRUE);
+    }
     else
         table_print(t, c->fmt, c->out);
     table_free(t);
@@ -283,6 +414,11 @@ static void section_ops(Ctx *c)
     Table *t = table_new("Operations by kind (latency)", 6, h);
     grouped_latency(c, t, "SELECT op, t_done_ns - t_start_ns FROM ops WHERE " RUNS " ORDER BY op, 2", 1);
     emit(c, t);
+    if (c->page && !c->sweep) {
+        char *cap = g_strdup_printf("Operations of run %lld over time", (long long)c->fig_run);
+        figure(c, "timeline", c->fig_run, cap);
+        g_free(cap);
+    }
 }
 
 static void section_statuses(Ctx *c)
@@ -297,6 +433,8 @@ static void section_statuses(Ctx *c)
                " UNION ALL SELECT 'SMB response', status FROM smb_messages WHERE is_response AND NOT is_async AND msg_id != -1 AND " RUNS
                ") GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2");
     emit(c, t);
+    if (c->page)
+        figure(c, "timeouts", c->run, "Time-outs over simulated time, by kind");
 }
 
 static void section_disconnects(Ctx *c)
@@ -308,6 +446,11 @@ static void section_disconnects(Ctx *c)
                     " WHERE " RUNS " ORDER BY 1, 2, 3",
                     2);
     emit(c, t);
+    if (c->page) {
+        figure(c, "disconnect", c->run, "Completion time of TDI disconnects");
+        if (!c->sweep)
+            disconnect_figures(c);
+    }
 }
 
 static void section_breaks(Ctx *c)
@@ -319,6 +462,11 @@ static void section_breaks(Ctx *c)
                     " ORDER BY 1, 2, 3, 4",
                     3);
     emit(c, t);
+    if (c->page) {
+        figure(c, "oplock", c->run, "Oplock and lease breaks: latency and outcomes");
+        if (!c->sweep)
+            break_figures(c);
+    }
 }
 
 static void section_routines(Ctx *c)
@@ -411,6 +559,8 @@ static void section_sweep(Ctx *c)
         }
         sqlite3_finalize(st);
         emit(c, t);
+        if (c->page)
+            sweep_figures(c, sweep_metrics, G_N_ELEMENTS(sweep_metrics) - 2); /* not the simulator's own */
     }
     g_hash_table_unref(complete);
     g_hash_table_unref(runs_of);
@@ -429,6 +579,59 @@ static void section_runs(Ctx *c)
     emit(c, t);
 }
 
+/* How many parameter points the DB's runs (or the one run) cover. */
+static int count_points(Ctx *c)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "SELECT overrides FROM runs WHERE " RUNS, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, c->run);
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        g_hash_table_add(seen, report_point_of((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    int n = (int)g_hash_table_size(seen);
+    g_hash_table_unref(seen);
+    return n;
+}
+
+/* The page's title and what it holds, in a paragraph. */
+static HtmlPage *html_page(Ctx *c, int64_t runs, char **err)
+{
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(c->db, "SELECT scenario_name, seed, status, sim_end_ns / 1e9, trace_level, rdrsim_version "
+                              "FROM runs WHERE run_id = ?", -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, c->fig_run);
+    char *title = NULL, *about = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        title = g_strdup_printf("rdrsim report: %s", sqlite3_column_text(st, 0));
+        if (runs == 1)
+            about = g_strdup_printf("Trace %s, run %lld of scenario %s, seed %lld: %s, %.6f simulated seconds, "
+                                    "traced at level %s by rdrsim %s.",
+                                    c->db_path, (long long)c->fig_run, sqlite3_column_text(st, 0),
+                                    (long long)sqlite3_column_int64(st, 1), sqlite3_column_text(st, 2),
+                                    sqlite3_column_double(st, 3), sqlite3_column_text(st, 4),
+                                    sqlite3_column_text(st, 5));
+        else {
+            char *which = c->sweep ? g_strdup("the sweep figures show each point with its interval.")
+                                   : g_strdup_printf("the timeline and the sequence charts are of run %lld, the "
+                                                     "first.", (long long)c->fig_run);
+            about = g_strdup_printf("Trace %s: %lld runs of scenario %s%s. Tables and distributions take every run; "
+                                    "%s",
+                                    c->db_path, (long long)runs, sqlite3_column_text(st, 0),
+                                    c->sweep ? " over several parameter points" : " with the same parameters", which);
+            g_free(which);
+        }
+    }
+    sqlite3_finalize(st);
+    HtmlPage *page = html_begin(c->out, title ? title : "rdrsim report", err);
+    if (page && about)
+        html_paragraph(page, about);
+    g_free(title);
+    g_free(about);
+    return page;
+}
+
 int report_main(const char *db_path, int64_t run, ReportFormat fmt, FILE *out)
 {
     char *err = NULL;
@@ -438,21 +641,34 @@ int report_main(const char *db_path, int64_t run, ReportFormat fmt, FILE *out)
         g_free(err);
         return EXIT_BAD_INPUT;
     }
-    Ctx c = { trace_db(tr), run, fmt, out };
+    Ctx c = { trace_db(tr), run, fmt, out, NULL, db_path, run, false };
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(c.db, "SELECT count(*) FROM runs WHERE " RUNS, -1, &st, NULL);
+    sqlite3_prepare_v2(c.db, "SELECT count(*), min(run_id) FROM runs WHERE " RUNS, -1, &st, NULL);
     sqlite3_bind_int64(st, 1, run);
     sqlite3_step(st);
     int64_t n = sqlite3_column_int64(st, 0);
+    if (!run)
+        c.fig_run = sqlite3_column_int64(st, 1);
     sqlite3_finalize(st);
     if (n == 0) {
         fprintf(stderr, "rdrsim report: %s: %s\n", db_path, run ? "no such run" : "holds no runs");
         trace_close(tr);
         return EXIT_BAD_INPUT;
     }
+    c.sweep = count_points(&c) > 1;
+    if (fmt == FMT_HTML && !(c.page = html_page(&c, n, &err))) {
+        fprintf(stderr, "rdrsim report: %s\n", err);
+        g_free(err);
+        trace_close(tr);
+        return EXIT_INTERNAL;
+    }
     if (n <= 10)
         section_runs(&c);
-    else
+    else if (c.page) {
+        char *s = g_strdup_printf("%lld runs (rdrsim report --run N for one)", (long long)n);
+        html_paragraph(c.page, s);
+        g_free(s);
+    } else
         fprintf(out, "%lld runs (`rdrsim report --run N` for one)\n\n", (long long)n);
     if (run == 0)
         section_sweep(&c);
@@ -462,6 +678,8 @@ int report_main(const char *db_path, int64_t run, ReportFormat fmt, FILE *out)
     section_breaks(&c);
     section_routines(&c);
     section_packets(&c);
+    if (c.page)
+        html_end(c.page);
     trace_close(tr);
     return EXIT_OK;
 }

@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef enum { FMT_TEXT, FMT_CSV, FMT_MARKDOWN } ReportFormat;
+/* FMT_HTML: a self-contained page (cli/html.h) with the figures that
+ * apply to the DB beside the tables. */
+typedef enum { FMT_TEXT, FMT_CSV, FMT_MARKDOWN, FMT_HTML } ReportFormat;
 
 bool report_parse_format(const char *s, ReportFormat *out);
 
