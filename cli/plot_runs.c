@@ -156,9 +156,14 @@ bool plot_disconnect(Plot *p)
     if (!ok) {
         p->err = g_strdup("no disconnects in the trace");
     } else {
-        p->height = 680;
-        plot_head(p, np > 1 ? "Completion time of TDI disconnects (CDF), one curve per parameter point"
-                            : "Completion time of TDI disconnects (CDF)",
+        bool any_ok = false;
+        for (int i = 0; i < 2 * np; i++)
+            any_ok = any_ok || ser[i].ok->len > 0;
+        /* with nothing completed, the marks alone, in a shorter figure that says so */
+        p->height = any_ok ? 680 : 420;
+        plot_head(p, !any_ok    ? "Completion time of TDI disconnects: none completed with STATUS_SUCCESS"
+                     : np > 1 ? "Completion time of TDI disconnects (CDF), one curve per parameter point"
+                              : "Completion time of TDI disconnects (CDF)",
                   logx ? "time from TDI_DISCONNECT to its completion (ms, log scale)"
                        : "time from TDI_DISCONNECT to its completion (ms)",
                   "fraction of disconnects completed with STATUS_SUCCESS");

@@ -448,8 +448,15 @@ bool plot_sequence(Plot *p)
     bool rdr = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
     sqlite3_finalize(st);
     const char *lanes_rdr[] = { "application", "RDBSS", "mini-redirector", "transport", "transport", "server" };
+    /* without RDBSS: an SMB client of its own (smbclient) or a raw TDI client */
+    st = plot_prepare(p, "SELECT count(*) FROM smb_messages WHERE run_id = ?2 AND conn = ?3");
+    sqlite3_bind_int64(st, 2, s.run);
+    sqlite3_bind_int64(st, 3, s.conn);
+    bool smb = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    sqlite3_finalize(st);
+    const char *lanes_smb[] = { "SMB client", "transport", "transport", "SMB server" };
     const char *lanes_raw[] = { "TDI client", "transport", "transport", "TDI client" };
-    const char **lanes = rdr ? lanes_rdr : lanes_raw;
+    const char **lanes = rdr ? lanes_rdr : smb ? lanes_smb : lanes_raw;
     int nl = rdr ? 6 : 4, tdi_client = rdr ? 2 : 0, ctp = rdr ? 3 : 1, stp = ctp + 1, sapp = nl - 1;
 
     GPtrArray *pkts = load_packets(&s);

@@ -225,6 +225,7 @@ typedef struct {
     const char *db_path;
     int64_t fig_run; /* the run one-run figures draw */
     bool sweep;      /* runs of several parameter points */
+    int sequences;   /* sequence charts drawn */
 } Ctx;
 
 /* ---- figures of the HTML page ---- */
@@ -251,7 +252,7 @@ static void break_figures(Ctx *c)
         char *cap = g_strdup_printf("Oplock break %lld of %lld in run %lld: the messages, packets and calls around it "
                                     "(one row per event)",
                                     (long long)k, (long long)n, (long long)c->fig_run);
-        html_figure(c->page, c->db, &o, cap);
+        c->sequences += html_figure(c->page, c->db, &o, cap);
         g_free(cap);
     }
     if (n > MAX_SEQ_FIGURES) {
@@ -287,7 +288,7 @@ static void disconnect_figures(Ctx *c)
                                     ++k, (long long)n, (long long)c->fig_run, sqlite3_column_text(st, 3),
                                     sqlite3_column_text(st, 5), (long long)sqlite3_column_int64(st, 0),
                                     sqlite3_column_text(st, 4));
-        html_figure(c->page, c->db, &o, cap);
+        c->sequences += html_figure(c->page, c->db, &o, cap);
         g_free(cap);
     }
     sqlite3_finalize(st);
@@ -298,6 +299,26 @@ static void disconnect_figures(Ctx *c)
         html_paragraph(c->page, more);
         g_free(more);
     }
+}
+
+/* A run with no break or disconnect to draw around: its first connection,
+ * from the start. */
+static void first_connection_figure(Ctx *c)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "SELECT min(conn) FROM packet WHERE run_id = ? AND conn > 0", -1, &st, NULL) !=
+        SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, c->fig_run);
+    int64_t conn = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (conn <= 0)
+        return;
+    PlotOptions o = { c->db_path, "sequence", "", c->fig_run, conn, 0, NULL, NULL, NAN, NAN, false };
+    char *cap = g_strdup_printf("Connection %lld of run %lld from its start (no break or disconnect to draw around)",
+                                (long long)conn, (long long)c->fig_run);
+    c->sequences += html_figure(c->page, c->db, &o, cap);
+    g_free(cap);
 }
 
 /* The sweep plots of the headline metrics that vary over the points. */
@@ -487,6 +508,8 @@ static void section_packets(Ctx *c)
                "SELECT f.name, count(*), sum(p.bytes) FROM packet p JOIN names f ON f.id = p.fate WHERE "
                "(?1 = 0 OR p.run_id = ?1) GROUP BY 1 ORDER BY 2 DESC");
     emit(c, t);
+    if (c->page && !c->sweep && !c->sequences)
+        first_connection_figure(c);
 }
 
 /* Headline metrics of a sweep, one row per parameter point: medians over
@@ -641,7 +664,7 @@ int report_main(const char *db_path, int64_t run, ReportFormat fmt, FILE *out)
         g_free(err);
         return EXIT_BAD_INPUT;
     }
-    Ctx c = { trace_db(tr), run, fmt, out, NULL, db_path, run, false };
+    Ctx c = { trace_db(tr), run, fmt, out, NULL, db_path, run, false, 0 };
     sqlite3_stmt *st;
     sqlite3_prepare_v2(c.db, "SELECT count(*), min(run_id) FROM runs WHERE " RUNS, -1, &st, NULL);
     sqlite3_bind_int64(st, 1, run);

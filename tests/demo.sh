@@ -3,8 +3,8 @@
 # two clients through RDBSS and the SMB mini-redirector, a batch oplock
 # broken with a cached write, a link outage, a connection deletion ending
 # in a controlled disconnect), then show the report, the break as RDBSS
-# handled it, draw its charts into results/ and write a capture of it that
-# Wireshark reads.
+# handled it, draw its charts into results/, write the HTML report and a
+# capture of it that Wireshark reads.
 build=${1:-build}
 scenario=scenarios/oplock-break.rsim
 name=$(basename "$scenario" .rsim)
@@ -34,6 +34,10 @@ for what in sequence timeline disconnect; do
         echo "chart: $out"
     fi
 done
+page="results/$name.html"
+if "$build/rdrsim" report "$db" --format html -o "$page"; then
+    echo "report: $page (open it in a browser: the tables, the timeline, and each break and disconnect drawn)"
+fi
 cap="results/$name.pcapng"
 if "$build/rdrsim" pcap "$db" -o "$cap" >/dev/null; then
     echo "capture: $cap (open it in Wireshark: filter smb2, Statistics > Service Response Time > SMB2)"
