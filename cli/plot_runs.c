@@ -530,6 +530,15 @@ static gint tlop_cmp(gconstpointer a, gconstpointer b)
     return (x->t0 > y->t0) - (x->t0 < y->t0);
 }
 
+/* Colours that stay apart for the operation kinds a client has (gnuplot's
+ * own eight repeat, which gave use and unuse one colour). */
+static int kind_colour(int k)
+{
+    static const int c[] = { 0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f,
+                             0xbcbd22, 0x17becf, 0x393b79, 0x637939, 0x8c6d31, 0x843c39, 0x7b4173, 0x000000 };
+    return c[k % (int)G_N_ELEMENTS(c)];
+}
+
 #define MAX_TL_NODES 40
 #define MAX_SUBLANES 6
 
@@ -537,7 +546,8 @@ bool plot_timeline(Plot *p)
 {
     int64_t run = plot_first_run(p);
     sqlite3_stmt *st = plot_prepare(p, "SELECT node, op, t_start_ns, coalesce(t_done_ns, (SELECT sim_end_ns FROM runs r "
-                                       "WHERE r.run_id = ops.run_id)), coalesce(status, 'unfinished') FROM ops "
+                                       "WHERE r.run_id = ops.run_id)), CASE WHEN t_done_ns IS NULL OR status IS NULL "
+                                       "OR status = 'STATUS_PENDING' THEN 'unfinished' ELSE status END FROM ops "
                                        "WHERE run_id = ?2");
     if (!st) {
         p->err = g_strdup("the trace has no ops table");
@@ -622,7 +632,8 @@ bool plot_timeline(Plot *p)
             fail = plot_index_of(fails, o->status);
         /* x y xlow xhigh ylow yhigh colour failure-mark end */
         g_string_append_printf(p->gp, "%.9f %.4f %.9f %.9f %.4f %.4f %d %d %.9f\n", (o->t0 + t1) / 2 * scale, y,
-                               o->t0 * scale, t1 * scale, y - h * 0.42, y + h * 0.42, kind + 1, fail, o->t1 * scale);
+                               o->t0 * scale, t1 * scale, y - h * 0.42, y + h * 0.42, kind_colour(kind), fail,
+                               o->t1 * scale);
     }
     plot_block_end(p);
     int rows = 0;
@@ -639,14 +650,17 @@ bool plot_timeline(Plot *p)
     g_string_append_printf(p->gp, ")\nset yrange [%u.5:-0.5]\nset grid noytics xtics\nset xrange [%.9g:%.9g]\n"
                                   "set key outside right top box\nset style fill solid 0.85 noborder\n",
                            nodes->len - 1, (lo - span * 0.02) * scale, (hi + span * 0.02) * scale);
-    g_string_append(p->gp, "plot $ops using 1:2:3:4:5:6:7 with boxxyerror lc variable notitle");
+    g_string_append(p->gp, "plot $ops using 1:2:3:4:5:6:7 with boxxyerror lc rgb variable notitle");
     for (guint i = 0; i < kinds->len; i++)
-        g_string_append_printf(p->gp, ", NaN with boxes lc %u title '%s'", i + 1, (char *)g_ptr_array_index(kinds, i));
-    static const int fail_pt[] = { 2, 8, 6, 4, 12 };
+        g_string_append_printf(p->gp, ", NaN with boxes lc rgb '#%06x' title '%s'", kind_colour((int)i),
+                               (char *)g_ptr_array_index(kinds, i));
+    /* a mark of its own per status: gnuplot's distinct point types, then again in red */
+    static const int fail_pt[] = { 2, 8, 6, 4, 12, 1, 3, 10, 14, 5, 7, 9, 11, 13, 15 };
     for (guint i = 0; i < fails->len; i++) {
-        g_string_append_printf(p->gp, ", $ops using ($8 == %u ? $9 : NaN):2 with points pt %d ps 1.2 lc rgb '#000000' "
+        g_string_append_printf(p->gp, ", $ops using ($8 == %u ? $9 : NaN):2 with points pt %d ps 1.2 lc rgb '%s' "
                                       "title ",
-                               i, fail_pt[i % 5]);
+                               i, fail_pt[i % G_N_ELEMENTS(fail_pt)],
+                               i / G_N_ELEMENTS(fail_pt) % 2 ? "#d62728" : "#000000");
         const char *status = g_ptr_array_index(fails, i);
         char *t = strcmp(status, "unfinished") == 0 ? g_strdup("unfinished at the end of the run")
                                                     : g_strdup_printf("ended %s", status);

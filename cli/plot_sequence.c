@@ -501,7 +501,8 @@ bool plot_sequence(Plot *p)
                 a->y1 = r;
         }
         ymin = -1, ymax = rows - 0.5; /* half a row more at the top, for the first label */
-        plot_h = (rows + 0.5) * ROW_PX;
+        /* a chart of a few rows still has room for its axis label */
+        plot_h = MAX((rows + 0.5) * ROW_PX, 300);
     } else {
         double span = MAX((t_hi - t_lo) / 1e6, 1e-3);
         ymin = t_lo / 1e6 - span * 0.02, ymax = t_hi / 1e6 + span * 0.02;

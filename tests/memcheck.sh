@@ -29,5 +29,23 @@ else
     cat "$tmp/out"
     fail=$((fail + 1))
 fi
+# The HTML report (every figure kind of a run through plot_draw), the
+# linear sequence chart, and compare's page, under memcheck too.
+memcheck_cli() {
+    name=$1
+    shift
+    if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+        --show-leak-kinds=definite "$build/rdrsim" "$@" >"$tmp/out" 2>&1; then
+        echo "ok   memcheck $name"
+        pass=$((pass + 1))
+    else
+        echo "FAIL memcheck $name:"
+        cat "$tmp/out"
+        fail=$((fail + 1))
+    fi
+}
+memcheck_cli "report html" report "$tmp/pcap.db" --format html -o "$tmp/report.html"
+memcheck_cli "plot sequence linear" plot "$tmp/pcap.db" --what sequence --break 1 --time linear -o "$tmp/seq.svg"
+memcheck_cli "compare html" compare "$tmp/pcap.db" "$tmp/pcap.db" --format html -o "$tmp/compare.html"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -70,6 +70,8 @@ typedef struct {
     uint32_t bytes, flags;
     uint64_t tag;
     TdiConnInfo info;
+    int64_t conn;     /* a disconnect's connection, taken when it was indicated (an abort
+                       * has torn the endpoint's down by the time the handler runs) */
     GList link;       /* in tdi->notices */
 } Notice;
 

@@ -180,7 +180,7 @@ static void on_notice(Sim *sim, void *ctx, uint64_t arg)
     if (n->is_disconnect) {
         if (ep->h.disconnect && trace_level(tdi->trace) >= TRACE_MESSAGES) {
             Trace *tr = tdi->trace;
-            trace_indication(tr, sim_now(tdi->sim), net_node_trace_id(ep->tn->node), tdi_endpoint_conn(ep),
+            trace_indication(tr, sim_now(tdi->sim), net_node_trace_id(ep->tn->node), n->conn,
                              trace_name(tr, "ClientEventDisconnect"),
                              trace_name(tr, n->flags & TDI_DISCONNECT_ABORT ? "TDI_DISCONNECT_ABORT"
                                                                             : "TDI_DISCONNECT_RELEASE"));
@@ -208,6 +208,7 @@ void tdi_indicate_disconnect(TdiEndpoint *ep, uint32_t flags, const TdiConnInfo 
         return;
     Notice *n = pool_alloc0(&ep->tdi->notice_pool);
     n->is_disconnect = true;
+    n->conn = tdi_endpoint_conn(ep);
     n->flags = flags;
     if (info)
         n->info = *info;
