@@ -127,8 +127,9 @@ bool plot_disconnect(Plot *p)
                 g_string_append_printf(p->gp, "%.6f %.6f\n", MAX(g_array_index(s->ok, double, k), floor_ms),
                                        (double)(k + 1) / n);
             plot_block_end(p);
-            g_string_append_printf(plots, "%s$d%d using 1:2 with steps lw 2 lc %d title '%s: completed (%u of %d)'",
-                                   plots->len ? ", " : "", i, color, name, s->ok->len, n);
+            g_string_append_printf(plots,
+                                   "%s$d%d using 1:2 with steps lw 2 lc %d dt %d title '%s: completed (%u of %d)'",
+                                   plots->len ? ", " : "", i, color, 1 + series % 5, name, s->ok->len, n);
         }
         /* the others are not completions: a rug under the axis, one mark per outcome */
         for (int c = 0; c < 3; c++) {
@@ -170,7 +171,8 @@ bool plot_disconnect(Plot *p)
         g_string_append(p->gp, "set key inside left top Left reverse box opaque\n");
         if (logx) {
             /* 1-2-5 tics, and a time of 0 (an abort completes at once) drawn at a tic of its own */
-            char *tics = plot_log_tics(lo, hi * 1.15);
+            /* over the whole axis, clear of the 0 tic */
+            char *tics = plot_log_tics(zero ? floor_ms * 1.6 : lo / 1.3, hi * 1.3);
             g_string_append_printf(p->gp, "set logscale x\nset xtics (%s)\nset mxtics 10\n", tics);
             if (zero)
                 g_string_append_printf(p->gp, "set xtics add ('0' %g)\n", floor_ms);
@@ -396,8 +398,9 @@ bool plot_oplock(Plot *p)
                 g_string_append_printf(p->gp, "%.6f %.6f\n", g_array_index(vals, double, i),
                                        (double)(i + 1) / vals->len);
             plot_block_end(p);
-            g_string_append_printf(plots, "%s$b%d using 1:2 with steps lw 2 lc %d title '%s (n = %u)'",
-                                   series ? ", " : "", series, series + 1, group, vals->len);
+            /* a dash of its own, so that equal curves stay visible */
+            g_string_append_printf(plots, "%s$b%d using 1:2 with steps lw 2 lc %d dt %d title '%s (n = %u)'",
+                                   series ? ", " : "", series, series + 1, 1 + series % 5, group, vals->len);
             series++;
             g_array_set_size(vals, 0);
             g_clear_pointer(&group, g_free);
