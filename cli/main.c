@@ -28,7 +28,7 @@ static const char usage[] =
     "Commands:\n"
     "  run FILE      run a scenario and write its trace (results/<scenario>.db)\n"
     "  check FILE    parse and validate a scenario; run nothing\n"
-    "  report DB     tables: operations, statuses, disconnects, breaks, calls, packets\n"
+    "  report DB     tables: operations, statuses, disconnects, breaks, calls, packets (--format html: with figures)\n"
     "  plot DB       gnuplot figures: disconnect, timeouts, oplock, timeline, sequence, sweep\n"
     "  sweep FILE    run a grid of --vary values x --runs repetitions on -j workers\n"
     "  merge OUT DB...  append the runs of shard DBs to OUT (after sweep --emit-jobs)\n"
