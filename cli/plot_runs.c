@@ -180,7 +180,7 @@ bool plot_disconnect(Plot *p)
             g_free(tics);
         } else {
             /* a time of 0 stands clear of the y axis */
-            double span = MAX(hi, 1e-3);
+            double span = MAX(hi, 1.0); /* every time 0 (aborts): an axis of a millisecond, not of nothing */
             g_string_append_printf(p->gp, "set xrange [%g:%g]\n", -0.04 * span, span * 1.1);
         }
         /* below 0: the disconnects that ended otherwise, one row of marks per mode */
