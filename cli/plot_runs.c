@@ -462,7 +462,7 @@ bool plot_oplock(Plot *p)
                                    plots->str);
         else
             g_string_append(p->gp, "set title 'Latency of acknowledged breaks'\nset yrange [0:1]\nset xrange [0:1]\n"
-                                   "set label 1 'no break was acknowledged' at graph 0.5, graph 0.5 center\n"
+                                   "set label 1 'no break was acknowledged' at graph 0.5, graph 0.5 center\nunset key\n"
                                    "plot NaN notitle\nunset label 1\n");
         char *title = none_needed ? g_strdup_printf("Outcome of breaks that asked for an answer, by level change\\n"
                                                     "(%lld more needed no acknowledgement, not drawn)",
@@ -642,17 +642,21 @@ bool plot_timeline(Plot *p)
     int rows = 0;
     for (guint i = 0; i < nsub->len; i++)
         rows += g_array_index(nsub, int, i);
-    p->height = CLAMP(180 + (int)nodes->len * 18 + rows * 10, 420, 2400);
+    /* a long legend goes over the plot, in rows, so that the plot keeps its width */
+    guint entries = kinds->len + fails->len;
+    bool key_top = entries > 8;
+    p->height = CLAMP(180 + (int)nodes->len * 18 + rows * 10 + (key_top ? 60 + (int)(entries + 1) / 2 * 17 : 0), 420, 2400);
     char *title = g_strdup_printf("Operations of each client over time (run %lld): colour by operation, marks for "
-                                  "failures", (long long)run);
-    plot_head(p, title, ms ? "simulated time (ms)" : "simulated time (s)", "client (overlapping operations in rows of their own)");
+                                  "failures, overlapping operations in rows of their own", (long long)run);
+    plot_head(p, title, ms ? "simulated time (ms)" : "simulated time (s)", "client");
     g_free(title);
     g_string_append(p->gp, "set ytics (");
     for (guint i = 0; i < nodes->len; i++)
         g_string_append_printf(p->gp, "%s'%s' %u", i ? ", " : "", (char *)g_ptr_array_index(nodes, i), i);
     g_string_append_printf(p->gp, ")\nset yrange [%u.5:-0.5]\nset grid noytics xtics\nset xrange [%.9g:%.9g]\n"
-                                  "set key outside right top box\nset style fill solid 0.85 noborder\n",
-                           nodes->len - 1, (lo - span * 0.02) * scale, (hi + span * 0.02) * scale);
+                                  "%s\nset style fill solid 0.85 noborder\n",
+                           nodes->len - 1, (lo - span * 0.02) * scale, (hi + span * 0.02) * scale,
+                           key_top ? "set key outside top center horizontal maxcols 4 box" : "set key outside right top box");
     g_string_append(p->gp, "plot $ops using 1:2:3:4:5:6:7 with boxxyerror lc rgb variable notitle");
     for (guint i = 0; i < kinds->len; i++)
         g_string_append_printf(p->gp, ", NaN with boxes lc rgb '#%06x' title '%s'", kind_colour((int)i),

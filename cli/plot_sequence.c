@@ -352,8 +352,12 @@ static void gather(Seq *s, GPtrArray *pkts, bool rdr, int tdi_client, int ctp, i
             const char *routine = (const char *)sqlite3_column_text(st, 2);
             char *label = g_strdup_printf("%s (%s)", routine, sqlite3_column_text(st, 3));
             if (strncmp(routine, "Rx", 2) == 0) {
-                if (c && rdr)
-                    add_arrow(s->arrows, t, t, tdi_client, 1, S_UP, label); /* mini-redirector to RDBSS */
+                /* the receive indication that brought the break (the trace keeps the one row), then
+                 * the mini-redirector's call into RDBSS */
+                if (c && rdr) {
+                    add_arrow(s->arrows, t, t, ctp, tdi_client, S_UP, "ClientEventReceive (break notification)");
+                    add_arrow(s->arrows, t, t, tdi_client, 1, S_UP, label);
+                }
             } else {
                 add_arrow(s->arrows, t, t, c ? ctp : stp, c ? tdi_client : sapp, S_UP, label);
             }

@@ -319,20 +319,18 @@ static void on_timeout(Sim *sim, void *ctx, uint64_t arg)
 /* ---- the connection ---- */
 
 /* The path a break notification takes upward, for the sequence chart: the
- * transport's receive indication into the mini-redirector, which hands the
- * break to RDBSS (SEQUENCES.md, oplock break: RxIndicateChangeOfBufferingState). */
+ * mini-redirector hands the break to RDBSS (SEQUENCES.md, oplock break:
+ * RxIndicateChangeOfBufferingState), inside the transport's receive
+ * indication that brought it.  One row: the receive indication is implied
+ * (it is how the mini-redirector gets any data) and the chart draws it. */
 static void trace_break_path_up(Conn *c, TdiEndpoint *ep, const SmbMsg *m)
 {
     Trace *tr = net_trace(c->rdr->net);
     if (trace_level(tr) < TRACE_MESSAGES)
         return;
-    SimTime now = sim_now(c->rdr->sim);
-    uint32_t node = net_node_trace_id(rdbss_node(c->rdr->rdbss));
-    int64_t conn = tdi_endpoint_conn(ep);
     bool lease = m->oplock == OPLOCK_LEVEL_LEASE;
-    trace_indication(tr, now, node, conn, trace_name(tr, "ClientEventReceive"),
-                     trace_name(tr, lease ? "SMB2 lease break notification" : "SMB2 oplock break notification"));
-    trace_indication(tr, now, node, conn, trace_name(tr, "RxIndicateChangeOfBufferingState"),
+    trace_indication(tr, sim_now(c->rdr->sim), net_node_trace_id(rdbss_node(c->rdr->rdbss)), tdi_endpoint_conn(ep),
+                     trace_name(tr, "RxIndicateChangeOfBufferingState"),
                      trace_name(tr, oplock_state_name(lease, lease ? m->lease_state : oplock_level_state(m->oplock))));
 }
 

@@ -151,11 +151,11 @@ void trace_smb_create(Trace *tr, SimTime t, uint32_t node, int64_t conn, uint64_
 void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,
                     SimTime t_done, bool pending, uint32_t status);
 
-/* A call upward (`indications`): a transport's event handler into its TDI
- * client (ClientEventReceive, ClientEventDisconnect), a mini-redirector
- * into RDBSS (RxIndicateChangeOfBufferingState); object names what it
- * carries (an SMB command, a file).  Written where the sequence chart
- * needs the path up: break notifications and disconnect indications. */
+/* A call upward (`indications`): a transport's disconnect indication into
+ * its TDI client (ClientEventDisconnect), a mini-redirector's hand-over of
+ * a break to RDBSS (RxIndicateChangeOfBufferingState); object names what
+ * it carries (the kind of disconnect, the level offered).  Written where
+ * the sequence chart needs the path up, and nowhere else. */
 void trace_indication(Trace *tr, SimTime t, uint32_t node, int64_t conn, uint32_t routine, uint32_t object);
 
 /* What an open was granted (`oplock_grants`): level name (NONE, LEVEL_II,

@@ -248,7 +248,7 @@ static void test_sequence_rows(void)
     assert_text(t, "events in order (not to scale: --time linear)");
     /* the break down the server, across, and up the client to RDBSS and back */
     assert_text(t, "SMB OPLOCK_BREAK notification");
-    assert_text(t, "ClientEventReceive (SMB2 oplock break notification)");
+    assert_text(t, "ClientEventReceive (break notification)");
     assert_text(t, "RxIndicateChangeOfBufferingState (LEVEL_II)");
     assert_text(t, "MRxComputeNewBufferingState");
     assert_text(t, "SMB OPLOCK_BREAK request");
@@ -344,7 +344,7 @@ static void test_timeline(void)
     g_assert_cmpint(count_text(t, "open"), ==, 1);
     assert_text(t, "ended STATUS_IO_TIMEOUT");
     assert_text(t, "simulated time (s)");
-    assert_text(t, "client (overlapping operations in rows of their own)");
+    assert_text(t, "overlapping operations in rows of their own");
     g_ptr_array_unref(t);
 }
 
