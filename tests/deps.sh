@@ -18,6 +18,8 @@ command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 command -v parallel >/dev/null 2>&1 || missing="$missing parallel"  # the sweep test runs GNU parallel
 command -v tshark >/dev/null 2>&1 || missing="$missing tshark"      # the capture test reads captures with Wireshark's dissectors
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"  # the figure test opens the HTML reports in a browser
+# the font the figures' label layout is measured against (gnuplot's "Sans")
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "rdrsim needs:$missing" >&2
