@@ -531,7 +531,6 @@ bool plot_sequence(Plot *p)
                                   (long long)s.run);
     plot_head(p, title, "", o->linear ? "simulated time (ms), downwards, to scale"
                                        : "simulated time (ms), downwards; one row per event");
-    g_free(title);
     g_string_append_printf(p->gp,
                            "unset title\nunset xlabel\nunset key\nunset xtics\nset lmargin at screen %.6f\n"
                            "set rmargin at screen %.6f\nset tmargin at screen %.6f\nset bmargin at screen %.6f\n"
@@ -549,12 +548,11 @@ bool plot_sequence(Plot *p)
     g_string_append(sub, o->linear ? " ms, time to scale" : " ms, events in order (not to scale: --time linear)");
     if (total > n)
         g_string_append_printf(sub, "; the first %u of %u arrows (choose a window: --from, --to)", n, total);
-    char *head_title = g_strdup_printf("Connection %lld between %s and %s (run %lld)", (long long)s.conn, s.cli, s.srv,
-                                       (long long)s.run);
+    /* the title as a label: gnuplot would place its own by the margins, not where the chart reserved room */
     g_string_append(p->gp, "set label ");
-    gp_quoted(p->gp, head_title);
+    gp_quoted(p->gp, title);
     g_string_append_printf(p->gp, " at screen 0.5, screen %.6f center font ',13'\n", 1.0 - 16.0 / H);
-    g_free(head_title);
+    g_free(title);
     for (int side = 0; side < 2; side++) {
         int a = side ? nl / 2 : 0, b = side ? nl - 1 : nl / 2 - 1;
         g_string_append(p->gp, "set label ");
