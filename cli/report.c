@@ -324,13 +324,22 @@ static void first_connection_figure(Ctx *c)
 /* The sweep plots of the headline metrics that vary over the points. */
 static void sweep_figures(Ctx *c, const char *const *metrics, size_t n)
 {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM metrics WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+        return;
     for (size_t i = 0; i < n; i++) {
+        /* only the metrics the runs wrote */
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, metrics[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 2)
+            continue;
         PlotOptions o = { c->db_path, "sweep", "", 0, 0, 0, metrics[i], NULL, NAN, NAN, false };
         char *cap = g_strdup_printf("%s at each parameter point: the median of its runs and its 95%% interval",
                                     metrics[i]);
         html_figure(c->page, c->db, &o, cap);
         g_free(cap);
     }
+    sqlite3_finalize(st);
 }
 
 static char *fmt_ms(double ns) { return isnan(ns) ? g_strdup("") : g_strdup_printf("%.3f", ns / 1e6); }
