@@ -208,6 +208,10 @@ static bool output_open(Output *o, const char *path, const char *cmd)
         o->f = stdout;
         return true;
     }
+    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        fprintf(stderr, "rdrsim %s: -o %s: is a directory (expected a file)\n", cmd, path);
+        return false;
+    }
     o->tmp = g_strdup_printf("%s.partial", path);
     o->f = fopen(o->tmp, "w");
     if (!o->f) {

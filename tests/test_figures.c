@@ -494,11 +494,23 @@ static void test_report_html(void)
     g_assert_cmpint(count_of(html, "data-what=\"sequence\""), ==, 0);
     g_free(html);
     g_free(page);
-    /* an unwritable output: exit 3 on no file, nothing half written */
+    /* an output that cannot be written: exit 2, nothing half written */
     char *err = NULL;
     g_assert_cmpint(rdrsim(NULL, &err, "report", ob_db, "--format", "html", "-o", "/nonexistent/dir/r.html", NULL),
                     ==, 2);
+    g_assert_nonnull(strstr(err, "-o /nonexistent/dir/r.html"));
     g_free(err);
+    g_assert_cmpint(rdrsim(NULL, &err, "report", ob_db, "--format", "html", "-o", dir, NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "is a directory"));
+    g_free(err);
+    /* a trace that is not one: exit 2, no page left behind */
+    char *junk = path_in("junk.db"), *junk_page = path_in("junk.html");
+    g_assert_true(g_file_set_contents(junk, "not a trace", -1, NULL));
+    g_assert_cmpint(rdrsim(NULL, &err, "report", junk, "--format", "html", "-o", junk_page, NULL), ==, 2);
+    g_assert_false(g_file_test(junk_page, G_FILE_TEST_EXISTS));
+    g_free(err);
+    g_free(junk);
+    g_free(junk_page);
 }
 
 static char *compare_html(const char *a, const char *b, const char *name, int want)
