@@ -10,6 +10,7 @@
 
 #include "plot_int.h"
 #include "report.h"
+#include "stats.h"
 
 /* run_id -> index of its parameter point in plot_points' order */
 static GHashTable *run_points(Plot *p, GPtrArray *points, GArray *runs_per_point)
@@ -243,12 +244,6 @@ static void line_free(gpointer p)
     g_free(l);
 }
 
-static gint dbl_cmp(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 #define MAX_LINES 8
 
 bool plot_timeouts(Plot *p)
@@ -306,7 +301,7 @@ bool plot_timeouts(Plot *p)
         GString *plots = g_string_new("");
         for (guint i = 0; i < lines->len; i++) {
             TimeoutLine *l = g_ptr_array_index(lines, i);
-            g_array_sort(l->t, dbl_cmp);
+            stats_sort((double *)(void *)l->t->data, l->t->len);
             /* a point with several runs: the mean count per run */
             int runs = sweep ? g_array_index(rpp, int, plot_index_of(points, l->name)) : nruns;
             g_string_append_printf(p->gp, "$k%zu_%u << EOD\n0 0\n", k, i);
