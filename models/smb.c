@@ -135,6 +135,14 @@ static SmbMsg *slot_take(SmbWire *w, uint64_t tag)
     return m;
 }
 
+int64_t smb_wire_label(void *ctx, uint64_t tag, bool *has)
+{
+    SmbWire *w = ctx;
+    uint32_t i = (uint32_t)tag;
+    *has = i < w->n_slots && w->slots[i].gen == (uint32_t)(tag >> 32) && w->slots[i].m;
+    return *has ? (int64_t)w->slots[i].m->msg_id : -1;
+}
+
 static void on_sent(void *ctx, TdiEndpoint *ep, const TdiIo *io)
 {
     (void)ep;

@@ -183,6 +183,8 @@ void smb_wire_free(SmbWire *w);
 
 /* Send `m` (ownership passes) over `ep` to `peer`, tracing it as sent by
  * `node`.  Returns the TDI_SEND status. */
+/* The MessageId of the message a record's tag names (TdiLabel). */
+int64_t smb_wire_label(void *ctx, uint64_t tag, bool *has);
 NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, SmbMsg *m);
 /* The message a received record carries; the caller owns it. */
 SmbMsg *smb_receive(SmbWire *w, uint64_t tag);

@@ -340,6 +340,7 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     Sim *sim = net_sim(net);
     Trace *trace = net_trace(net);
     s->wire = smb_wire_new(trace, sim, net);
+    tdi_set_label(tdi, smb_wire_label, s->wire);
     s->sim = sim;
     s->trace = trace;
     s->coh = coh_new();

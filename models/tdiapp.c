@@ -1,5 +1,7 @@
 #include "tdiapp.h"
 
+#include "cc.h"
+
 #include <glib.h>
 #include <string.h>
 
@@ -38,6 +40,37 @@ static void announce(Client *c, const char *what)
 
 void tdiapp_set_waits(TdiApp *app, Waits *waits) { app->waits = waits; }
 
+bool tdiapp_is_router(const Decl *d) { return strcmp(d->spec->kind, "router") == 0; }
+
+static int congestion_of(const char *s)
+{
+    return strcmp(s, "none") == 0 ? CC_NONE : strcmp(s, "newreno") == 0 ? CC_NEWRENO
+                                            : strcmp(s, "cubic") == 0   ? CC_CUBIC
+                                                                        : -1;
+}
+
+/* congestion=none keeps the transport of old as it was, defaults and all:
+ * the keys it leaves out take their values from before congestion control
+ * (tdi_legacy_params), so that its traces are those of older builds. */
+static void legacy_defaults(Decl *d)
+{
+    static const struct {
+        const char *key, *text;
+    } old[] = { { "rto_min", "1s" }, { "delayed_ack", "200ms" }, { "disconnect_timeout", "500ms" },
+                { "window", "64KiB" } };
+    TdiParams lp;
+    tdi_legacy_params(&lp);
+    const int64_t vals[] = { lp.rto.min, lp.delayed_ack, lp.disconnect_timeout, lp.window };
+    for (size_t i = 0; i < G_N_ELEMENTS(old); i++) {
+        ParamValue *v = &d->values[decl_param_index(d->spec, old[i].key)];
+        if (v->given)
+            continue;
+        v->i = vals[i];
+        g_free(v->text);
+        v->text = g_strdup(old[i].text);
+    }
+}
+
 void tdiapp_node_params(const Decl *node, TdiParams *p)
 {
     tdi_default_params(p);
@@ -52,6 +85,9 @@ void tdiapp_node_params(const Decl *node, TdiParams *p)
     p->delayed_ack = decl_param(node, "delayed_ack")->i;
     p->window = (uint32_t)decl_param(node, "window")->i;
     p->orderly_release = strcmp(decl_param(node, "release")->s, "abort") != 0;
+    p->congestion = congestion_of(decl_param(node, "congestion")->s);
+    p->sack = decl_param(node, "sack")->i != 0;
+    p->initial_window = (int)decl_param(node, "initial_window")->i;
 }
 
 static bool is_endpoint_action(const Action *a) { return strcmp(a->spec->subject, "endpoint") == 0; }
@@ -61,10 +97,18 @@ void tdiapp_check(Scenario *sc)
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
         if (d->spec->is_node) {
+            if (tdiapp_is_router(d))
+                continue;
             const ParamValue *r = decl_param(d, "release");
             if (strcmp(r->s, "orderly") != 0 && strcmp(r->s, "abort") != 0)
                 scenario_error(sc, r->line ? r->line : d->line, r->col ? r->col : d->col,
                                "release=%s: expected orderly or abort", r->s);
+            const ParamValue *cg = decl_param(d, "congestion");
+            if (congestion_of(cg->s) < 0)
+                scenario_error(sc, cg->line ? cg->line : d->line, cg->col ? cg->col : d->col,
+                               "congestion=%s: expected cubic, newreno or none", cg->s);
+            else if (congestion_of(cg->s) == CC_NONE)
+                legacy_defaults(d);
             continue;
         }
         if (strcmp(d->spec->kind, "endpoint") != 0)
@@ -327,7 +371,7 @@ void tdiapp_write_metrics(TdiApp *app, Trace *trace)
 {
     for (guint i = 0; i < app->sc->decls->len; i++) {
         const Decl *d = g_ptr_array_index(app->sc->decls, i);
-        if (!d->spec->is_node)
+        if (!d->spec->is_node || tdiapp_is_router(d))
             continue;
         char *name = g_strdup_printf("tdi.%s.retransmits", d->id);
         trace_metric(trace, name, (double)tdi_node_retransmits(app->tdi, net_find_node(app->net, d->id)));

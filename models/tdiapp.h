@@ -22,6 +22,8 @@ typedef struct TdiApp TdiApp;
  * schema (models/world.c); this module reads them by name. */
 
 /* Transport parameters of a node declaration. */
+/* A `router` declaration: a node with no transport of its own. */
+bool tdiapp_is_router(const Decl *d);
 void tdiapp_node_params(const Decl *node, TdiParams *p);
 
 /* Checks the grammar cannot make: endpoint nodes, peers, modes. */

@@ -16,15 +16,18 @@
 /* Every node has a transport; these keys set it (models/tdi/tdi.h). */
 #define TRANSPORT_KEYS \
     { "rto_initial", PT_TIME, 0, "1s", "retransmission time-out before the first RTT sample (RFC 6298 2.1)", 1e3, 3600e9 }, \
-    { "rto_min", PT_TIME, 0, "1s", "lower bound of the retransmission time-out (RFC 6298 2.4)", 1e3, 3600e9 }, \
+    { "rto_min", PT_TIME, 0, "300ms", "lower bound of the retransmission time-out (RFC 6298 2.4; Windows' MinRto; 1s when congestion=none)", 1e3, 3600e9 }, \
     { "rto_max", PT_TIME, 0, "60s", "upper bound of the retransmission time-out (RFC 6298 2.5)", 1e3, 86400e9 }, \
     { "rto_granularity", PT_TIME, 0, "1ms", "clock granularity G of RFC 6298", 0, 1e9 }, \
     { "syn_retries", PT_INT, 0, "2", "SYN retransmissions before TDI_CONNECT fails with STATUS_IO_TIMEOUT", 0, 100 }, \
     { "data_retries", PT_INT, 0, "5", "retransmissions of one segment before the connection is lost", 0, 100 }, \
-    { "disconnect_timeout", PT_TIME, 0, "500ms", "time-out of a TDI_DISCONNECT that gives none", 1, 3600e9 }, \
+    { "disconnect_timeout", PT_TIME, 0, "900ms", "time-out of a TDI_DISCONNECT that gives none (500ms when congestion=none)", 1, 3600e9 }, \
     { "accept_timeout", PT_TIME, 0, "500ms", "how long an offer awaits TDI_ACCEPT after a TDI_QUERY_ACCEPT listen", 1, 3600e9 }, \
-    { "delayed_ack", PT_TIME, 0, "200ms", "longest an ACK waits to ride on data, every second segment acknowledged at once (RFC 9293 3.8.6.3); 0: every segment at once", 0, 500e6 }, \
-    { "window", PT_SIZE, 0, "64KiB", "bytes in flight per direction of a connection", 1, 1073741824 }, \
+    { "delayed_ack", PT_TIME, 0, "40ms", "longest an ACK waits to ride on data, every second segment acknowledged at once (RFC 9293 3.8.6.3; Windows' DelayedAckTimeout; 200ms when congestion=none); 0: every segment at once", 0, 500e6 }, \
+    { "window", PT_SIZE, 0, "16MiB", "the receive window it advertises (auto-tuning as a fixed value, window scaling per RFC 7323); with congestion=none the fixed send window of each connection (64KiB then)", 1, 1073741824 }, \
+    { "congestion", PT_STRING, 0, "cubic", "congestion control: cubic (RFC 9438, Windows' default), newreno (RFC 5681, 6582), or none (the fixed window and defaults of rdrsim before congestion control)", NO_BOUNDS }, \
+    { "sack", PT_BOOL, 0, "yes", "offer selective acknowledgements (RFC 2018) and recover losses with them (RFC 6675); used when both ends offer them", NO_BOUNDS }, \
+    { "initial_window", PT_INT, 0, "10", "initial congestion window in segments (RFC 6928; Windows' InitialCongestionWindow)", 1, 1000 }, \
     { "release", PT_STRING, 0, "orderly", "TDI_DISCONNECT(RELEASE) on this transport: orderly (the four-step controlled disconnect) or abort (a transport without controlled disconnects terminates all activity, TDI_DISCONNECT)", NO_BOUNDS },
 
 static const ParamSpec node_keys[] = {
@@ -145,8 +148,13 @@ static const ParamSpec link_keys[] = {
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
+static const ParamSpec router_keys[] = {
+    { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
+};
+
 static const DeclSpec decls[] = {
     { "node", 1, true, false, node_keys, "a network node" },
+    { "router", 1, true, false, router_keys, "a node that forwards packets along the shortest paths and runs nothing of its own" },
     { "client", 1, true, false, client_keys, "a client machine and its RDBSS" },
     { "server", 1, true, false, server_keys, "a server machine and its file server" },
     { "link", 2, false, false, link_keys, "a full-duplex link between two nodes" },
@@ -588,8 +596,11 @@ World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
     w->net = net_new(sim, trace, seed);
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
-        if (d->spec->is_node)
-            net_add_node(w->net, d->id);
+        if (d->spec->is_node) {
+            NetNode *n = net_add_node(w->net, d->id);
+            if (tdiapp_is_router(d))
+                net_node_set_router(n, true);
+        }
     }
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
@@ -603,7 +614,7 @@ World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
     w->tdi = tdi_new(w->net);
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
-        if (!d->spec->is_node)
+        if (!d->spec->is_node || tdiapp_is_router(d))
             continue;
         TdiParams p;
         tdiapp_node_params(d, &p);
@@ -635,6 +646,7 @@ World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
 
 void world_flush(World *w, Trace *trace)
 {
+    net_write_metrics(w->net, trace);
     ping_write_metrics(w->ping, trace);
     tdiapp_write_metrics(w->tdiapp, trace);
     smbsetup_flush_trace(w->smb);

@@ -64,7 +64,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS expectations(run_id INTEGER NOT NULL, line INTEGER, query TEXT, op TEXT,\n"
     "  expected TEXT, actual TEXT, passed INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS packet(run_id INTEGER NOT NULL, t_ns INTEGER, t_arrive_ns INTEGER,\n"
-    "  link INTEGER, src INTEGER, dst INTEGER, conn INTEGER, bytes INTEGER, kind INTEGER, fate INTEGER);\n"
+    "  link INTEGER, src INTEGER, dst INTEGER, conn INTEGER, bytes INTEGER, kind INTEGER, fate INTEGER,\n"
+    "  hop INTEGER, wait_ns INTEGER, seq INTEGER, ack INTEGER, flags INTEGER, msg_id INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS tdi_request(run_id INTEGER NOT NULL, node INTEGER, endpoint INTEGER,\n"
     "  conn INTEGER, request INTEGER, flags INTEGER, t_ns INTEGER, t_done_ns INTEGER, status INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS tdi_state(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER,\n"
@@ -99,7 +100,11 @@ static const char schema_sql[] =
     "  SELECT m.run_id, n.name, m.value FROM metric m JOIN names n ON n.id = m.name;\n"
     "CREATE VIEW IF NOT EXISTS packets AS\n"
     "  SELECT p.run_id, p.t_ns, p.t_arrive_ns, l.name AS link, s.name AS src, d.name AS dst, p.conn,\n"
-    "         p.bytes, k.name AS kind, f.name AS fate\n"
+    "         p.bytes, k.name AS kind, f.name AS fate, p.hop, p.t_ns + p.wait_ns AS t_wire_ns, p.seq, p.ack,\n"
+    "         CASE WHEN p.flags IS NULL THEN NULL ELSE substr(\n"
+    "           CASE WHEN p.flags & 2 THEN '|SYN' ELSE '' END || CASE WHEN p.flags & 1 THEN '|FIN' ELSE '' END ||\n"
+    "           CASE WHEN p.flags & 4 THEN '|RST' ELSE '' END || CASE WHEN p.flags & 16 THEN '|ACK' ELSE '' END, 2)\n"
+    "         END AS flags, (p.flags >> 8) & 1 AS retransmit, p.msg_id\n"
     "  FROM packet p JOIN names l ON l.id = p.link JOIN names s ON s.id = p.src\n"
     "       JOIN names d ON d.id = p.dst JOIN names k ON k.id = p.kind JOIN names f ON f.id = p.fate;\n"
     "CREATE VIEW IF NOT EXISTS tdi_requests AS\n"
@@ -225,7 +230,7 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_PARAM] = "INSERT INTO main.params VALUES (?,?,?)",
     [ST_METRIC] = "INSERT INTO main.metric VALUES (?,?,?)",
     [ST_EXPECT] = "INSERT INTO main.expectations VALUES (?,?,?,?,?,?,?)",
-    [ST_PACKET] = "INSERT INTO main.packet VALUES (?,?,?,?,?,?,?,?,?,?)",
+    [ST_PACKET] = "INSERT INTO main.packet VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_TDI_REQUEST] = "INSERT INTO main.tdi_request VALUES (?,?,?,?,?,?,?,?,?)",
     [ST_TDI_STATE] = "INSERT INTO main.tdi_state VALUES (?,?,?,?,?,?)",
     [ST_DISCONNECT] = "INSERT INTO main.disconnect VALUES (?,?,?,?,?,?,?,?,?)",
@@ -342,9 +347,11 @@ static const struct {
 } added_columns[] = {
     { "oplock_break", "offered_level" }, { "oplock_break", "acked_level" }, { "smb_message", "async_id" },
     { "smb_message", "file" },           { "smb_message", "oplock" },
-    { "smb_message", "lease_state" },    { "smb_message", "epoch" },
+    { "smb_message", "lease_state" },    { "smb_message", "epoch" },          { "packet", "hop" },
+    { "packet", "wait_ns" },             { "packet", "seq" },                 { "packet", "ack" },
+    { "packet", "flags" },               { "packet", "msg_id" },
 };
-static const char *const views_of_added[] = { "oplock_breaks", "smb_messages", "smb_creates" };
+static const char *const views_of_added[] = { "oplock_breaks", "smb_messages", "smb_creates", "packets" };
 
 static bool has_column(Trace *tr, const char *table, const char *column)
 {
@@ -966,13 +973,16 @@ void trace_expectation(Trace *tr, int line, const char *query, const char *op, c
     insert(tr, st);
 }
 
-void trace_packet(Trace *tr, SimTime t, SimTime t_arrive, uint32_t link, uint32_t src, uint32_t dst, int64_t conn,
-                  uint32_t bytes, uint32_t kind, uint32_t fate)
+void trace_packet(Trace *tr, const TracePacket *p)
 {
     if (!tr || tr->level < TRACE_ALL || failed(tr))
         return;
-    int64_t v[] = { t, t_arrive, link, src, dst, conn, bytes, kind, fate };
-    insert_row(tr, ST_PACKET, v, 9, 1u << 1);
+    int64_t v[] = { p->t, p->t_arrive, p->link, p->src, p->dst, p->conn, p->bytes, p->kind, p->fate,
+                    p->hop, p->waited, p->seq, p->ack, p->flags, p->has_msg ? p->msg : -1 };
+    /* negative: NULL (t_arrive of a packet that did not arrive; no TCP
+     * header); a MessageId may be -1 (a break notification's), so the
+     * message column is NULL only when there is none */
+    insert_row(tr, ST_PACKET, v, 15, 1u << 1 | 1u << 11 | 1u << 12 | 1u << 13 | (p->has_msg ? 0 : 1u << 14));
 }
 
 void trace_tdi_request(Trace *tr, uint32_t node, uint32_t endpoint, int64_t conn, uint32_t request, uint32_t flags,

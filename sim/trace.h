@@ -97,8 +97,19 @@ void trace_expectation(Trace *tr, int line, const char *query, const char *op, c
                        const char *actual, bool passed);
 
 /* A packet's fate, once known.  t_arrive < 0: it never arrived. */
-void trace_packet(Trace *tr, SimTime t, SimTime t_arrive, uint32_t link, uint32_t src, uint32_t dst, int64_t conn,
-                  uint32_t bytes, uint32_t kind, uint32_t fate);
+/* A packet on one hop of its path: queued at t (sent, or forwarded by a
+ * router), on the wire after `waited`, at the hop's far end at t_arrive
+ * (-1: it did not get there, fate says why); link and direction (src, dst
+ * its ends), the hop's number on the path (1 first), the TCP sequence and
+ * acknowledgement numbers and flags (-1: not TCP), the SMB MessageId of
+ * the message it carries (-1: none). */
+typedef struct {
+    SimTime t, t_arrive, waited;
+    uint32_t link, src, dst, bytes, kind, fate;
+    int64_t conn, hop, seq, ack, flags, msg;
+    bool has_msg;
+} TracePacket;
+void trace_packet(Trace *tr, const TracePacket *p);
 
 /* A TDI request, once completed (t_done < 0 and STATUS_PENDING: never
  * completed by the end of the run).  flags is a name id ('' for none). */

@@ -67,9 +67,9 @@ static char *known_db_v(const char *name, double scale, int variant)
     trace_smb_message(tr, 2 * SIM_SEC + 10 * SIM_MS, srv, c1, 1, &(TraceSmb){ .msg_id = 8, .command = brk, .response = true, .async = false, .status = STATUS_SUCCESS, .async_id = -1, .file = -1, .oplock = -1, .lease_state = -1, .epoch = -1 }, 92);
     uint32_t link = trace_name(tr, "c1-srv"), dl = trace_name(tr, "delivered"), lost = trace_name(tr, "lost");
     uint32_t syn = trace_name(tr, "syn"), data = trace_name(tr, "data");
-    trace_packet(tr, 0, SIM_MS, link, c1, srv, 1, 40, syn, dl);
-    trace_packet(tr, 1 * SIM_MS, 2 * SIM_MS, link, c1, srv, 1, 240, data, dl);
-    trace_packet(tr, 2 * SIM_MS, -1, link, srv, c1, 1, 220, data, lost);
+    trace_packet(tr, &(TracePacket){ .t = 0, .t_arrive = SIM_MS, .link = link, .src = c1, .dst = srv, .conn = 1, .bytes = 40, .kind = syn, .fate = dl, .hop = 1, .seq = -1, .ack = -1, .flags = -1 });
+    trace_packet(tr, &(TracePacket){ .t = 1 * SIM_MS, .t_arrive = 2 * SIM_MS, .link = link, .src = c1, .dst = srv, .conn = 1, .bytes = 240, .kind = data, .fate = dl, .hop = 1, .seq = -1, .ack = -1, .flags = -1 });
+    trace_packet(tr, &(TracePacket){ .t = 2 * SIM_MS, .t_arrive = -1, .link = link, .src = srv, .dst = c1, .conn = 1, .bytes = 220, .kind = data, .fate = lost, .hop = 1, .seq = -1, .ack = -1, .flags = -1 });
     uint32_t req = trace_name(tr, "TDI_CONNECT"), noflags = trace_name(tr, "");
     trace_tdi_request(tr, c1, ep, 1, req, noflags, 0, 2 * SIM_MS, STATUS_SUCCESS);
     trace_tdi_request(tr, c2, ep, 2, req, noflags, 0, 7 * SIM_SEC, STATUS_IO_TIMEOUT);

@@ -41,7 +41,7 @@ static void write_run(Trace *tr, uint64_t seed, int packets)
     uint32_t link = trace_name(tr, "c1-srv"), c1 = trace_name(tr, "c1"), srv = trace_name(tr, "srv");
     uint32_t kind = trace_name(tr, "echo_request"), ok = trace_name(tr, "delivered"), lost = trace_name(tr, "lost");
     for (int i = 0; i < packets; i++)
-        trace_packet(tr, i * 1000, i % 10 ? i * 1000 + 500 : -1, link, c1, srv, 7, 100, kind, i % 10 ? ok : lost);
+        trace_packet(tr, &(TracePacket){ .t = i * 1000, .t_arrive = i % 10 ? i * 1000 + 500 : -1, .link = link, .src = c1, .dst = srv, .conn = 7, .bytes = 100, .kind = kind, .fate = i % 10 ? ok : lost, .hop = 1, .seq = -1, .ack = -1, .flags = -1 });
     trace_param(tr, "scenario.seed", "1");
     trace_metric(tr, "ping.sent", packets);
     g_assert_true(trace_end_run(tr, "complete", NULL, 123, packets, &err));
@@ -116,7 +116,7 @@ static void test_writer_thread(void)
     const int N = 300000;
     for (int i = 0; i < N; i++) {
         uint32_t kind = trace_name(tr, i % 1000 ? "echo_request" : (i % 2000 ? "odd" : "even"));
-        trace_packet(tr, i, -1, 1, 2, 3, i, 100, kind, 0);
+        trace_packet(tr, &(TracePacket){ .t = i, .t_arrive = -1, .link = 1, .src = 2, .dst = 3, .conn = i, .bytes = 100, .kind = kind, .fate = 0, .hop = 1, .seq = -1, .ack = -1, .flags = -1 });
         if (i == 150000) {
             /* a query in the middle: waits for the writer */
             char *n = query(trace_db(tr), "SELECT count(*) FROM packet WHERE run_id = 2");
@@ -154,7 +154,7 @@ static void test_levels(void)
     Trace *tr = trace_open(path, &err);
     TraceRunInfo info = { "x.rsim", "x", "", "", 1, TRACE_MESSAGES };
     g_assert_true(trace_begin_run(tr, &info, &err));
-    trace_packet(tr, 0, 1, 1, 1, 1, 0, 1, 1, 1); /* below the level: dropped */
+    trace_packet(tr, &(TracePacket){ .t = 0, .t_arrive = 1, .link = 1, .src = 1, .dst = 1, .conn = 0, .bytes = 1, .kind = 1, .fate = 1, .hop = 1, .seq = -1, .ack = -1, .flags = -1 }); /* below the level: dropped */
     trace_metric(tr, "m", 1);
     g_assert_true(trace_end_run(tr, "complete", NULL, 0, 0, &err));
     ASSERT_QUERY(trace_db(tr), "SELECT count(*) FROM packet", "0");
@@ -162,7 +162,7 @@ static void test_levels(void)
     ASSERT_QUERY(trace_db(tr), "SELECT trace_level FROM runs", "messages");
     trace_close(tr);
     /* A NULL trace takes every call and does nothing. */
-    trace_packet(NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    trace_packet(NULL, &(TracePacket){ .t = 0, .t_arrive = 0, .link = 0, .src = 0, .dst = 0, .conn = 0, .bytes = 0, .kind = 0, .fate = 0, .hop = 1, .seq = -1, .ack = -1, .flags = -1 });
     trace_metric(NULL, "m", 1);
     g_assert_cmpuint(trace_name(NULL, "x"), ==, 0);
     TraceLevel l;

@@ -1,8 +1,11 @@
 /* tcp.c: the TCP engine under TDI: connections and their two halves,
  * segments with byte sequence numbers and cumulative acknowledgements,
- * the receiver's out-of-order list, the fixed send window, retransmission
- * on the RFC 6298 time-out (rto.c) with Karn's rule and fast retransmit
- * after three duplicate ACKs, delayed ACKs, the three-way handshake, FIN
+ * the receiver's out-of-order list, congestion control (cc.c: NewReno or
+ * CUBIC, fast retransmit and NewReno recovery, RFC 5681/6582, or SACK loss
+ * recovery, RFC 2018/6675) within the peer's receive window -- or, with
+ * congestion=none, the fixed send window of old --, retransmission on the
+ * RFC 6298 time-out (rto.c) with Karn's rule, delayed ACKs, the three-way
+ * handshake, FIN
  * (the controlled disconnect, TDI.md's mapping onto TCP), RST (the
  * abortive one) and the retry limit after which a connection is lost.
  * It guarantees in-order, whole-record delivery to the endpoint and tells
@@ -68,15 +71,28 @@ static void half_init(Half *h, Conn *c, uint8_t side, TdiNode *tn)
     g_queue_init(&h->records);
 }
 
-Conn *tcp_conn_new(Tdi *tdi, TdiNode *a, TdiNode *b, NetLink *link, uint16_t port)
+/* What the SYN and SYN-ACK settle: the peer's receive window (scaled, RFC
+ * 7323), SACK when both offer it (RFC 2018 3), the initial window. */
+static void half_negotiate(Half *h, Half *peer)
+{
+    const TdiParams *p = &h->tn->p;
+    h->peer_rwnd = peer->tn->p.window;
+    h->sack = p->congestion != CC_NONE && p->sack && peer->tn->p.sack;
+    int64_t mtu = net_route_mtu(h->conn->tdi->net, h->node, peer->node, &h->hop);
+    cc_init(&h->cc, (CcKind)p->congestion, mtu > HDR_BYTES ? (uint32_t)(mtu - HDR_BYTES) : 1, p->initial_window,
+            h->peer_rwnd);
+}
+
+Conn *tcp_conn_new(Tdi *tdi, TdiNode *a, TdiNode *b, uint16_t port)
 {
     Conn *c = g_aligned_alloc0(1, sizeof(Conn), _Alignof(Conn));
     c->tdi = tdi;
     c->id = tdi->next_conn++;
     c->port = port;
-    c->link = link;
     half_init(&c->h[0], c, 0, a);
     half_init(&c->h[1], c, 1, b);
+    half_negotiate(&c->h[0], &c->h[1]);
+    half_negotiate(&c->h[1], &c->h[0]);
     c->discs = g_array_new(FALSE, FALSE, sizeof(Disc));
     c->release = c->abort = -1;
     g_ptr_array_add(tdi->conns, c);
@@ -92,6 +108,8 @@ void tcp_conn_free(Conn *c)
         q_free_all(&c->h[i].records, &c->tdi->record_pool);
         if (c->h[i].ooo)
             g_array_unref(c->h[i].ooo);
+        if (c->h[i].sacked)
+            g_array_unref(c->h[i].sacked);
         if (c->h[i].ep)
             c->h[i].ep->half = NULL;
     }
@@ -118,6 +136,44 @@ static Conn *conn_by_id(Tdi *tdi, int64_t id)
 
 static Half *peer_of(Half *h) { return &h->conn->h[1 - h->side]; }
 
+/* The SACK blocks of an acknowledgement (RFC 2018 4): the block holding the
+ * latest out-of-order segment first, then the highest others, three in all
+ * (what fits beside the timestamps option Windows does not send). */
+static void sack_blocks(const Half *h, NetPacket *pkt)
+{
+    Range first = { 0, 0 }, other[2] = { { 0, 0 }, { 0, 0 } };
+    Range cur = { 0, 0 };
+    bool have = false;
+    for (guint i = 0; i <= h->ooo->len; i++) {
+        const Range *r = i < h->ooo->len ? &g_array_index(h->ooo, Range, i) : NULL;
+        if (r && have && r->start <= cur.end) {
+            cur.end = MAX(cur.end, r->end);
+            continue;
+        }
+        if (have) { /* a merged block is complete */
+            if (h->last_ooo >= cur.start && h->last_ooo < cur.end) {
+                first = cur;
+            } else {
+                other[0] = other[1];
+                other[1] = cur;
+            }
+        }
+        if (r) {
+            cur = *r;
+            have = true;
+        }
+    }
+    Range out[3] = { first, other[1], other[0] };
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        if (out[i].end <= out[i].start || out[i].start <= h->rcv_nxt)
+            continue;
+        pkt->sack[2 * n] = (uint32_t)MIN(out[i].start - h->rcv_nxt, UINT32_MAX);
+        pkt->sack[2 * n + 1] = (uint32_t)MIN(out[i].end - h->rcv_nxt, UINT32_MAX);
+        n++;
+    }
+}
+
 void tcp_send_seg(Half *h, uint32_t flags, uint64_t seq, uint32_t len, int kind)
 {
     Tdi *tdi = h->conn->tdi;
@@ -135,8 +191,10 @@ void tcp_send_seg(Half *h, uint32_t flags, uint64_t seq, uint32_t len, int kind)
         .bytes = HDR_BYTES + len + extra,
         .hdr = { flags | (uint64_t)h->side << 8 | (uint64_t)h->conn->port << 16, seq, h->rcv_nxt, len },
     };
+    if (h->sack && h->ooo && (flags & SEG_ACK))
+        sack_blocks(h, &pkt);
     h->unacked_segs = 0; /* this segment acknowledges all we have */
-    net_send_on(tdi->net, h->conn->link, h->node, &pkt);
+    net_send_via(tdi->net, h->node, peer_of(h)->node, &pkt, &h->hop);
 }
 
 static void send_ack(Half *h) { tcp_send_seg(h, SEG_ACK, h->snd_nxt, 0, K_ACK); }
@@ -175,9 +233,133 @@ void tcp_close_half(Half *h)
 
 static uint32_t mss(Half *h)
 {
-    NetLink *l = h->conn->link;
-    int64_t mtu = l ? net_link_params(l)->mtu : 1500;
+    int64_t mtu = net_route_mtu(h->conn->tdi->net, h->node, peer_of(h)->node, &h->hop);
     return mtu > HDR_BYTES ? (uint32_t)(mtu - HDR_BYTES) : 1;
+}
+
+/* One segment of new data, timed when nothing is. */
+static void send_new(Half *h, uint64_t len)
+{
+    tcp_send_seg(h, SEG_ACK, h->snd_nxt, (uint32_t)len, K_DATA);
+    if (!h->timing) {
+        h->timing = true;
+        h->timed_end = h->snd_nxt + len;
+        h->timed_at = sim_now(h->conn->tdi->sim);
+    }
+    h->snd_nxt += len;
+    if (h->snd_nxt > h->snd_hi)
+        h->snd_hi = h->snd_nxt;
+    if (h->rtx_timer == SIM_NO_EVENT)
+        tcp_arm_rtx(h);
+}
+
+/* ---- the SACK scoreboard (RFC 6675) ---- */
+
+/* Add [s, e) to the scoreboard; whether it SACKed anything new. */
+static bool sb_add(Half *h, uint64_t s, uint64_t e)
+{
+    if (!h->sacked)
+        h->sacked = g_array_new(FALSE, FALSE, sizeof(Range));
+    GArray *a = h->sacked;
+    guint i = 0;
+    while (i < a->len && g_array_index(a, Range, i).end < s)
+        i++;
+    if (i < a->len && g_array_index(a, Range, i).start <= s && g_array_index(a, Range, i).end >= e)
+        return false;
+    Range r = { s, e };
+    /* swallow every block [s, e) touches */
+    while (i < a->len && g_array_index(a, Range, i).start <= r.end) {
+        Range *x = &g_array_index(a, Range, i);
+        r.start = MIN(r.start, x->start);
+        r.end = MAX(r.end, x->end);
+        g_array_remove_index(a, i);
+    }
+    g_array_insert_val(a, i, r);
+    return true;
+}
+
+static void sb_trim(Half *h)
+{
+    GArray *a = h->sacked;
+    while (a && a->len && g_array_index(a, Range, 0).start < h->snd_una) {
+        Range *x = &g_array_index(a, Range, 0);
+        if (x->end <= h->snd_una)
+            g_array_remove_index(a, 0);
+        else
+            x->start = h->snd_una;
+    }
+}
+
+static void sb_clear(Half *h)
+{
+    if (h->sacked)
+        g_array_set_size(h->sacked, 0);
+}
+
+static uint64_t sb_above(const Half *h, uint64_t seq)
+{
+    uint64_t n = 0;
+    for (guint i = 0; h->sacked && i < h->sacked->len; i++) {
+        const Range *x = &g_array_index(h->sacked, Range, i);
+        if (x->start >= seq)
+            n += x->end - x->start;
+    }
+    return n;
+}
+
+/* RFC 6675 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above. */
+static bool sb_lost(const Half *h, uint64_t seq) { return sb_above(h, seq) > 2 * (uint64_t)h->cc.mss; }
+
+/* RFC 6675 SetPipe and NextSeg rule 1 at once: the bytes in flight, and
+ * the first lost byte not yet retransmitted (*rtx, or UINT64_MAX), with
+ * how many follow it in its hole. */
+static uint64_t sb_pipe(const Half *h, uint64_t *rtx, uint64_t *rtx_len)
+{
+    uint64_t pipe = 0, at = h->snd_una;
+    *rtx = UINT64_MAX;
+    *rtx_len = 0;
+    guint n = h->sacked ? h->sacked->len : 0;
+    for (guint i = 0; i <= n; i++) {
+        uint64_t hole_end = i < n ? g_array_index(h->sacked, Range, i).start : h->snd_nxt;
+        if (hole_end > at) {
+            bool lost = i < n && sb_lost(h, at);
+            if (!lost)
+                pipe += hole_end - at;
+            if (h->high_rxt > at) /* retransmitted: in flight again */
+                pipe += MIN(h->high_rxt, hole_end) - at;
+            uint64_t from = MAX(at, h->high_rxt);
+            if (lost && from < hole_end && *rtx == UINT64_MAX) {
+                *rtx = from;
+                *rtx_len = hole_end - from;
+            }
+        }
+        if (i < n)
+            at = MAX(at, g_array_index(h->sacked, Range, i).end);
+    }
+    return pipe;
+}
+
+/* Recovery with SACK: while the pipe leaves room for a segment, the next
+ * lost segment again, else new data (RFC 6675 5, steps C.1-C.5). */
+static void sack_send(Half *h, uint32_t seg)
+{
+    for (;;) {
+        uint64_t rtx, rtx_len;
+        uint64_t pipe = sb_pipe(h, &rtx, &rtx_len);
+        if ((double)pipe + seg > h->cc.cwnd)
+            return;
+        if (rtx < h->snd_end) { /* (a lost FIN is the time-out's) */
+            uint32_t len = (uint32_t)MIN(MIN(rtx_len, (uint64_t)seg), h->snd_end - rtx);
+            h->tn->retransmits++;
+            h->timing = false; /* Karn */
+            tcp_send_seg(h, SEG_ACK, rtx, len, K_DATA);
+            h->high_rxt = rtx + len;
+        } else if (h->snd_nxt < h->snd_end && h->snd_nxt - h->snd_una < h->peer_rwnd) {
+            send_new(h, MIN(MIN(h->snd_end - h->snd_nxt, (uint64_t)seg), h->peer_rwnd - (h->snd_nxt - h->snd_una)));
+        } else {
+            return;
+        }
+    }
 }
 
 /* Put on the wire what the window allows, then the FIN once all data is out. */
@@ -185,26 +367,36 @@ void tcp_try_send(Half *h)
 {
     if (h->st != H_OPEN)
         return;
-    uint32_t window = h->window;
     uint32_t seg = mss(h);
-    while (h->snd_nxt < h->snd_end && h->snd_nxt - h->snd_una < window) {
-        uint64_t len = h->snd_end - h->snd_nxt;
-        uint64_t room = window - (h->snd_nxt - h->snd_una);
-        len = MIN(len, MIN(room, seg));
-        tcp_send_seg(h, SEG_ACK, h->snd_nxt, (uint32_t)len, K_DATA);
-        if (!h->timing) {
-            h->timing = true;
-            h->timed_end = h->snd_nxt + len;
-            h->timed_at = sim_now(h->conn->tdi->sim);
+    if (h->cc.kind == CC_NONE) {
+        /* the fixed send window of the node */
+        uint32_t window = h->window;
+        while (h->snd_nxt < h->snd_end && h->snd_nxt - h->snd_una < window) {
+            uint64_t len = h->snd_end - h->snd_nxt;
+            uint64_t room = window - (h->snd_nxt - h->snd_una);
+            send_new(h, MIN(len, MIN(room, seg)));
         }
-        h->snd_nxt += len;
-        if (h->rtx_timer == SIM_NO_EVENT)
-            tcp_arm_rtx(h);
+    } else if (h->sack && h->in_recovery) {
+        sack_send(h, seg);
+    } else {
+        /* the congestion window, within the peer's receive window; no
+         * segment shorter than it need be while data is in flight (the
+         * sender's silly window avoidance, RFC 9293 3.8.6.2.1) */
+        uint64_t window = MIN((uint64_t)h->cc.cwnd, h->peer_rwnd);
+        while (h->snd_nxt < h->snd_end && h->snd_nxt - h->snd_una < window) {
+            uint64_t len = MIN(h->snd_end - h->snd_nxt, (uint64_t)seg);
+            uint64_t room = window - (h->snd_nxt - h->snd_una);
+            if (room < len && h->snd_nxt > h->snd_una)
+                break;
+            send_new(h, MIN(len, room));
+        }
     }
     if (h->fin_queued && !h->fin_sent && h->snd_nxt == h->snd_end) {
         tcp_send_seg(h, SEG_FIN | SEG_ACK, h->snd_end, 0, K_FIN);
         h->fin_sent = true;
         h->snd_nxt = h->snd_end + 1;
+        if (h->snd_nxt > h->snd_hi)
+            h->snd_hi = h->snd_nxt;
         if (h->rtx_timer == SIM_NO_EVENT)
             tcp_arm_rtx(h);
     }
@@ -281,7 +473,7 @@ static void complete_sends(Half *h)
     }
 }
 
-static void on_ack(Half *h, uint64_t ack, bool pure)
+static void on_ack_legacy(Half *h, uint64_t ack, bool pure)
 {
     if (ack > h->snd_una && ack <= h->snd_nxt) {
         if (h->timing && ack >= h->timed_end) {
@@ -312,6 +504,102 @@ static void on_ack(Half *h, uint64_t ack, bool pure)
             h->recover = h->snd_nxt;
         }
     }
+}
+
+/* The SACK blocks of a segment into the scoreboard; whether any was new. */
+static bool sack_take(Half *h, uint64_t ack, const NetPacket *pkt)
+{
+    bool added = false;
+    for (int i = 0; i < 3; i++) {
+        uint64_t s = ack + pkt->sack[2 * i], e = ack + pkt->sack[2 * i + 1];
+        if (e <= s)
+            continue;
+        s = MAX(s, MAX(ack, h->snd_una));
+        e = MIN(e, h->snd_hi);
+        if (e > s)
+            added |= sb_add(h, s, e);
+    }
+    return added;
+}
+
+/* Loss detected (three duplicate ACKs, or SACK: RFC 6675 5 step 4): fast
+ * retransmit, and recovery until what was sent by now is acknowledged. */
+static void enter_recovery(Half *h)
+{
+    cc_on_loss(&h->cc, h->snd_hi - h->snd_una);
+    h->in_recovery = true;
+    h->recover = h->snd_hi;
+    h->high_rxt = h->snd_una;
+    retransmit_first(h);
+    if (h->sack) {
+        uint64_t upto = MIN(h->snd_nxt, h->snd_end);
+        h->high_rxt = h->snd_una + MIN(upto - h->snd_una, (uint64_t)mss(h));
+    } else {
+        h->cc.cwnd += 3.0 * h->cc.mss; /* RFC 6582 3.2 step 2 */
+    }
+    tcp_try_send(h);
+}
+
+/* With congestion control (cc.h). */
+static void on_ack_cc(Half *h, uint64_t ack, bool pure, const NetPacket *pkt)
+{
+    bool new_sack = h->sack && sack_take(h, ack, pkt);
+    if (ack > h->snd_una && ack <= h->snd_hi) {
+        uint64_t acked = ack - h->snd_una;
+        SimTime now = sim_now(h->conn->tdi->sim);
+        if (h->timing && ack >= h->timed_end) {
+            rto_sample(&h->rto, now - h->timed_at);
+            h->timing = false;
+        }
+        h->snd_una = ack;
+        if (h->snd_nxt < ack) /* sent before a time-out sent it again */
+            h->snd_nxt = ack;
+        if (h->fin_queued && ack > h->snd_end)
+            h->fin_sent = true;
+        h->retries = 0;
+        h->dupacks = 0;
+        sb_trim(h);
+        complete_sends(h);
+        if (h->in_recovery) {
+            if (ack >= h->recover) {
+                h->in_recovery = false;
+                cc_end_recovery(&h->cc);
+            } else if (!h->sack) {
+                /* RFC 6582 3.2 step 4, a partial acknowledgement: the next
+                 * hole again; deflate by what was acknowledged, add a segment */
+                retransmit_first(h);
+                h->cc.cwnd = MAX(h->cc.cwnd - (double)acked + h->cc.mss, (double)h->cc.mss);
+            }
+        } else {
+            cc_on_ack(&h->cc, acked, now, h->rto.srtt);
+        }
+        if (h->snd_una >= h->snd_hi)
+            stop_rtx(h);
+        else
+            tcp_arm_rtx(h); /* 5.3: new data acknowledged, restart the timer */
+        tcp_try_send(h);
+        tcp_check_release(h);
+        maybe_close(h);
+    } else if (ack == h->snd_una && h->snd_una < h->snd_hi && (pure || new_sack)) {
+        h->dupacks++;
+        if (!h->in_recovery) {
+            /* not for what was sent before the last recovery or time-out (RFC 6582 4) */
+            if ((h->dupacks >= 3 || (h->sack && sb_lost(h, h->snd_una))) && h->snd_una >= h->recover)
+                enter_recovery(h);
+        } else {
+            if (!h->sack)
+                h->cc.cwnd += h->cc.mss; /* RFC 6582 3.2 step 3: inflate */
+            tcp_try_send(h);
+        }
+    }
+}
+
+static void on_ack(Half *h, uint64_t ack, bool pure, const NetPacket *pkt)
+{
+    if (h->cc.kind == CC_NONE)
+        on_ack_legacy(h, ack, pure);
+    else
+        on_ack_cc(h, ack, pure, pkt);
 }
 
 /* Records the peer sent that are now wholly in order go to the client: to
@@ -405,6 +693,7 @@ static void on_data(Half *h, uint64_t seq, uint32_t len, bool fin)
     if (len > 0 && seq + len > h->rcv_nxt) {
         if (seq > h->rcv_nxt) {
             Range r = { seq, seq + len };
+            h->last_ooo = seq;
             guint i = 0;
             if (!h->ooo)
                 h->ooo = g_array_new(FALSE, FALSE, sizeof(Range));
@@ -593,17 +882,38 @@ static void on_rtx(Sim *sim, void *ctx, uint64_t arg)
             tcp_send_seg(h, SEG_SYN, 0, 0, K_SYN);
             tcp_arm_rtx(h);
         }
-    } else if (h->st == H_OPEN && h->snd_una < h->snd_nxt) {
+    } else if (h->st == H_OPEN && h->snd_una < MAX(h->snd_nxt, h->snd_hi)) {
         if (h->retries >= h->tn->p.data_retries) {
             if (h->ep && h->ep->release)
                 tcp_disc_done(c, h->ep->disc, STATUS_IO_TIMEOUT);
             end_under(h, STATUS_IO_TIMEOUT);
-        } else {
+        } else if (h->cc.kind == CC_NONE) {
             h->retries++;
             rto_backoff(&h->rto);
             retransmit_first(h);
             h->in_recovery = true;
             h->recover = h->snd_nxt;
+            tcp_arm_rtx(h);
+        } else {
+            /* RFC 5681 3.1 and 5.1 of RFC 6298: the loss window, slow start
+             * again from the first unacknowledged byte (what the peer already
+             * has is acknowledged as it comes); the scoreboard is forgotten
+             * (RFC 6675 5.1); no fast retransmit for what was sent before
+             * (RFC 6582 4). */
+            h->retries++;
+            rto_backoff(&h->rto);
+            cc_on_timeout(&h->cc, h->snd_hi - h->snd_una);
+            h->in_recovery = false;
+            h->dupacks = 0;
+            h->recover = h->snd_hi;
+            sb_clear(h);
+            h->high_rxt = h->snd_una;
+            h->timing = false;
+            h->tn->retransmits++;
+            h->snd_nxt = h->snd_una;
+            if (h->fin_sent && h->snd_una <= h->snd_end)
+                h->fin_sent = false;
+            tcp_try_send(h);
             tcp_arm_rtx(h);
         }
     }
@@ -642,7 +952,7 @@ void tcp_on_segment(Net *net, NetNode *at, NetNode *from, const NetPacket *pkt, 
         else if (h->st == H_OPEN)
             tcp_send_seg(h, SEG_SYN | SEG_ACK, 0, 0, K_SYN_ACK); /* our SYN-ACK was lost */
     } else if (h->st == H_OPEN) {
-        on_ack(h, ack, len == 0 && !(flags & SEG_FIN));
+        on_ack(h, ack, len == 0 && !(flags & SEG_FIN), pkt);
         if (h->st == H_OPEN && (len > 0 || (flags & SEG_FIN)))
             on_data(h, seq, len, flags & SEG_FIN);
     }
@@ -650,3 +960,30 @@ void tcp_on_segment(Net *net, NetNode *at, NetNode *from, const NetPacket *pkt, 
         tcp_conn_reap(c);
 }
 
+
+void tcp_describe(void *ctx, const NetPacket *pkt, NetPacketInfo *info)
+{
+    Tdi *tdi = ctx;
+    if (pkt->proto != NET_PROTO_TDI)
+        return;
+    uint32_t f = pkt->hdr[0] & 0xff;
+    /* the flag bits as RFC 9293 3.1 numbers them */
+    info->flags = (f & SEG_FIN ? 1 : 0) | (f & SEG_SYN ? 2 : 0) | (f & SEG_RST ? 4 : 0) | (f & SEG_ACK ? 16 : 0) |
+                  (pkt->kind == tdi->name_kind[K_RETRANSMIT] ? 256 : 0);
+    info->seq = (int64_t)pkt->hdr[1];
+    info->ack = f & SEG_ACK ? (int64_t)pkt->hdr[2] : -1;
+    uint64_t len = pkt->hdr[3];
+    Conn *c = conn_by_id(tdi, pkt->conn);
+    if (!len || !c || !tdi->label)
+        return;
+    /* the record (the session protocol's message) its first byte is of,
+     * while the record is still on its way */
+    const Half *h = &c->h[(pkt->hdr[0] >> 8) & 1];
+    for (GList *l = h->records.head; l; l = l->next) {
+        const Record *r = l->data;
+        if (pkt->hdr[1] >= r->end - r->bytes && pkt->hdr[1] < r->end) {
+            info->msg = tdi->label(tdi->label_ctx, r->tag, &info->has_msg);
+            return;
+        }
+    }
+}

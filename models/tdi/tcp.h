@@ -14,6 +14,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "cc.h"
 #include "ilist.h"
 #include "pool.h"
 #include "stats.h"
@@ -153,13 +154,21 @@ struct Half {
     TdiConnInfo fin_info;
     GQueue records; /* Record*: sent, not yet delivered to the peer's client */
     int syn_retransmits;
+    /* congestion control (none of it is read with congestion=none) */
+    Cc cc;
+    uint64_t snd_hi;    /* one past the highest offset sent (snd_nxt goes back after a time-out) */
+    uint64_t peer_rwnd; /* the receive window the peer advertised */
+    bool sack;          /* both sides offered SACK */
+    GArray *sacked;     /* Range: the scoreboard, what the peer SACKed above snd_una, merged; or NULL */
+    uint64_t high_rxt;  /* RFC 6675 HighRxt: retransmitted up to here in this recovery */
+    uint64_t last_ooo;  /* receiver: start of the latest out-of-order segment (the first SACK block) */
+    NetHop hop;         /* the first hop towards the peer */
 };
 
 struct Conn {
     Half h[2];
     Tdi *tdi;
     int64_t id;
-    NetLink *link;  /* between the halves' nodes (links are never removed) */
     uint16_t port;
     GArray *discs;       /* Disc */
     int release, abort;  /* index into discs of the controlled / abortive disconnect, or -1 */
@@ -203,6 +212,8 @@ struct Tdi {
     Trace *trace;
     TdiCapture capture; /* rdrsim pcap's: each record as it enters a stream */
     void *capture_ctx;
+    TdiLabel label;     /* the session protocol's: the message id of a record's tag */
+    void *label_ctx;
     GHashTable *nodes;   /* NetNode* -> TdiNode* */
     GPtrArray *conns;    /* Conn* by id - 1; NULL once freed (ids are dense and never reused) */
     GPtrArray *endpoints;
@@ -246,7 +257,9 @@ Disc *tcp_disc_at(Conn *c, int i);
 void tcp_disc_step(Conn *c, int i, int step);
 void tcp_disc_done(Conn *c, int i, NTSTATUS st);
 void tcp_write_discs(Conn *c);
-Conn *tcp_conn_new(Tdi *tdi, TdiNode *a, TdiNode *b, NetLink *link, uint16_t port);
+Conn *tcp_conn_new(Tdi *tdi, TdiNode *a, TdiNode *b, uint16_t port);
+/* What a segment's trace row shows (net_set_describe). */
+void tcp_describe(void *ctx, const NetPacket *pkt, NetPacketInfo *info);
 void tcp_conn_free(Conn *c);
 void tcp_conn_reap(Conn *c);
 void tcp_send_seg(Half *h, uint32_t flags, uint64_t seq, uint32_t len, int kind);

@@ -18,7 +18,7 @@ static const char *const state_names[] = {
 
 const char *tdi_state_name(TdiState s) { return state_names[s]; }
 
-void tdi_default_params(TdiParams *p)
+void tdi_legacy_params(TdiParams *p)
 {
     /* RFC 6298 2.1, 2.4, 2.5; the retry counts of Windows' TCP
      * (TcpMaxConnectRetransmissions 2, TcpMaxDataRetransmissions 5); a
@@ -32,12 +32,42 @@ void tdi_default_params(TdiParams *p)
     p->disconnect_timeout = 500 * SIM_MS;
     p->accept_timeout = 500 * SIM_MS;
     /* Delayed acknowledgements, RFC 9293 3.8.6.3 (RFC 1122 4.2.3.2): at
-     * least every second segment, within 0.5 s; Windows' TCP waits 200 ms
-     * (TcpDelAckTicks 2) and acknowledges every second segment
+     * least every second segment, within 0.5 s; Windows 2000/2003 waited
+     * 200 ms (TcpDelAckTicks 2) and acknowledged every second segment
      * (TcpAckFrequency 2). */
     p->delayed_ack = 200 * SIM_MS;
     p->window = 64 * 1024;
     p->orderly_release = true;
+    p->congestion = CC_NONE;
+    p->sack = false;
+    p->initial_window = 10;
+}
+
+void tdi_default_params(TdiParams *p)
+{
+    tdi_legacy_params(p);
+    /* The Internet template of Windows Server 2016/2019 (Get-NetTCPSetting
+     * -SettingName InternetCustom, as Microsoft's networking blog "TCP
+     * Templates for Windows Server 2019" prints it): MinRto 300 ms,
+     * InitialCongestionWindow 10 MSS, CongestionProvider CUBIC,
+     * DelayedAckTimeout 40 ms, DelayedAckFrequency 2.  SACK is on in
+     * Windows' TCP since Windows 2000 (SackOpts, default 1). */
+    p->rto.min = 300 * SIM_MS;
+    p->delayed_ack = 40 * SIM_MS;
+    p->congestion = CC_CUBIC;
+    p->sack = true;
+    p->initial_window = 10;
+    /* Not in what could be read: the initial RTO (InitialRtoMs) and SYN
+     * retries of recent Windows.  rdrsim keeps RFC 6298's 1 s and the
+     * documented TcpMaxConnectRetransmissions 2 (README, "Transport
+     * defaults").  Receive window auto-tuning ("Normal") is a fixed 16 MiB:
+     * a window scale of 8, the largest auto-tuning reaches. */
+    p->window = 16u << 20;
+    /* TDI_DISCONNECT without a time-out: "usually something less than one
+     * second".  500 ms was below the 1 s minimum RTO, so a single lost FIN
+     * timed the release out with no retransmission; 900 ms leaves room for
+     * a retransmission at the 300 ms minimum RTO and its answer. */
+    p->disconnect_timeout = 900 * SIM_MS;
 }
 
 static TdiNode *tdi_node(Tdi *tdi, NetNode *node)
@@ -88,6 +118,7 @@ Tdi *tdi_new(Net *net)
     tdi->conns = g_ptr_array_new();
     tdi->endpoints = g_ptr_array_new();
     tdi->next_conn = 1;
+    net_set_describe(net, tcp_describe, tdi);
     tdi->release_ns = g_array_new(FALSE, FALSE, sizeof(double));
     tdi->statuses = g_hash_table_new(g_direct_hash, g_direct_equal);
     pool_init(&tdi->req_pool, sizeof(Req));
@@ -347,12 +378,14 @@ NTSTATUS tdi_connect(TdiEndpoint *ep, NetNode *remote, uint16_t port, const int6
         return tdi_finish(r, STATUS_INVALID_PARAMETER, 0, 0);
     if (ep->state != TDI_EP_IDLE)
         return tdi_finish(r, STATUS_INVALID_CONNECTION, 0, 0);
-    NetLink *link = net_find_link(tdi->net, ep->tn->node, remote);
-    if (!link)
+    /* No path at all: the name resolves to nothing reachable; a path whose
+     * links are down now: the network is unreachable (as a direct link
+     * that is down always was). */
+    if (!net_path_exists(tdi->net, ep->tn->node, remote))
         return tdi_finish(r, STATUS_BAD_NETWORK_PATH, 0, 0);
-    if (!net_link_is_up(link))
+    if (!net_reachable(tdi->net, ep->tn->node, remote))
         return tdi_finish(r, STATUS_NETWORK_UNREACHABLE, 0, 0);
-    Conn *c = tcp_conn_new(tdi, ep->tn, tdi_node(tdi, remote), link, port);
+    Conn *c = tcp_conn_new(tdi, ep->tn, tdi_node(tdi, remote), port);
     Half *h = &c->h[0];
     h->ep = ep;
     ep->half = h;
@@ -715,6 +748,12 @@ void tdi_free(Tdi *tdi)
     g_free(tdi);
 }
 
+
+void tdi_set_label(Tdi *tdi, TdiLabel fn, void *ctx)
+{
+    tdi->label = fn;
+    tdi->label_ctx = ctx;
+}
 
 void tdi_set_capture(Tdi *tdi, TdiCapture fn, void *ctx)
 {

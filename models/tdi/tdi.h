@@ -6,8 +6,10 @@
  * numbers with cumulative acknowledgements, a receiver that keeps
  * out-of-order segments, retransmission on the RFC 6298 time-out (rto.h)
  * with Karn's rule, fast retransmit after three duplicate
- * acknowledgements, a fixed send window (no congestion control), and a
- * retry limit after which the connection is lost.  FIN carries the
+ * acknowledgements, congestion control (NewReno or CUBIC, cc.h) with
+ * optional SACK loss recovery (RFC 2018, RFC 6675) under the peer's receive
+ * window, or, with congestion=none, the fixed send window of rdrsim before
+ * congestion control; and a retry limit after which the connection is lost.  FIN carries the
  * controlled disconnect, RST the abortive one.
  *
  * On top, the TDI requests with the behaviour of the TDI documentation
@@ -53,7 +55,10 @@ typedef struct {
     SimTime disconnect_timeout;  /* used when a TDI_DISCONNECT gives none (< 1 s) */
     SimTime delayed_ack;         /* longest an ACK waits for data to ride on; 0: ACK every segment at once */
     SimTime accept_timeout;      /* how long an offer waits for TDI_ACCEPT */
-    uint32_t window;             /* bytes in flight per direction */
+    uint32_t window;             /* the receive window it advertises (congestion=none: its fixed send window) */
+    int congestion;              /* CcKind of cc.h: CC_NONE, CC_NEWRENO, CC_CUBIC */
+    bool sack;                   /* SACK (RFC 2018) offered; used when both sides offer it */
+    int initial_window;          /* segments (RFC 6928) */
     bool orderly_release;        /* false: a RELEASE terminates all activity, as an ABORT (TDI_DISCONNECT: "some
                                   * transport drivers simply terminate all activity"; no TDI_SERVICE_ORDERLY_RELEASE) */
 } TdiParams;
@@ -125,7 +130,13 @@ void tdi_write_metrics_of(Tdi *const *tdis, int n, Trace *trace);
 /* Connections made so far (their ids are 1 to this). */
 int64_t tdi_conns_made(const Tdi *tdi);
 
+/* Windows' defaults (the Internet TCP template of Windows Server 2016 and
+ * later; tdi.c cites each), with CUBIC and SACK. */
 void tdi_default_params(TdiParams *p);
+/* rdrsim's transport before congestion control, kept for comparison:
+ * congestion=none, RFC 6298's 1 s minimum RTO, 200 ms delayed ACKs, a 500 ms
+ * disconnect default and a fixed 64 KiB send window. */
+void tdi_legacy_params(TdiParams *p);
 /* Before the node's first connection: a connection keeps what it uses. */
 void tdi_set_node_params(Tdi *tdi, NetNode *node, const TdiParams *p);
 void tdi_set_connect_handler(Tdi *tdi, NetNode *node, uint16_t port, TdiConnectHandler fn, void *ctx);
@@ -174,6 +185,11 @@ static inline int64_t tdi_relative_timeout(SimTime t) { return -(t / 100); }
 enum { TDI_SEG_SYN = 1, TDI_SEG_ACK = 2, TDI_SEG_FIN = 4, TDI_SEG_RST = 8 };
 typedef void (*TdiCapture)(void *ctx, int64_t conn, int side, uint64_t offset, uint32_t bytes, uint64_t tag);
 void tdi_set_capture(Tdi *tdi, TdiCapture fn, void *ctx);
+/* The session protocol names the message a record carries, for the
+ * packets view's msg_id (*has false: none); asked only when packets are
+ * traced. */
+typedef int64_t (*TdiLabel)(void *ctx, uint64_t tag, bool *has);
+void tdi_set_label(Tdi *tdi, TdiLabel fn, void *ctx);
 /* The node crashed: every connection it had is forgotten
  * without a segment sent; the endpoints' clients learn of it as of a
  * reset (ClientEventDisconnect ABORT, pending requests fail with
