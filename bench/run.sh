@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench [BENCH=phold|sweep|fullstack|fullstack-1k|fullstack-10k|trace|all]:
+# make bench [BENCH=phold|sweep|fullstack|fullstack-1k|fullstack-10k|routed-1k|trace|all]:
 # each figure on its own line as
 #   bench NAME key=value ...
 # Rates are medians of RUNS runs; the yardstick of ../shared/bench is built
@@ -149,10 +149,12 @@ fullstack)
     machine_line
     fullstack_line fullstack-1k bench/fullstack-1k.rsim "$RUNS" "target_events_per_s=2000000"
     fullstack_line fullstack-10k bench/fullstack-10k.rsim "${RUNS_10K:-$RUNS}" "target_wall_s=120 target_peak_rss_kib=2097152"
+    fullstack_line routed-1k bench/routed-1k.rsim "$RUNS" "target_events_per_s=2000000"
     trace_line
     ;;
 fullstack-1k)  machine_line; fullstack_line fullstack-1k bench/fullstack-1k.rsim "$RUNS" "target_events_per_s=2000000" ;;
 fullstack-10k) machine_line; fullstack_line fullstack-10k bench/fullstack-10k.rsim "${RUNS_10K:-$RUNS}" "target_wall_s=120 target_peak_rss_kib=2097152" ;;
+routed-1k)     machine_line; fullstack_line routed-1k bench/routed-1k.rsim "$RUNS" "target_events_per_s=2000000" ;;
 trace)         trace_line ;;
 all|phold|sweep)
     if [ "$which" != sweep ]; then
@@ -163,7 +165,7 @@ all|phold|sweep)
     [ "$which" = phold ] || sweep
     ;;
 *)
-    echo "unknown benchmark '$which' (expected phold, sweep, fullstack, fullstack-1k, fullstack-10k, trace or all)" >&2
+    echo "unknown benchmark '$which' (expected phold, sweep, fullstack, fullstack-1k, fullstack-10k, routed-1k, trace or all)" >&2
     exit 2
     ;;
 esac

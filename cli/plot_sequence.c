@@ -265,24 +265,90 @@ static bool break_window(Seq *s, char **what)
     return true;
 }
 
+/* A packet row of one hop, as load_packets reads it. */
+typedef struct {
+    sqlite3_int64 rowid;
+    double t, arrive;
+    char *src, *dst, *kind, *fate, *key_next;
+    int bytes, hop;
+} Hop;
+
+static void hop_free(gpointer p)
+{
+    Hop *h = p;
+    g_free(h->src), g_free(h->dst), g_free(h->kind), g_free(h->fate), g_free(h->key_next);
+    g_free(h);
+}
+
+/* The packets of the connection, each from its sender to where it ended.
+ * A routed packet has a row per hop: the next hop's row is the one the
+ * router queued when this one arrived (same time, the same header). */
 static GPtrArray *load_packets(Seq *s)
 {
     GPtrArray *pkts = g_ptr_array_new_with_free_func(pkt_free);
-    sqlite3_stmt *st = plot_prepare(s->p, "SELECT rowid, t_ns, t_arrive_ns, src = ?4, kind, bytes, fate FROM packets "
+    GPtrArray *hops = g_ptr_array_new_with_free_func(hop_free);
+    GHashTable *later = g_hash_table_new(g_str_hash, g_str_equal); /* key -> Hop* of hop > 1 */
+    sqlite3_stmt *st = plot_prepare(s->p, "SELECT rowid, t_ns, t_arrive_ns, src, dst, kind, bytes, fate, "
+                                          "coalesce(hop, 1), seq, ack, flags FROM packets "
                                           "WHERE run_id = ?2 AND conn = ?3 ORDER BY t_ns, rowid");
     bind_window(s, st);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
-        Pkt *k = g_new0(Pkt, 1);
-        k->rowid = sqlite3_column_int64(st, 0);
-        k->t = sqlite3_column_double(st, 1);
-        k->arrive = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
-        k->out = sqlite3_column_int(st, 3);
-        k->kind = g_strdup((const char *)sqlite3_column_text(st, 4));
-        k->bytes = sqlite3_column_int(st, 5);
-        k->fate = g_strdup((const char *)sqlite3_column_text(st, 6));
-        g_ptr_array_add(pkts, k);
+        Hop *h = g_new0(Hop, 1);
+        h->rowid = sqlite3_column_int64(st, 0);
+        h->t = sqlite3_column_double(st, 1);
+        h->arrive = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
+        h->src = g_strdup((const char *)sqlite3_column_text(st, 3));
+        h->dst = g_strdup((const char *)sqlite3_column_text(st, 4));
+        h->kind = g_strdup((const char *)sqlite3_column_text(st, 5));
+        h->bytes = sqlite3_column_int(st, 6);
+        h->fate = g_strdup((const char *)sqlite3_column_text(st, 7));
+        h->hop = sqlite3_column_int(st, 8);
+        const char *hdr = g_strdup_printf("%s|%d|%lld|%lld|%s", h->kind, h->bytes,
+                                          (long long)sqlite3_column_int64(st, 9),
+                                          (long long)sqlite3_column_int64(st, 10),
+                                          sqlite3_column_text(st, 11) ? (const char *)sqlite3_column_text(st, 11) : "");
+        /* this row as the next hop of another: queued at t by src */
+        char *key_self = g_strdup_printf("%.0f|%s|%s", h->t, h->src, hdr);
+        /* the row that continues this one: queued at its arrival by its dst */
+        h->key_next = isnan(h->arrive) ? NULL : g_strdup_printf("%.0f|%s|%s", h->arrive, h->dst, hdr);
+        g_free((char *)hdr);
+        g_ptr_array_add(hops, h);
+        if (h->hop > 1 && !g_hash_table_contains(later, key_self))
+            g_hash_table_insert(later, key_self, h);
+        else
+            g_free(key_self);
     }
     sqlite3_finalize(st);
+    for (guint i = 0; i < hops->len; i++) {
+        Hop *h = g_ptr_array_index(hops, i);
+        if (h->hop != 1)
+            continue;
+        const Hop *end = h;
+        while (!isnan(end->arrive) && strcmp(end->dst, s->cli) != 0 && strcmp(end->dst, s->srv) != 0) {
+            const Hop *next = end->key_next ? g_hash_table_lookup(later, end->key_next) : NULL;
+            if (!next)
+                break;
+            end = next;
+        }
+        bool reached = !isnan(end->arrive) && (strcmp(end->dst, s->cli) == 0 || strcmp(end->dst, s->srv) == 0);
+        Pkt *k = g_new0(Pkt, 1);
+        k->rowid = h->rowid;
+        k->t = h->t;
+        k->arrive = reached ? end->arrive : NAN;
+        k->out = strcmp(h->src, s->cli) == 0;
+        k->kind = g_strdup(h->kind);
+        k->bytes = h->bytes;
+        k->fate = end->hop > 1 && !reached ? g_strdup_printf("%s after %s", end->fate, end->src) : g_strdup(end->fate);
+        g_ptr_array_add(pkts, k);
+    }
+    /* the table holds the keys; the rows are freed with `hops` */
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, later);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        g_free(key);
+    g_hash_table_unref(later);
+    g_ptr_array_unref(hops);
     return pkts;
 }
 
@@ -431,9 +497,16 @@ bool plot_sequence(Plot *p)
         g_free(what);
         return false;
     }
-    /* The two nodes: the sender of the connection's first packet opened it. */
-    sqlite3_stmt *st = plot_prepare(p, "SELECT src, dst FROM packets WHERE run_id = ?2 AND conn = ?3 ORDER BY t_ns "
-                                       "LIMIT 1");
+    /* The two nodes: the sender of the connection's first packet opened
+     * it; the other end is the first other node to send on it (through
+     * routers, the first packet's dst is only its first hop), or, when
+     * none did, where the opener's packets went last. */
+    sqlite3_stmt *st = plot_prepare(p, "WITH o AS (SELECT src FROM packets WHERE run_id = ?2 AND conn = ?3 "
+                                       "ORDER BY t_ns, rowid LIMIT 1) "
+                                       "SELECT o.src, coalesce((SELECT p.src FROM packets p WHERE p.run_id = ?2 AND "
+                                       "p.conn = ?3 AND coalesce(p.hop, 1) = 1 AND p.src != o.src ORDER BY p.t_ns, "
+                                       "p.rowid LIMIT 1), (SELECT p.dst FROM packets p WHERE p.run_id = ?2 AND "
+                                       "p.conn = ?3 ORDER BY coalesce(p.hop, 1) DESC, p.t_ns LIMIT 1)) FROM o");
     sqlite3_bind_int64(st, 2, s.run);
     sqlite3_bind_int64(st, 3, s.conn);
     if (sqlite3_step(st) != SQLITE_ROW) {

@@ -617,9 +617,8 @@ void net_node_set_router(NetNode *node, bool router)
 
 bool net_node_is_router(const NetNode *node) { return node->router; }
 
-void net_write_metrics(Net *net, Trace *trace)
+void net_write_metrics(Net *net, Trace *trace, SimTime end)
 {
-    SimTime end = sim_now(net->sim);
     for (guint i = 0; i < net->links->len; i++) {
         NetLink *l = g_ptr_array_index(net->links, i);
         for (int k = 0; k < 2; k++) {

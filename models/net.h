@@ -114,9 +114,9 @@ int64_t net_route_mtu(Net *net, NetNode *src, NetNode *dst, NetHop *hop);
 /* The transport's: what a packet's row shows of its header. */
 void net_set_describe(Net *net, NetDescribe fn, void *ctx);
 /* Per direction of each link with a bandwidth (or with drops):
- * link.A>B.utilisation (time serializing / the run's length),
+ * link.A>B.utilisation (time serializing / end, the run's length),
  * link.A>B.queue_drops, link.A>B.peak_queue_bytes. */
-void net_write_metrics(Net *net, Trace *trace);
+void net_write_metrics(Net *net, Trace *trace, SimTime end);
 
 /* A capture of the wires (rdrsim pcap): called for every packet as it
  * comes off a link at the receiving end, with the time it arrives: what a

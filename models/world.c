@@ -406,6 +406,142 @@ static void check_tamper(Scenario *sc, const ParamValue *v, int line, int col)
                        "tamper=%s: expected none, negotiate or capabilities", v->s);
 }
 
+/* ---- which nodes the topology joins (links, through routers) ---- */
+
+typedef struct {
+    GHashTable *adj;     /* node id -> GPtrArray of neighbour ids */
+    GHashTable *routers; /* ids of routers */
+} Topo;
+
+static void topo_init(Topo *t, const Scenario *sc)
+{
+    t->adj = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
+    t->routers = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        if (d->spec->is_node && tdiapp_is_router(d))
+            g_hash_table_add(t->routers, d->id);
+        if (strcmp(d->spec->kind, "link") != 0)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            GPtrArray *n = g_hash_table_lookup(t->adj, d->names[k]);
+            if (!n) {
+                n = g_ptr_array_new();
+                g_hash_table_insert(t->adj, d->names[k], n);
+            }
+            g_ptr_array_add(n, d->names[1 - k]);
+        }
+    }
+}
+
+static void topo_clear(Topo *t)
+{
+    g_hash_table_unref(t->adj);
+    g_hash_table_unref(t->routers);
+}
+
+/* As net_path_exists: links up or down, only routers carry packets on. */
+static bool topo_joins(const Topo *t, const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    GQueue q = G_QUEUE_INIT;
+    g_hash_table_add(seen, (char *)a);
+    g_queue_push_tail(&q, (char *)a);
+    bool found = false;
+    const char *u;
+    while (!found && (u = g_queue_pop_head(&q))) {
+        GPtrArray *n = g_hash_table_lookup(t->adj, u);
+        for (guint i = 0; n && i < n->len && !found; i++) {
+            const char *v = g_ptr_array_index(n, i);
+            if (g_hash_table_contains(seen, v))
+                continue;
+            g_hash_table_add(seen, (char *)v);
+            if (strcmp(v, b) == 0)
+                found = true;
+            else if (g_hash_table_contains(t->routers, v))
+                g_queue_push_tail(&q, (char *)v);
+        }
+    }
+    g_queue_clear(&q);
+    g_hash_table_unref(seen);
+    return found;
+}
+
+/* A statement that needs nodes a and b to reach each other; an error at
+ * (line, col) when nothing joins them. */
+static void need_path(Scenario *sc, const Topo *t, const char *a, const char *b, int line, int col)
+{
+    Decl *da = scenario_find_node(sc, a), *db = scenario_find_node(sc, b);
+    if (!da || !db || topo_joins(t, a, b))
+        return;
+    scenario_error(sc, line, col, "no path joins %s and %s: add a link, or a router that links to both", a, b);
+}
+
+/* The server a UNC name (\\server\share...) names, or NULL. */
+static char *unc_server(const char *s)
+{
+    if (!s || s[0] != '\\' || s[1] != '\\')
+        return NULL;
+    const char *e = strchr(s + 2, '\\');
+    return e ? g_strndup(s + 2, (gsize)(e - s - 2)) : g_strdup(s + 2);
+}
+
+static const Decl *decl_node_of(Scenario *sc, const Decl *d)
+{
+    if (d->spec->is_node)
+        return d;
+    int k = decl_param_index(d->spec, "node");
+    if (k >= 0 && d->values[k].s)
+        return scenario_find_node(sc, d->values[k].s);
+    return scenario_find_node(sc, d->id); /* workload c1 of client c1 */
+}
+
+/* Every pair of nodes a statement makes talk must be joined by links
+ * (through routers): scripted SMB clients and their servers, workloads and
+ * the server of their share, UNC names in actions, endpoint connects. */
+static void check_paths(Scenario *sc)
+{
+    Topo t;
+    topo_init(&t, sc);
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
+        const Decl *n = NULL;
+        int k;
+        if ((k = decl_param_index(d->spec, "server")) >= 0 && strcmp(d->spec->kind, "smbclient") == 0 &&
+            (n = decl_node_of(sc, d)) && d->values[k].s)
+            need_path(sc, &t, n->id, d->values[k].s, d->values[k].line ? d->values[k].line : d->line,
+                      d->values[k].col ? d->values[k].col : d->col);
+        if ((k = decl_param_index(d->spec, "share")) >= 0 && strcmp(d->spec->kind, "workload") == 0 &&
+            (n = decl_node_of(sc, d))) {
+            char *srv = unc_server(d->values[k].s);
+            if (srv)
+                need_path(sc, &t, n->id, srv, d->values[k].line ? d->values[k].line : d->line,
+                          d->values[k].col ? d->values[k].col : d->col);
+            g_free(srv);
+        }
+    }
+    for (guint i = 0; i < sc->actions->len; i++) {
+        Action *a = g_ptr_array_index(sc->actions, i);
+        if (!a->target || !a->spec->verb)
+            continue;
+        const Decl *n = decl_node_of(sc, a->target);
+        if (!n)
+            continue;
+        for (int j = 0; j < a->spec->n_args; j++) {
+            char *srv = unc_server(a->args[j]);
+            if (srv)
+                need_path(sc, &t, n->id, srv, a->line, a->arg_cols[j]);
+            g_free(srv);
+        }
+        if (((strcmp(a->spec->subject, "endpoint") == 0 && strcmp(a->spec->verb, "connect") == 0) || is_ping(a)) &&
+            a->spec->n_args > 0)
+            need_path(sc, &t, n->id, a->args[0], a->line, a->arg_cols[0]);
+    }
+    topo_clear(&t);
+}
+
 void world_check(Scenario *sc)
 {
     tdiapp_check(sc);
@@ -435,15 +571,14 @@ void world_check(Scenario *sc)
         char *id = g_strdup_printf("%s-%s", a->target->id, peer->id);
         Decl *link = scenario_find_decl(sc, "link", id);
         g_free(id);
-        if (!link) {
-            scenario_error(sc, a->line, a->arg_cols[0], "no link joins %s and %s", a->target->id, peer->id);
-            continue;
-        }
+        if (!link)
+            continue; /* through routers: check_paths */
         int64_t bytes = action_param(a, "bytes")->i;
         if (bytes > decl_param(link, "mtu")->i)
             scenario_error(sc, a->line, a->col, "ping of %lld bytes is larger than the link's mtu (%lld)",
                            (long long)bytes, (long long)decl_param(link, "mtu")->i);
     }
+    check_paths(sc);
 }
 
 /* Link parameters from a declaration's values, or from an action's changes
@@ -646,7 +781,6 @@ World *world_new(const Scenario *sc, Sim *sim, Trace *trace, uint64_t seed)
 
 void world_flush(World *w, Trace *trace)
 {
-    net_write_metrics(w->net, trace);
     ping_write_metrics(w->ping, trace);
     tdiapp_write_metrics(w->tdiapp, trace);
     smbsetup_flush_trace(w->smb);
@@ -660,6 +794,13 @@ void world_summary(World *const *ws, int n, Trace *trace)
         tdis[i] = ws[i]->tdi;
     tdi_write_metrics_of(tdis, n, trace);
     g_free(tdis);
+    /* Link utilisation is over the whole run, whose end is the latest of
+     * its parts' (a part whose events ran out earlier ends earlier). */
+    SimTime end = 0;
+    for (int i = 0; i < n; i++)
+        end = MAX(end, sim_now(net_sim(ws[i]->net)));
+    for (int i = 0; i < n; i++)
+        net_write_metrics(ws[i]->net, trace, end);
 }
 
 void world_write_metrics(World *w, Trace *trace)

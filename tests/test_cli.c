@@ -196,8 +196,8 @@ static void test_check_all_errors(void)
     g_assert_nonnull(strstr(err, "errors.rsim:3:21:"));                 /* a bad value */
     g_assert_nonnull(strstr(err, "errors.rsim:4:9: unknown node 'c9'")); /* a bad name */
     g_assert_nonnull(strstr(err, "errors.rsim:5:1: endpoint e1 needs node="));
-    g_assert_nonnull(strstr(err, "errors.rsim:6:"));                    /* the world's check: no link */
-    g_assert_nonnull(strstr(err, "no link joins c1 and srv"));
+    g_assert_nonnull(strstr(err, "errors.rsim:6:"));                    /* the world's check: no path */
+    g_assert_nonnull(strstr(err, "no path joins c1 and srv"));
     g_assert_nonnull(strstr(err, "errors.rsim:7:8: query does not compile"));
     g_free(err);
     g_free(s);

@@ -232,9 +232,14 @@ static void check_scenario(const char *scenario)
         g_strfreev(c);
     }
     g_strfreev(fins);
-    GPtrArray *wf = rows(db, "SELECT p.conn || ':' || (p.src = (SELECT s.src FROM packets s WHERE s.conn = p.conn AND "
-                             "s.kind = 'syn' LIMIT 1)) FROM packets p WHERE p.kind = 'fin' AND p.fate = 'delivered' "
-                             "ORDER BY p.t_arrive_ns");
+    /* (the last hop's rows: a routed packet has a row per hop, and the
+     * capture is of what reached the far host) */
+    GPtrArray *wf = rows(db, "WITH ends AS MATERIALIZED (SELECT DISTINCT conn, src AS node FROM packets WHERE hop = 1), "
+                             "opener AS MATERIALIZED (SELECT conn, min(src) AS node FROM packets WHERE kind = 'syn' "
+                             "AND hop = 1 GROUP BY conn) "
+                             "SELECT p.conn || ':' || (p.dst != o.node) FROM packets p JOIN ends e ON e.conn = p.conn "
+                             "AND e.node = p.dst JOIN opener o ON o.conn = p.conn WHERE p.kind = 'fin' AND "
+                             "p.fate = 'delivered' ORDER BY p.t_arrive_ns");
     GString *ws = g_string_new("");
     for (guint i = 0; i < wf->len; i++)
         g_string_append_printf(ws, "%s ", (char *)g_ptr_array_index(wf, i));
@@ -253,8 +258,10 @@ static void check_scenario(const char *scenario)
                                  "tcp.analysis.spurious_retransmission", fr);
     /* the trace's retransmissions: data sent again ('retransmit'), and a
      * SYN, SYN-ACK or FIN sent again (the second of its kind from its side) */
-    GPtrArray *rtx = rows(db, "SELECT t_arrive_ns FROM (SELECT t_arrive_ns, kind, fate, row_number() OVER "
-                              "(PARTITION BY conn, src, kind ORDER BY t_ns) AS k FROM packets) "
+    GPtrArray *rtx = rows(db, "WITH ends AS MATERIALIZED (SELECT DISTINCT conn, src AS node FROM packets WHERE hop = 1) "
+                              "SELECT t_arrive_ns FROM (SELECT t_arrive_ns, kind, fate, row_number() OVER "
+                              "(PARTITION BY p.conn, dst, kind ORDER BY t_ns) AS k FROM packets p JOIN ends e ON "
+                              "e.conn = p.conn AND e.node = p.dst) "
                               "WHERE (fate = 'delivered' AND (kind = 'retransmit' OR (kind IN ('syn', 'syn_ack', "
                               "'fin') AND k > 1))) OR fate = 'duplicate'");
     GHashTable *times = g_hash_table_new(g_str_hash, g_str_equal);

@@ -211,7 +211,7 @@ static const Bad bad_inputs[] = {
     { "client c1 \x01\n", 1, 11, "unexpected byte" },
     { "client c1 {=1\n", 1, 11, "unknown key '{'" },
     { HEAD "at 5ms c1 ping nowhere\n", 4, 16, "unknown node 'nowhere'" },
-    { "client c1\nserver srv\nnode n\nlink c1 n\nat 1s c1 ping srv\n", 5, 15, "no link joins" },
+    { "client c1\nserver srv\nnode n\nlink c1 n\nat 1s c1 ping srv\n", 5, 15, "no path joins c1 and srv" },
     { HEAD "at 1s c1 ping srv bytes=4000\n", 4, 1, "larger than the link's mtu" },
     { "\n\n   \"s\"\n", 3, 4, "expected a statement" },
 };

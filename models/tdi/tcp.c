@@ -237,11 +237,13 @@ static uint32_t mss(Half *h)
     return mtu > HDR_BYTES ? (uint32_t)(mtu - HDR_BYTES) : 1;
 }
 
-/* One segment of new data, timed when nothing is. */
+/* One segment from snd_nxt (new data, or after a time-out data sent
+ * before), timed when nothing is and it is new. */
 static void send_new(Half *h, uint64_t len)
 {
+    bool fresh = h->snd_nxt >= h->snd_max; /* Karn: no sample from data sent before (after a time-out) */
     tcp_send_seg(h, SEG_ACK, h->snd_nxt, (uint32_t)len, K_DATA);
-    if (!h->timing) {
+    if (!h->timing && fresh) {
         h->timing = true;
         h->timed_end = h->snd_nxt + len;
         h->timed_at = sim_now(h->conn->tdi->sim);
