@@ -225,6 +225,88 @@ static void test_sack_recovery(void)
     g_free(scn);
 }
 
+/* congestion=none is the transport of old, defaults and all: bundled
+ * scenarios run with it on every node give, row for row, the traces the
+ * build before congestion control (b64270e) wrote of them.  The digests
+ * are of those traces: each view below, as the sqlite3 shell prints it,
+ * MD5'd, and the MD5 of those digests, one a line. */
+static void test_legacy_traces(void)
+{
+    static const struct {
+        const char *scenario, *digest;
+    } golden[] = {
+        { "oplock-break", "ab696be4742e2d3b190777964d997c18" },
+        { "tdi-bulk-loss", "b5c920e26461512709fa8c7f11832828" },
+        { "tdi-release-timeout", "98414596d85b3e6dbb2d82b66648aa3d" },
+        { "smb-lease-rules", "cdea8020fba0ae0aa9e2bbbe5aaf702e" },
+        { "load-groups", "ac4667feb27392ba4580bde382efe199" },
+    };
+    static const char *const views[] = {
+        "SELECT run_id,t_ns,t_arrive_ns,link,src,dst,conn,bytes,kind,fate FROM packets ORDER BY rowid",
+        "SELECT * FROM tdi_requests ORDER BY rowid",
+        "SELECT * FROM smb_messages ORDER BY rowid",
+        "SELECT * FROM ops ORDER BY rowid",
+        "SELECT * FROM disconnects ORDER BY rowid",
+        "SELECT * FROM oplock_breaks ORDER BY rowid",
+        "SELECT sim_end_ns, events FROM runs",
+    };
+    const char *bin = g_getenv("RDRSIM_BIN"), *top = g_getenv("RDRSIM_TOP");
+    g_assert_nonnull(bin);
+    g_assert_nonnull(top);
+    char *dir = g_dir_make_tmp("rdrsim-legacy-XXXXXX", NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(golden); i++) {
+        /* the scenario with congestion=none on every node declaration */
+        char *src = g_strdup_printf("%s/scenarios/%s.rsim", top, golden[i].scenario), *text = NULL;
+        g_assert_true(g_file_get_contents(src, &text, NULL, NULL));
+        GString *legacy = g_string_new("");
+        char **lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+            bool node = g_str_has_prefix(*l, "client ") || g_str_has_prefix(*l, "server ") ||
+                        g_str_has_prefix(*l, "node ");
+            g_string_append(legacy, *l);
+            if (node && !strchr(*l, '#'))
+                g_string_append(legacy, " congestion=none");
+            if (l[1])
+                g_string_append_c(legacy, '\n');
+        }
+        char *scn = g_strdup_printf("%s/%s.rsim", dir, golden[i].scenario);
+        char *db = g_strdup_printf("%s/%s.db", dir, golden[i].scenario);
+        g_assert_true(g_file_set_contents(scn, legacy->str, -1, NULL));
+        char *argv[] = { (char *)bin, "run", "-q", "--trace", "all", "-o", db, scn, NULL };
+        int st;
+        g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                                   NULL, NULL, NULL, &st, NULL));
+        /* it ran (its expectations are the new defaults': some fail, exit 1) */
+        g_assert_true(WIFEXITED(st) && WEXITSTATUS(st) <= 1);
+        GString *acc = g_string_new("");
+        for (size_t v = 0; v < G_N_ELEMENTS(views); v++) {
+            char *qargv[] = { "sqlite3", db, (char *)views[v], NULL };
+            char *out = NULL;
+            g_assert_true(g_spawn_sync(NULL, qargv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &st, NULL));
+            char *h = g_compute_checksum_for_string(G_CHECKSUM_MD5, out, -1);
+            g_string_append_printf(acc, "%s\n", h);
+            g_free(h);
+            g_free(out);
+        }
+        char *digest = g_compute_checksum_for_string(G_CHECKSUM_MD5, acc->str, -1);
+        if (strcmp(digest, golden[i].digest) != 0)
+            g_error("%s with congestion=none: trace digest %s, the old build's %s", golden[i].scenario, digest,
+                    golden[i].digest);
+        g_unlink(db);
+        g_unlink(scn);
+        g_free(digest);
+        g_string_free(acc, TRUE);
+        g_free(db);
+        g_free(scn);
+        g_strfreev(lines);
+        g_string_free(legacy, TRUE);
+        g_free(text);
+        g_free(src);
+    }
+    g_rmdir(dir);
+    g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -234,5 +316,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cc/defaults", test_defaults);
     g_test_add_func("/cc/initial-window", test_initial_window);
     g_test_add_func("/cc/sack-recovery", test_sack_recovery);
+    g_test_add_func("/cc/legacy-traces", test_legacy_traces);
     return g_test_run();
 }
