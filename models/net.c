@@ -259,6 +259,7 @@ static void flight_put(Net *net, Flight *f)
  * link changes state. */
 
 static int node_cmp(const NetNode *a, const NetNode *b) { return strcmp(a->name, b->name); }
+static LinkDir *first_hop(Net *net, NetNode *src, NetNode *dst, NetHop *hop);
 
 typedef struct {
     SimTime dist;
@@ -417,6 +418,20 @@ bool net_reachable(Net *net, NetNode *a, NetNode *b)
         at = d->to;
     }
     return at == b;
+}
+
+const LinkParams *net_path_params(Net *net, NetNode *src, NetNode *dst, unsigned i)
+{
+    NetNode *at = src;
+    for (unsigned k = 0; at != dst && k <= net->nodes->len; k++) {
+        LinkDir *d = k == 0 ? first_hop(net, src, dst, NULL) : at->router ? next_hop(net, at, dst) : NULL;
+        if (!d)
+            return NULL;
+        if (k == i)
+            return &d->link->p;
+        at = d->to;
+    }
+    return NULL;
 }
 
 /* ---- packets on the wire ---- */

@@ -91,6 +91,9 @@ void net_node_set_router(NetNode *node, bool router);
 bool net_node_is_router(const NetNode *node);
 /* Whether links (up or down) and routers join a and b at all. */
 bool net_path_exists(Net *net, NetNode *a, NetNode *b);
+/* The parameters of the i-th link (0: the first) of the path a packet
+ * from src to dst takes now; NULL past its end or when there is none. */
+const LinkParams *net_path_params(Net *net, NetNode *src, NetNode *dst, unsigned i);
 /* Whether a packet from a would reach b now: a path of links that are up. */
 bool net_reachable(Net *net, NetNode *a, NetNode *b);
 

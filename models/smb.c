@@ -202,9 +202,13 @@ NTSTATUS smb_send(SmbWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, Smb
     /* A tampering link rewrites the request in flight, after its sender
      * traced what it sent. */
     if (m->cmd == SMB2_NEGOTIATE && !m->response && w->net) {
-        NetLink *l = net_find_link(w->net, node, peer);
-        if (l && net_link_params(l)->tamper)
-            smb_tamper(m, net_link_params(l)->tamper);
+        /* on any link of its path (through routers too) */
+        const LinkParams *lp;
+        for (unsigned i = 0; (lp = net_path_params(w->net, node, peer, i)); i++)
+            if (lp->tamper) {
+                smb_tamper(m, lp->tamper);
+                break;
+            }
     }
     uint64_t tag = slot_put(w, m);
     if (w->capture)

@@ -145,7 +145,9 @@ static void test_hosts_do_not_forward(void)
     diamond_free(&d);
 }
 
-static char *run_rdrsim(const char *text, int *status)
+/* Run a scenario text; with sql, return what sqlite3 prints of it on the
+ * trace (else rdrsim's output). */
+static char *run_query(const char *text, int *status, const char *sql)
 {
     char *path = NULL;
     int fd = g_file_open_tmp("rdrsim-route-XXXXXX.rsim", &path, NULL);
@@ -159,6 +161,13 @@ static char *run_rdrsim(const char *text, int *status)
     char *out = NULL, *err = NULL;
     g_assert_true(g_spawn_sync(NULL, argv, NULL, 0, NULL, NULL, &out, &err, status, NULL));
     char *both = g_strconcat(out, err, NULL);
+    if (sql) {
+        g_free(both);
+        char *qargv[] = { "sqlite3", db, (char *)sql, NULL };
+        int st;
+        g_assert_true(g_spawn_sync(NULL, qargv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &both, NULL, &st, NULL));
+        g_strstrip(both);
+    }
     g_unlink(path);
     g_unlink(db);
     g_free(path);
@@ -167,6 +176,8 @@ static char *run_rdrsim(const char *text, int *status)
     g_free(err);
     return both;
 }
+
+static char *run_rdrsim(const char *text, int *status) { return run_query(text, status, NULL); }
 
 #define OFFICE                                                                                                 \
     "scenario x seed=1 stop=2s\nclient c1 redirectors=smb\n%s rtr\nserver srv\nredirector smb\nshare s "      \
@@ -195,6 +206,49 @@ static void test_check_refuses_unjoined(void)
     g_free(text);
 }
 
+/* A path lost during a run gives the statuses a lost direct link gives:
+ * TDI_CONNECT while the WAN is down, STATUS_NETWORK_UNREACHABLE at once;
+ * up again, it connects through the router; a send after the WAN goes
+ * down for good is retransmitted five times (lost at the router's link,
+ * link_down) and fails with STATUS_IO_TIMEOUT. */
+static void test_path_lost(void)
+{
+    const char *text = "scenario lost seed=1 stop=60s\nclient c1\nrouter rtr\nserver srv\n"
+                       "link c1 rtr latency=1ms\nlink rtr srv latency=10ms\n"
+                       "endpoint a node=c1\nendpoint b node=srv port=1\n"
+                       "at 0s endpoint b listen\nat 100ms link rtr srv down for=1s\n"
+                       "at 200ms endpoint a connect srv port=1\nat 2s endpoint a connect srv port=1\n"
+                       "at 3s link rtr srv down\nat 3.1s endpoint a send bytes=1KiB\n";
+    int status;
+    char *got = run_query(text, &status,
+                          "SELECT group_concat(request || ':' || status, ' ') FROM (SELECT * FROM tdi_requests "
+                          "WHERE endpoint = 'a' ORDER BY t_ns)");
+    g_assert_cmpstr(got, ==, "TDI_CONNECT:STATUS_NETWORK_UNREACHABLE TDI_CONNECT:STATUS_SUCCESS "
+                             "TDI_SEND:STATUS_IO_TIMEOUT");
+    g_free(got);
+    got = run_query(text, &status,
+                    "SELECT count(*) FROM packets WHERE hop = 2 AND src = 'rtr' AND dst = 'srv' AND "
+                    "fate = 'link_down' AND kind IN ('data', 'retransmit')");
+    g_assert_cmpstr(got, ==, "6");
+    g_free(got);
+}
+
+/* A man in the middle on the router's WAN link rewrites the NEGOTIATE of
+ * a client behind it as one on a direct link would: the downgrade is
+ * detected (rdr-downgrade's c1, through a router). */
+static void test_tamper_routed(void)
+{
+    const char *text = "scenario t seed=1 stop=10s\nclient c1 redirectors=smb\nrouter rtr\nserver srv\n"
+                       "link c1 rtr latency=1ms\nlink rtr srv latency=1ms tamper=negotiate\n"
+                       "share public server=srv\nfile a share=public path=a.doc size=4KiB\n"
+                       "user alice server=srv password=secret\nredirector smb\n"
+                       "at 1s c1 open h \\\\srv\\public\\a.doc user=alice password=secret oplock=none\n";
+    int status;
+    char *got = run_query(text, &status, "SELECT status FROM ops WHERE node = 'c1'");
+    g_assert_cmpstr(got, ==, "STATUS_DOWNGRADE_DETECTED");
+    g_free(got);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -203,5 +257,7 @@ int main(int argc, char **argv)
     g_test_add_func("/route/reroute", test_reroute);
     g_test_add_func("/route/hosts-do-not-forward", test_hosts_do_not_forward);
     g_test_add_func("/route/check-refuses-unjoined", test_check_refuses_unjoined);
+    g_test_add_func("/route/path-lost", test_path_lost);
+    g_test_add_func("/route/tamper-routed", test_tamper_routed);
     return g_test_run();
 }
