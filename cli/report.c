@@ -512,13 +512,29 @@ static void section_routines(Ctx *c)
 static void section_packets(Ctx *c)
 {
     static const char *const h[] = { "fate", "packets", "bytes" };
-    Table *t = table_new("Packets by fate", 3, h);
+    Table *t = table_new("Packets by fate (a packet through a router counts once a hop)", 3, h);
     plain_rows(c, t,
                "SELECT f.name, count(*), sum(p.bytes) FROM packet p JOIN names f ON f.id = p.fate WHERE "
                "(?1 = 0 OR p.run_id = ?1) GROUP BY 1 ORDER BY 2 DESC");
     emit(c, t);
     if (c->page && !c->sweep && !c->sequences)
         first_connection_figure(c);
+}
+
+/* The busiest directions of the links that have a bandwidth: what routed
+ * networks share (net.h's link.A>B.* metrics, averaged over the runs). */
+static void section_links(Ctx *c)
+{
+    static const char *const h[] = { "link direction", "utilisation", "queue_drops", "peak_queue_bytes" };
+    Table *t = table_new("Links (the 20 busiest directions)", 4, h);
+    plain_rows(c, t,
+               "WITH m AS (SELECT name, avg(value) AS v FROM metrics WHERE " RUNS " AND name LIKE 'link.%' "
+               "GROUP BY name), u AS (SELECT substr(name, 6, length(name) - 17) AS d, v FROM m WHERE name LIKE "
+               "'%.utilisation') SELECT u.d, printf('%.3f', u.v), "
+               "(SELECT CAST(round(v) AS INTEGER) FROM m WHERE name = 'link.' || u.d || '.queue_drops'), "
+               "(SELECT CAST(round(v) AS INTEGER) FROM m WHERE name = 'link.' || u.d || '.peak_queue_bytes') "
+               "FROM u ORDER BY u.v DESC, u.d LIMIT 20");
+    emit(c, t);
 }
 
 /* Headline metrics of a sweep, one row per parameter point: medians over
@@ -709,6 +725,7 @@ int report_main(const char *db_path, int64_t run, ReportFormat fmt, FILE *out)
     section_disconnects(&c);
     section_breaks(&c);
     section_routines(&c);
+    section_links(&c);
     section_packets(&c);
     if (c.page)
         html_end(c.page);
