@@ -8,6 +8,7 @@
 #include "smbclient.h"
 #include "smbrdr.h"
 #include "loadgen.h"
+#include "tdiapp.h"
 #include "workload.h"
 
 struct SmbSetup {
@@ -54,6 +55,9 @@ static void need(Scenario *sc, const Decl *d, const char *key, const char *kind)
     if (!ok)
         scenario_error(sc, v->line ? v->line : d->line, v->col ? v->col : d->col, "%s=%s: no %s '%s' is declared",
                        key, v->s, kind, v->s);
+    else if (strcmp(kind, "node") == 0 && tdiapp_is_router(scenario_find_node(sc, v->s)))
+        scenario_error(sc, v->line ? v->line : d->line, v->col ? v->col : d->col,
+                       "%s=%s: a router runs no client of its own", key, v->s);
 }
 
 static void value_in(Scenario *sc, const Action *a, const char *key, const char *const *set, const char *what)

@@ -1,9 +1,9 @@
 #include "tdiapp.h"
 
-#include "cc.h"
-
 #include <glib.h>
 #include <string.h>
+
+#include "cc.h"
 
 /* The client of one endpoint. */
 typedef struct {
@@ -114,9 +114,13 @@ void tdiapp_check(Scenario *sc)
         if (strcmp(d->spec->kind, "endpoint") != 0)
             continue;
         const ParamValue *node = decl_param(d, "node");
-        if (!scenario_find_node(sc, node->s))
+        const Decl *nd = scenario_find_node(sc, node->s);
+        if (!nd)
             scenario_error(sc, node->line ? node->line : d->line, node->col ? node->col : d->col,
                            "unknown node '%s' for endpoint %s", node->s, d->id);
+        else if (tdiapp_is_router(nd))
+            scenario_error(sc, node->line ? node->line : d->line, node->col ? node->col : d->col,
+                           "endpoint %s: %s is a router, which runs no transport of its own", d->id, node->s);
     }
     for (guint i = 0; i < sc->actions->len; i++) {
         Action *a = g_ptr_array_index(sc->actions, i);

@@ -319,8 +319,10 @@ static void parse_attrs(Line *l, const ParamSpec *params, ParamValue *values, bo
         int idx = spec_index(params, key->text);
         if (idx < 0) {
             char *keys = keys_list(params);
-            scn_line_error(l, key, "unknown key '%s' for %s (expected one of: %s)", key->text, what,
-                       *keys ? keys : "none");
+            if (*keys)
+                scn_line_error(l, key, "unknown key '%s' for %s (expected one of: %s)", key->text, what, keys);
+            else
+                scn_line_error(l, key, "unknown key '%s': %s takes no keys", key->text, what);
             g_free(keys);
             break;
         }

@@ -213,6 +213,10 @@ static const Bad bad_inputs[] = {
     { HEAD "at 5ms c1 ping nowhere\n", 4, 16, "unknown node 'nowhere'" },
     { "client c1\nserver srv\nnode n\nlink c1 n\nat 1s c1 ping srv\n", 5, 15, "no path joins c1 and srv" },
     { HEAD "at 1s c1 ping srv bytes=4000\n", 4, 1, "larger than the link's mtu" },
+    { HEAD "router rtr latency=1ms\n", 4, 12, "unknown key 'latency': router takes no keys" },
+    { HEAD "router rtr\nendpoint e node=rtr\n", 5, 12, "rtr is a router, which runs no transport" },
+    { HEAD "router rtr\nsmbclient s node=rtr server=srv\n", 5, 13, "a router runs no client of its own" },
+    { HEAD "client c2 congestion=vegas\n", 4, 11, "congestion=vegas: expected cubic, newreno or none" },
     { "\n\n   \"s\"\n", 3, 4, "expected a statement" },
 };
 
