@@ -245,17 +245,36 @@ static void frame(Capture *c, const Sent *x, GByteArray *b)
         be32(b, flags & TDI_SEG_ACK ? isn(p->conn, !side) + 1 + (uint32_t)ack : 0);
         uint8_t tf = (uint8_t)((syn ? 0x02 : 0) | (flags & TDI_SEG_ACK ? 0x10 : 0) | (flags & TDI_SEG_FIN ? 0x01 : 0) |
                                (flags & TDI_SEG_RST ? 0x04 : 0) | (len ? 0x08 : 0));
-        uint8_t hlen = syn ? 28 : 20; /* a SYN carries MSS and window scale */
+        /* A SYN carries MSS, window scale and, when its sender offers SACK
+         * (a SYN-ACK: when both do), SACK-permitted; an ACK its SACK blocks
+         * (RFC 2018 2, 3), on sequence numbers of the acknowledged side. */
+        bool sack_ok = syn && tdi_node_sack(c->tdi, x->from) &&
+                       (!(flags & TDI_SEG_ACK) || tdi_node_sack(c->tdi, x->to));
+        int nsack = 0;
+        while (!syn && nsack < 3 && p->sack[2 * nsack + 1] > p->sack[2 * nsack])
+            nsack++;
+        uint8_t hlen = syn ? (sack_ok ? 32 : 28) : nsack ? 24 + 8 * nsack : 20;
         uint8_t off_flags[2] = { (uint8_t)(hlen / 4 << 4), tf };
         g_byte_array_append(b, off_flags, 2);
         be16(b, (uint16_t)(syn ? MIN(window, 65535u) : MIN(window >> ws, 65535u))); /* a SYN's is never scaled */
         be16(b, 0); /* checksum, below */
         be16(b, 0);
         if (syn) {
-            uint8_t opt[8] = { 2, 4, 0, 0, 1, 3, 3, ws };
+            uint8_t opt[12] = { 2, 4, 0, 0, 1, 1, 4, 2, 1, 3, 3, ws };
             const LinkParams *lp = net_link_params(net_link_at(c->net, x->link));
             put_be16(opt + 2, (uint16_t)MIN(lp->mtu > 40 ? lp->mtu - 40 : 536, 65535));
-            g_byte_array_append(b, opt, 8);
+            if (sack_ok)
+                g_byte_array_append(b, opt, 12);
+            else {
+                g_byte_array_append(b, opt, 4);
+                g_byte_array_append(b, opt + 8, 4);
+            }
+        } else if (nsack) {
+            uint8_t opt[4] = { 1, 1, 5, (uint8_t)(2 + 8 * nsack) };
+            g_byte_array_append(b, opt, 4);
+            uint32_t base = isn(p->conn, !side) + 1 + (uint32_t)ack;
+            for (int i = 0; i < 2 * nsack; i++)
+                be32(b, base + p->sack[i]);
         }
         payload(b, g_hash_table_lookup(c->streams, GINT_TO_POINTER(p->conn)), side, seq, len);
     } else {

@@ -138,8 +138,9 @@ static Half *peer_of(Half *h) { return &h->conn->h[1 - h->side]; }
 
 /* The SACK blocks of an acknowledgement (RFC 2018 4): the block holding the
  * latest out-of-order segment first, then the highest others, three in all
- * (what fits beside the timestamps option Windows does not send). */
-static void sack_blocks(const Half *h, NetPacket *pkt)
+ * (what fits beside the timestamps option Windows does not send).  Returns
+ * how many. */
+static int sack_blocks(const Half *h, NetPacket *pkt)
 {
     Range first = { 0, 0 }, other[2] = { { 0, 0 }, { 0, 0 } };
     Range cur = { 0, 0 };
@@ -172,6 +173,7 @@ static void sack_blocks(const Half *h, NetPacket *pkt)
         pkt->sack[2 * n + 1] = (uint32_t)MIN(out[i].end - h->rcv_nxt, UINT32_MAX);
         n++;
     }
+    return n;
 }
 
 void tcp_send_seg(Half *h, uint32_t flags, uint64_t seq, uint32_t len, int kind)
@@ -191,8 +193,11 @@ void tcp_send_seg(Half *h, uint32_t flags, uint64_t seq, uint32_t len, int kind)
         .bytes = HDR_BYTES + len + extra,
         .hdr = { flags | (uint64_t)h->side << 8 | (uint64_t)h->conn->port << 16, seq, h->rcv_nxt, len },
     };
-    if (h->sack && h->ooo && (flags & SEG_ACK))
-        sack_blocks(h, &pkt);
+    if (h->sack && h->ooo && (flags & SEG_ACK)) {
+        int n = sack_blocks(h, &pkt);
+        if (n) /* the option on the wire: two NOPs, kind and length, 8 bytes a block (RFC 2018 3) */
+            pkt.bytes += 4 + 8 * (uint32_t)n;
+    }
     h->unacked_segs = 0; /* this segment acknowledges all we have */
     net_send_via(tdi->net, h->node, peer_of(h)->node, &pkt, &h->hop);
 }
@@ -231,10 +236,31 @@ void tcp_close_half(Half *h)
     h->st = H_CLOSED;
 }
 
+/* How many SACK blocks this side's next segment carries (sack_blocks). */
+static int sack_count(const Half *h)
+{
+    if (!h->sack || !h->ooo)
+        return 0;
+    int n = 0;
+    uint64_t end = 0;
+    for (guint i = 0; i < h->ooo->len && n < 3; i++) {
+        const Range *r = &g_array_index(h->ooo, Range, i);
+        if (i == 0 || r->start > end)
+            n++;
+        end = MAX(end, r->end);
+    }
+    return n;
+}
+
+/* The data a segment may carry: the path's first MTU less the headers and
+ * the options this segment carries (the SACK blocks, RFC 2018 3: a sender
+ * shrinks its segments rather than exceed the MTU). */
 static uint32_t mss(Half *h)
 {
     int64_t mtu = net_route_mtu(h->conn->tdi->net, h->node, peer_of(h)->node, &h->hop);
-    return mtu > HDR_BYTES ? (uint32_t)(mtu - HDR_BYTES) : 1;
+    int n = sack_count(h);
+    int64_t hdr = HDR_BYTES + (n ? 4 + 8 * n : 0);
+    return mtu > hdr ? (uint32_t)(mtu - hdr) : 1;
 }
 
 /* One segment from snd_nxt (new data, or after a time-out data sent

@@ -60,8 +60,8 @@ void tdi_default_params(TdiParams *p)
     /* Not in what could be read: the initial RTO (InitialRtoMs) and SYN
      * retries of recent Windows.  rdrsim keeps RFC 6298's 1 s and the
      * documented TcpMaxConnectRetransmissions 2 (README, "Transport
-     * defaults").  Receive window auto-tuning ("Normal") is a fixed 16 MiB:
-     * a window scale of 8, the largest auto-tuning reaches. */
+     * defaults").  Receive window auto-tuning ("Normal": the 64 KiB window
+     * scaled by up to 2^8) is taken as a fixed 16 MiB, about its largest. */
     p->window = 16u << 20;
     /* TDI_DISCONNECT without a time-out: "usually something less than one
      * second".  500 ms was below the 1 s minimum RTO, so a single lost FIN
@@ -759,6 +759,12 @@ void tdi_set_capture(Tdi *tdi, TdiCapture fn, void *ctx)
 {
     tdi->capture = fn;
     tdi->capture_ctx = ctx;
+}
+
+bool tdi_node_sack(Tdi *tdi, NetNode *node)
+{
+    TdiNode *tn = g_hash_table_lookup(tdi->nodes, node);
+    return tn && tn->p.sack && tn->p.congestion != CC_NONE;
 }
 
 uint32_t tdi_node_window(Tdi *tdi, NetNode *node)

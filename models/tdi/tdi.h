@@ -197,5 +197,7 @@ void tdi_set_label(Tdi *tdi, TdiLabel fn, void *ctx);
 void tdi_node_reboot(Tdi *tdi, NetNode *node);
 /* The receive window a node advertises (its `window` key), in bytes. */
 uint32_t tdi_node_window(Tdi *tdi, NetNode *node);
+/* Whether the node's transport offers SACK (its SYNs carry SACK-permitted). */
+bool tdi_node_sack(Tdi *tdi, NetNode *node);
 
 #endif
