@@ -436,12 +436,21 @@ const LinkParams *net_path_params(Net *net, NetNode *src, NetNode *dst, unsigned
 
 /* ---- packets on the wire ---- */
 
-static void trace_fate(Net *net, const LinkDir *d, const Flight *f, const NetPacket *pkt, SimTime sent,
-                       SimTime waited, SimTime arrive, int fate, int hop)
+static void trace_fate_row(Net *net, const LinkDir *d, const NetPacket *pkt, SimTime sent, SimTime waited,
+                           SimTime arrive, int fate, int hop);
+
+/* A packet's row, at level all only: the level is tested here, inline,
+ * before reading the link's and nodes' names (cold lines per packet). */
+static inline void trace_fate(Net *net, const LinkDir *d, const NetPacket *pkt, SimTime sent, SimTime waited,
+                              SimTime arrive, int fate, int hop)
 {
-    if (trace_level(net->trace) < TRACE_ALL)
-        return; /* before reading the link's and nodes' names: cold lines per packet */
-    (void)f;
+    if (trace_level(net->trace) >= TRACE_ALL)
+        trace_fate_row(net, d, pkt, sent, waited, arrive, fate, hop);
+}
+
+static void trace_fate_row(Net *net, const LinkDir *d, const NetPacket *pkt, SimTime sent, SimTime waited,
+                           SimTime arrive, int fate, int hop)
+{
     NetPacketInfo info = { -1, -1, -1, 0, false };
     if (net->describe)
         net->describe(net->describe_ctx, pkt, &info);
@@ -462,9 +471,9 @@ static void on_arrival(Sim *sim, void *ctx, uint64_t arg)
     LinkDir *d = f->dir;
     Net *net = d->net;
     if (f->epoch != d->epoch) {
-        trace_fate(net, d, f, &f->pkt, f->sent, f->waited, -1, FATE_LINK_DOWN, f->hop);
+        trace_fate(net, d, &f->pkt, f->sent, f->waited, -1, FATE_LINK_DOWN, f->hop);
     } else {
-        trace_fate(net, d, f, &f->pkt, f->sent, f->waited, sim_now(sim), f->fate, f->hop);
+        trace_fate(net, d, &f->pkt, f->sent, f->waited, sim_now(sim), f->fate, f->hop);
         NetNode *to = d->to;
         if (to != f->target) {
             /* A router (or any node on the way) forwards it on the next hop,
@@ -473,7 +482,7 @@ static void on_arrival(Sim *sim, void *ctx, uint64_t arg)
             if (next)
                 send_dir(net, next, &f->pkt, f->origin, f->target, f->hop + 1);
             else
-                trace_fate(net, next ? next : d, f, &f->pkt, sim_now(sim), 0, -1, FATE_NO_ROUTE, f->hop + 1);
+                trace_fate(net, next ? next : d, &f->pkt, sim_now(sim), 0, -1, FATE_NO_ROUTE, f->hop + 1);
         } else {
             if (net->capture)
                 net->capture(net->capture_ctx, d->link, f->origin, to, sim_now(sim), &f->pkt);
@@ -519,11 +528,11 @@ static void send_dir(Net *net, LinkDir *d, const NetPacket *pkt, NetNode *origin
     const LinkParams *p = &d->link->p;
     SimTime now = sim_now(net->sim);
     if (!d->link->up) {
-        trace_fate(net, d, NULL, pkt, now, 0, -1, FATE_LINK_DOWN, hop);
+        trace_fate(net, d, pkt, now, 0, -1, FATE_LINK_DOWN, hop);
         return;
     }
     if (pkt->bytes > p->mtu) {
-        trace_fate(net, d, NULL, pkt, now, 0, -1, FATE_TOO_BIG, hop);
+        trace_fate(net, d, pkt, now, 0, -1, FATE_TOO_BIG, hop);
         return;
     }
     SimTime start = now, on_wire = now;
@@ -533,7 +542,7 @@ static void send_dir(Net *net, LinkDir *d, const NetPacket *pkt, NetNode *origin
             double backlog = (double)(d->busy_until - now) * (double)p->bandwidth / 8e9;
             if (p->queue > 0 && backlog + pkt->bytes > (double)p->queue) {
                 d->queue_drops++;
-                trace_fate(net, d, NULL, pkt, now, 0, -1, FATE_QUEUE_DROP, hop);
+                trace_fate(net, d, pkt, now, 0, -1, FATE_QUEUE_DROP, hop);
                 return;
             }
             if (backlog + pkt->bytes > d->peak_queue)
@@ -552,7 +561,7 @@ static void send_dir(Net *net, LinkDir *d, const NetPacket *pkt, NetNode *origin
     double u_reorder = rng_uniform01(&d->misc_rng);
     double u_dup = rng_uniform01(&d->misc_rng);
     if (lost) {
-        trace_fate(net, d, NULL, pkt, now, on_wire - now, -1, FATE_LOST, hop);
+        trace_fate(net, d, pkt, now, on_wire - now, -1, FATE_LOST, hop);
         return;
     }
     /* A heavy-tailed jitter must not push the clock past its range. */
@@ -592,7 +601,7 @@ bool net_send_via(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt, Ne
     LinkDir *d = first_hop(net, src, dst, hop);
     if (!d) {
         if (src->dirs->len && net_path_exists(net, src, dst)) {
-            trace_fate(net, g_ptr_array_index(src->dirs, 0), NULL, pkt, sim_now(net->sim), 0, -1, FATE_NO_ROUTE, 1);
+            trace_fate(net, g_ptr_array_index(src->dirs, 0), pkt, sim_now(net->sim), 0, -1, FATE_NO_ROUTE, 1);
             return true;
         }
         return false;

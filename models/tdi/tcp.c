@@ -395,7 +395,9 @@ void tcp_try_send(Half *h)
 {
     if (h->st != H_OPEN)
         return;
-    uint32_t seg = mss(h);
+    /* (the segment size only when there is data to send or to resend: an
+     * ACK that leaves nothing to send asks nothing of the route) */
+    uint32_t seg = h->snd_nxt < h->snd_end || (h->sack && h->in_recovery) ? mss(h) : 0;
     if (h->cc.kind == CC_NONE) {
         /* the fixed send window of the node */
         uint32_t window = h->window;
