@@ -408,73 +408,34 @@ static void check_tamper(Scenario *sc, const ParamValue *v, int line, int col)
 
 /* ---- which nodes the topology joins (links, through routers) ---- */
 
-typedef struct {
-    GHashTable *adj;     /* node id -> GPtrArray of neighbour ids */
-    GHashTable *routers; /* ids of routers */
-} Topo;
-
-static void topo_init(Topo *t, const Scenario *sc)
+/* The scenario's nodes and links as a network of their own (no run): what
+ * net_path_exists answers during a run, `check` answers before it. */
+static Net *topo_new(const Scenario *sc, Sim *sim)
 {
-    t->adj = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
-    t->routers = g_hash_table_new(g_str_hash, g_str_equal);
+    Net *net = net_new(sim, NULL, 0);
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
-        if (d->spec->is_node && tdiapp_is_router(d))
-            g_hash_table_add(t->routers, d->id);
+        if (d->spec->is_node)
+            net_node_set_router(net_add_node(net, d->id), tdiapp_is_router(d));
+    }
+    LinkParams lp = { .mtu = 1500 };
+    for (guint i = 0; i < sc->decls->len; i++) {
+        Decl *d = g_ptr_array_index(sc->decls, i);
         if (strcmp(d->spec->kind, "link") != 0)
             continue;
-        for (int k = 0; k < 2; k++) {
-            GPtrArray *n = g_hash_table_lookup(t->adj, d->names[k]);
-            if (!n) {
-                n = g_ptr_array_new();
-                g_hash_table_insert(t->adj, d->names[k], n);
-            }
-            g_ptr_array_add(n, d->names[1 - k]);
-        }
+        NetNode *x = net_find_node(net, d->names[0]), *y = net_find_node(net, d->names[1]);
+        if (x && y && x != y && !net_find_link(net, x, y))
+            net_add_link(net, x, y, &lp);
     }
-}
-
-static void topo_clear(Topo *t)
-{
-    g_hash_table_unref(t->adj);
-    g_hash_table_unref(t->routers);
-}
-
-/* As net_path_exists: links up or down, only routers carry packets on. */
-static bool topo_joins(const Topo *t, const char *a, const char *b)
-{
-    if (strcmp(a, b) == 0)
-        return true;
-    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-    GQueue q = G_QUEUE_INIT;
-    g_hash_table_add(seen, (char *)a);
-    g_queue_push_tail(&q, (char *)a);
-    bool found = false;
-    const char *u;
-    while (!found && (u = g_queue_pop_head(&q))) {
-        GPtrArray *n = g_hash_table_lookup(t->adj, u);
-        for (guint i = 0; n && i < n->len && !found; i++) {
-            const char *v = g_ptr_array_index(n, i);
-            if (g_hash_table_contains(seen, v))
-                continue;
-            g_hash_table_add(seen, (char *)v);
-            if (strcmp(v, b) == 0)
-                found = true;
-            else if (g_hash_table_contains(t->routers, v))
-                g_queue_push_tail(&q, (char *)v);
-        }
-    }
-    g_queue_clear(&q);
-    g_hash_table_unref(seen);
-    return found;
+    return net;
 }
 
 /* A statement that needs nodes a and b to reach each other; an error at
  * (line, col) when nothing joins them. */
-static void need_path(Scenario *sc, const Topo *t, const char *a, const char *b, int line, int col)
+static void need_path(Scenario *sc, Net *t, const char *a, const char *b, int line, int col)
 {
-    Decl *da = scenario_find_node(sc, a), *db = scenario_find_node(sc, b);
-    if (!da || !db || topo_joins(t, a, b))
+    NetNode *na = net_find_node(t, a), *nb = net_find_node(t, b);
+    if (!na || !nb || net_path_exists(t, na, nb))
         return;
     scenario_error(sc, line, col, "no path joins %s and %s: add a link, or a router that links to both", a, b);
 }
@@ -503,21 +464,21 @@ static const Decl *decl_node_of(Scenario *sc, const Decl *d)
  * the server of their share, UNC names in actions, endpoint connects. */
 static void check_paths(Scenario *sc)
 {
-    Topo t;
-    topo_init(&t, sc);
+    Sim *sim = sim_new();
+    Net *t = topo_new(sc, sim);
     for (guint i = 0; i < sc->decls->len; i++) {
         Decl *d = g_ptr_array_index(sc->decls, i);
         const Decl *n = NULL;
         int k;
         if ((k = decl_param_index(d->spec, "server")) >= 0 && strcmp(d->spec->kind, "smbclient") == 0 &&
             (n = decl_node_of(sc, d)) && d->values[k].s)
-            need_path(sc, &t, n->id, d->values[k].s, d->values[k].line ? d->values[k].line : d->line,
+            need_path(sc, t, n->id, d->values[k].s, d->values[k].line ? d->values[k].line : d->line,
                       d->values[k].col ? d->values[k].col : d->col);
         if ((k = decl_param_index(d->spec, "share")) >= 0 && strcmp(d->spec->kind, "workload") == 0 &&
             (n = decl_node_of(sc, d))) {
             char *srv = unc_server(d->values[k].s);
             if (srv)
-                need_path(sc, &t, n->id, srv, d->values[k].line ? d->values[k].line : d->line,
+                need_path(sc, t, n->id, srv, d->values[k].line ? d->values[k].line : d->line,
                           d->values[k].col ? d->values[k].col : d->col);
             g_free(srv);
         }
@@ -532,14 +493,15 @@ static void check_paths(Scenario *sc)
         for (int j = 0; j < a->spec->n_args; j++) {
             char *srv = unc_server(a->args[j]);
             if (srv)
-                need_path(sc, &t, n->id, srv, a->line, a->arg_cols[j]);
+                need_path(sc, t, n->id, srv, a->line, a->arg_cols[j]);
             g_free(srv);
         }
         if (((strcmp(a->spec->subject, "endpoint") == 0 && strcmp(a->spec->verb, "connect") == 0) || is_ping(a)) &&
             a->spec->n_args > 0)
-            need_path(sc, &t, n->id, a->args[0], a->line, a->arg_cols[0]);
+            need_path(sc, t, n->id, a->args[0], a->line, a->arg_cols[0]);
     }
-    topo_clear(&t);
+    net_free(t);
+    sim_free(sim);
 }
 
 void world_check(Scenario *sc)
