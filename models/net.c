@@ -259,7 +259,7 @@ static void flight_put(Net *net, Flight *f)
  * link changes state. */
 
 static int node_cmp(const NetNode *a, const NetNode *b) { return strcmp(a->name, b->name); }
-static LinkDir *first_hop(Net *net, NetNode *src, NetNode *dst, NetHop *hop);
+static LinkDir *first_hop(Net *net, NetNode *src, NetNode *dst, NetHop *hop, bool *joined);
 
 typedef struct {
     SimTime dist;
@@ -424,7 +424,8 @@ const LinkParams *net_path_params(Net *net, NetNode *src, NetNode *dst, unsigned
 {
     NetNode *at = src;
     for (unsigned k = 0; at != dst && k <= net->nodes->len; k++) {
-        LinkDir *d = k == 0 ? first_hop(net, src, dst, NULL) : at->router ? next_hop(net, at, dst) : NULL;
+        bool joined;
+        LinkDir *d = k == 0 ? first_hop(net, src, dst, NULL, &joined) : at->router ? next_hop(net, at, dst) : NULL;
         if (!d)
             return NULL;
         if (k == i)
@@ -582,29 +583,29 @@ static void send_dir(Net *net, LinkDir *d, const NetPacket *pkt, NetNode *origin
 
 /* The first hop of a packet from src to dst, kept in *hop until a link
  * changes state; NULL when the topology does not join them. */
-static LinkDir *first_hop(Net *net, NetNode *src, NetNode *dst, NetHop *hop)
+static LinkDir *first_hop(Net *net, NetNode *src, NetNode *dst, NetHop *hop, bool *joined)
 {
-    if (hop && hop->dir && hop->gen == net->route_gen)
+    if (hop && hop->valid && hop->gen == net->route_gen) {
+        *joined = hop->joined;
         return hop->dir;
-    LinkDir *d = NULL;
-    if (src->dirs->len && (g_hash_table_lookup(src->out, dst) || net_path_exists(net, src, dst)))
-        d = next_hop(net, src, dst);
-    if (hop) {
-        hop->dir = d;
-        hop->gen = net->route_gen;
     }
+    /* whether the topology joins them at all, then the way now */
+    bool j = src->dirs->len && (g_hash_table_lookup(src->out, dst) || net_path_exists(net, src, dst));
+    LinkDir *d = j ? next_hop(net, src, dst) : NULL;
+    if (hop)
+        *hop = (NetHop){ d, net->route_gen, true, j };
+    *joined = j;
     return d;
 }
 
 bool net_send_via(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt, NetHop *hop)
 {
-    LinkDir *d = first_hop(net, src, dst, hop);
+    bool joined;
+    LinkDir *d = first_hop(net, src, dst, hop, &joined);
     if (!d) {
-        if (src->dirs->len && net_path_exists(net, src, dst)) {
+        if (joined) /* joined, but no way now */
             trace_fate(net, g_ptr_array_index(src->dirs, 0), pkt, sim_now(net->sim), 0, -1, FATE_NO_ROUTE, 1);
-            return true;
-        }
-        return false;
+        return joined;
     }
     send_dir(net, d, pkt, src, dst, 1);
     return true;
@@ -617,7 +618,8 @@ bool net_send(Net *net, NetNode *src, NetNode *dst, const NetPacket *pkt)
 
 int64_t net_route_mtu(Net *net, NetNode *src, NetNode *dst, NetHop *hop)
 {
-    LinkDir *d = first_hop(net, src, dst, hop);
+    bool joined;
+    LinkDir *d = first_hop(net, src, dst, hop, &joined);
     return d ? d->link->p.mtu : 1500;
 }
 

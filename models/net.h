@@ -71,8 +71,10 @@ typedef void (*NetDescribe)(void *ctx, const NetPacket *pkt, NetPacketInfo *info
 /* A cache of a sender's first hop towards one destination (a connection
  * keeps one per side): valid until a link changes state.  Zero it first. */
 typedef struct {
-    void *dir;
+    void *dir;     /* the first hop, NULL: none now */
     uint32_t gen;
+    bool valid;    /* filled in for generation gen */
+    bool joined;   /* the topology joins the two nodes at all */
 } NetHop;
 
 /* from: the node that sent the packet first (not the last router). */
