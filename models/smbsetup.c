@@ -7,12 +7,15 @@
 #include "server.h"
 #include "smbclient.h"
 #include "smbrdr.h"
+#include "davrdr.h"
+#include "http.h"
 #include "loadgen.h"
 #include "tdiapp.h"
 #include "workload.h"
 
 struct SmbSetup {
     SmbWire *wire;
+    HttpWire *http;
     GHashTable *servers; /* server decl id -> SmbServer* */
     GHashTable *clients; /* smbclient decl id -> SmbClient* */
     GPtrArray *order;    /* servers and clients in declaration order, for the trace */
@@ -150,6 +153,24 @@ void smbsetup_check(Scenario *sc)
                     scenario_error(sc, p->line ? p->line : d->line, p->col ? p->col : d->col,
                                    "redirectors: no redirector '%s' is declared", *l);
                 }
+        if (strcmp(d->spec->kind, "redirector") == 0) {
+            static const char *const kinds[] = { "smb", "webdav", NULL };
+            if (!one_of(decl_param(d, "kind")->s, kinds))
+                value_error(sc, d, "kind", "kind: expected smb or webdav");
+        }
+        if (strcmp(d->spec->kind, "server") == 0) {
+            static const char *const protos[] = { "smb", "webdav", NULL };
+            char **l = decl_param(d, "services")->list;
+            if (!l || !*l || !**l)
+                value_error(sc, d, "services", "services: expected smb, webdav or both (smb,webdav)");
+            for (; l && *l && **l; l++)
+                if (!one_of(*l, protos)) {
+                    char *m = g_strdup_printf("services: '%s' is not a protocol rdrsim serves (smb, webdav)", *l);
+                    value_error(sc, d, "services", m);
+                    g_free(m);
+                    break;
+                }
+        }
         if (strcmp(d->spec->kind, "redirector") == 0)
             for (char **l = decl_param(d, "null")->list; l && *l; l++)
                 if (**l && mrx_by_name(*l) == MRX_N_ROUTINES) {
@@ -242,9 +263,30 @@ static void on_started(void *ctx, NTSTATUS st, uint64_t info, Fobx *fobx)
 
 typedef struct {
     SmbRdr *rdr;
+    DavRdr *dav;   /* or a WebDAV redirector */
     Rdbss *rdbss;
     const char *node, *name;
 } RdrEntry;
+
+static MiniRdr *entry_minirdr(const RdrEntry *e) { return e->dav ? davrdr_minirdr(e->dav) : smbrdr_minirdr(e->rdr); }
+
+static bool is_webdav(const Decl *rd) { return strcmp(decl_param(rd, "kind")->s, "webdav") == 0; }
+
+static bool serves(const Decl *srv, const char *proto)
+{
+    char **l = decl_param(srv, "services")->list;
+    for (; l && *l; l++)
+        if (strcmp(*l, proto) == 0)
+            return true;
+    return false;
+}
+
+/* The session protocol a record's tag belongs to names its message. */
+static int64_t wire_label(void *ctx, uint64_t tag, bool *has)
+{
+    SmbSetup *s = ctx;
+    return http_is_tag(tag) ? http_wire_label(s->http, tag, has) : smb_wire_label(s->wire, tag, has);
+}
 
 /* Every client's redirectors start when the run does (their service sends
  * the start request), in provider order. */
@@ -255,7 +297,7 @@ static void start_redirectors(Sim *sim, void *ctx, uint64_t arg)
     SmbSetup *s = ctx;
     for (guint i = 0; i < s->rdrs->len; i++) {
         RdrEntry *e = g_ptr_array_index(s->rdrs, i);
-        rdbss_start(e->rdbss, smbrdr_minirdr(e->rdr), on_started, NULL);
+        rdbss_start(e->rdbss, entry_minirdr(e), on_started, NULL);
     }
 }
 
@@ -265,7 +307,7 @@ static MiniRdr *find_rdr(void *ctx, const char *name)
     for (guint i = 0; i < l->s->rdrs->len; i++) {
         RdrEntry *e = g_ptr_array_index(l->s->rdrs, i);
         if (strcmp(e->node, l->node) == 0 && strcmp(e->name, name) == 0)
-            return smbrdr_minirdr(e->rdr);
+            return entry_minirdr(e);
     }
     return NULL;
 }
@@ -344,7 +386,8 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
     Sim *sim = net_sim(net);
     Trace *trace = net_trace(net);
     s->wire = smb_wire_new(trace, sim, net);
-    tdi_set_label(tdi, smb_wire_label, s->wire);
+    s->http = http_wire_new(trace, sim);
+    tdi_set_label(tdi, wire_label, s);
     s->sim = sim;
     s->trace = trace;
     s->coh = coh_new();
@@ -366,8 +409,11 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
             .break_timeout = decl_param(d, "break_timeout")->i,
             .interim_delay = decl_param(d, "interim_delay")->i,
             .service = decl_param(d, "service")->dist,
+            .no_smb = !serves(d, "smb"),
         };
         SmbServer *srv = server_new(tdi, s->wire, sim, trace, net_find_node(net, d->id), &p, seed);
+        if (serves(d, "webdav"))
+            server_enable_webdav(srv, s->http, (uint16_t)decl_param(d, "webdav_port")->i);
         server_set_coherence(srv, s->coh);
         g_hash_table_insert(s->servers, d->id, srv);
         g_ptr_array_add(s->order, (gpointer)d);
@@ -418,23 +464,40 @@ SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed)
         for (char **l = decl_param(d, "redirectors")->list; *l; l++) {
             const Decl *rd = scenario_find_decl(sc, "redirector", *l);
             char **nulls = decl_param(rd, "null")->list;
-            SmbRdrParams p = {
-                .request_timeout = decl_param(rd, "timeout")->i,
-                .connection_ids = decl_param(rd, "connection_ids")->i,
-                .scavenger_timeout = (uint32_t)(decl_param(rd, "scavenger")->i / SIM_SEC),
-                .null_routines = nulls && *nulls && **nulls ? nulls : NULL,
-                .port = (uint16_t)decl_param(rd, "port")->i,
-                .dialect = smb_dialect(decl_param(rd, "dialect")->s),
-            };
-            MINIRDR_DISPATCH *table = g_hash_table_lookup(s->dispatch, rd->id);
-            if (!table) {
-                table = g_new(MINIRDR_DISPATCH, 1);
-                smbrdr_dispatch_for(&p, table);
-                g_hash_table_insert(s->dispatch, rd->id, table);
-            }
+            const ParamValue *port = decl_param(rd, "port");
             RdrEntry *e = g_new0(RdrEntry, 1);
-            e->rdr = smbrdr_new(r, tdi, s->wire, net, rd->id, &p, table, decl_param(rd, "delayed_close")->i,
-                                &s->rdr_req_pool);
+            MINIRDR_DISPATCH *table = g_hash_table_lookup(s->dispatch, rd->id);
+            bool made = table != NULL;
+            if (!table)
+                table = g_new(MINIRDR_DISPATCH, 1);
+            if (is_webdav(rd)) {
+                DavRdrParams p = {
+                    .request_timeout = decl_param(rd, "timeout")->i,
+                    .lock_timeout = decl_param(rd, "lock_timeout")->i,
+                    .scavenger_timeout = (uint32_t)(decl_param(rd, "scavenger")->i / SIM_SEC),
+                    .null_routines = nulls && *nulls && **nulls ? nulls : NULL,
+                    .port = (uint16_t)(port->line ? port->i : HTTP_PORT),
+                };
+                if (!made)
+                    davrdr_dispatch_for(&p, table);
+                e->dav = davrdr_new(r, tdi, s->http, net, s->coh, rd->id, &p, table,
+                                    decl_param(rd, "delayed_close")->i);
+            } else {
+                SmbRdrParams p = {
+                    .request_timeout = decl_param(rd, "timeout")->i,
+                    .connection_ids = decl_param(rd, "connection_ids")->i,
+                    .scavenger_timeout = (uint32_t)(decl_param(rd, "scavenger")->i / SIM_SEC),
+                    .null_routines = nulls && *nulls && **nulls ? nulls : NULL,
+                    .port = (uint16_t)port->i,
+                    .dialect = smb_dialect(decl_param(rd, "dialect")->s),
+                };
+                if (!made)
+                    smbrdr_dispatch_for(&p, table);
+                e->rdr = smbrdr_new(r, tdi, s->wire, net, rd->id, &p, table, decl_param(rd, "delayed_close")->i,
+                                    &s->rdr_req_pool);
+            }
+            if (!made)
+                g_hash_table_insert(s->dispatch, rd->id, table);
             e->rdbss = r;
             e->node = d->id;
             e->name = rd->id;
@@ -454,7 +517,11 @@ void smbsetup_free(SmbSetup *s)
     g_hash_table_unref(s->clients);
     g_hash_table_unref(s->workloads);
     for (guint i = 0; i < s->rdrs->len; i++)
-        smbrdr_free(((RdrEntry *)g_ptr_array_index(s->rdrs, i))->rdr);
+    {
+        RdrEntry *e = g_ptr_array_index(s->rdrs, i);
+        smbrdr_free(e->rdr);
+        davrdr_free(e->dav);
+    }
     g_ptr_array_unref(s->rdrs);
     g_hash_table_unref(s->rdbss);
     rdbss_pools_clear(&s->rx_pools); /* after the clients and redirectors that give blocks back */
@@ -464,6 +531,7 @@ void smbsetup_free(SmbSetup *s)
     g_hash_table_unref(s->servers);
     g_ptr_array_unref(s->order);
     smb_wire_free(s->wire);
+    http_wire_free(s->http);
     g_ptr_array_unref(s->loadgens);
     loadgen_shared_free(s->lg_shared);
     g_hash_table_unref(s->zipfs);

@@ -46,12 +46,14 @@ static const ParamSpec client_keys[] = {
 };
 
 static const ParamSpec redirector_keys[] = {
+    { "kind", PT_STRING, 0, "smb", "the protocol it speaks: smb (models/smbrdr.h) or webdav (HTTP/1.1, models/davrdr.h)", NO_BOUNDS },
+    { "lock_timeout", PT_TIME, 0, "3600s", "webdav: the Timeout its LOCKs ask for (RFC 4918 10.7)", 1e9, 1e15 },
     { "null", PT_LIST, 0, "''", "MINIRDR_DISPATCH routines it leaves NULL (e.g. MRxGetConnectionId)", NO_BOUNDS },
     { "timeout", PT_TIME, 0, "30s", "a request unanswered this long fails with STATUS_IO_TIMEOUT; 0: never", 0, 1e18 },
     { "delayed_close", PT_BOOL, 0, "yes", "keep a SRV_OPEN open after its last close (RDBSS delayed close)", NO_BOUNDS },
     { "connection_ids", PT_BOOL, 0, "yes", "MRxGetConnectionId separates users into their own V_NET_ROOTs", NO_BOUNDS },
     { "scavenger", PT_TIME, 0, "10s", "ScavengerTimeout: delayed closes and unused connections finalize after it", 1e9, 1e15 },
-    { "port", PT_INT, 0, "445", "the server port its connections go to", 1, 65535 },
+    { "port", PT_INT, 0, "445", "the server port its connections go to (webdav: 80 unless given)", 1, 65535 },
     { "dialect", PT_STRING, 0, "3.1.1", "the newest dialect its NEGOTIATE offers", NO_BOUNDS },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
@@ -89,6 +91,8 @@ static const ParamSpec server_keys[] = {
     { "interim_delay", PT_TIME, 0, "1ms", "a request waiting for a break gets its STATUS_PENDING interim response "
                                           "after this long (B8)", 0, 1e18 },
     { "service", PT_DIST, QTY_TIME, "0", "service time of each request (a distribution)", NO_BOUNDS },
+    { "services", PT_LIST, 0, "smb", "protocols it serves its shares with: smb (port 445), webdav (HTTP/1.1 with RFC 4918, port webdav_port), or both", NO_BOUNDS },
+    { "webdav_port", PT_INT, 0, "80", "the port its WebDAV service listens on", 1, 65535 },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },
 };
 
@@ -163,7 +167,7 @@ static const DeclSpec decls[] = {
     { "file", 1, false, false, file_keys, "a file on a share" },
     { "user", 1, false, false, user_keys, "a user a server knows" },
     { "smbclient", 1, false, false, smbclient_keys, "a scripted SMB client on a client node" },
-    { "redirector", 1, false, false, redirector_keys, "a network mini-redirector (SMB) clients can run" },
+    { "redirector", 1, false, false, redirector_keys, "a network mini-redirector (SMB or WebDAV) clients can run" },
     { "workload", 1, false, false, workload_keys, "a stochastic application on a client (workload c[*] ...)" },
     { NULL, 0, false, false, NULL, NULL },
 };

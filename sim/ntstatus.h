@@ -81,6 +81,8 @@ typedef uint32_t NTSTATUS;
     X(STATUS_NOT_FOUND,                   0xC0000225) \
     X(STATUS_NETWORK_SESSION_EXPIRED,     0xC000035C) \
     X(STATUS_DOWNGRADE_DETECTED,          0xC0000388) \
+    X(STATUS_QUOTA_EXCEEDED,              0xC0000044) \
+    X(STATUS_RETRY,                       0xC000022D) \
     X(STATUS_REQUEST_TIMED_OUT,           0xE0000001)
 
 #define NTSTATUS_ENUM(name, value) name = (NTSTATUS)value,

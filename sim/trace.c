@@ -88,6 +88,9 @@ static const char schema_sql[] =
     "  msg_id INTEGER, is_response INTEGER, path INTEGER, access INTEGER, share_access INTEGER,\n"
     "  disposition INTEGER, create_action INTEGER, lease_key INTEGER, lease_flags INTEGER,\n"
     "  parent_lease_key INTEGER);\n"
+    "CREATE TABLE IF NOT EXISTS http_message(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, peer INTEGER,\n"
+    "  conn INTEGER, request INTEGER, method INTEGER, path INTEGER, is_response INTEGER, status INTEGER,\n"
+    "  bytes INTEGER, body INTEGER, range_start INTEGER, range_end INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS callback(run_id INTEGER NOT NULL, node INTEGER, redirector INTEGER,\n"
     "  routine INTEGER, object INTEGER, t_ns INTEGER, t_done_ns INTEGER, pending INTEGER, status INTEGER);\n"
     "CREATE TABLE IF NOT EXISTS indication(run_id INTEGER NOT NULL, t_ns INTEGER, node INTEGER, conn INTEGER,\n"
@@ -164,6 +167,11 @@ static const char schema_sql[] =
     "         CASE x.create_action WHEN 0 THEN 'SUPERSEDED' WHEN 1 THEN 'OPENED' WHEN 2 THEN 'CREATED'\n"
     "           WHEN 3 THEN 'OVERWRITTEN' END AS create_action, x.lease_key, x.lease_flags, x.parent_lease_key\n"
     "  FROM smb_create x JOIN names n ON n.id = x.node LEFT JOIN names p ON p.id = x.path;\n"
+    "CREATE VIEW IF NOT EXISTS http_messages AS\n"
+    "  SELECT h.run_id, h.t_ns, n.name AS node, p.name AS peer, h.conn, h.request, m.name AS method,\n"
+    "         u.name AS path, h.is_response, h.status, h.bytes, h.body, h.range_start, h.range_end\n"
+    "  FROM http_message h JOIN names n ON n.id = h.node JOIN names p ON p.id = h.peer\n"
+    "       JOIN names m ON m.id = h.method JOIN names u ON u.id = h.path;\n"
     "CREATE VIEW IF NOT EXISTS indications AS\n"
     "  SELECT i.run_id, i.t_ns, n.name AS node, i.conn, r.name AS routine, o.name AS object\n"
     "  FROM indication i JOIN names n ON n.id = i.node JOIN names r ON r.id = i.routine\n"
@@ -191,6 +199,7 @@ const TraceTableInfo trace_tables[] = {
                         "offered_level", "acked_level", NULL } },
     { "smb_message", { "node", "peer", "command", NULL } },
     { "smb_create", { "node", "path", NULL } },
+    { "http_message", { "node", "peer", "method", "path", NULL } },
     { "callback", { "node", "redirector", "routine", "object", NULL } },
     { "indication", { "node", "routine", "object", NULL } },
     { "grant_", { "node", "path", "level", NULL } },
@@ -216,11 +225,12 @@ static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS op_run_t ON op(run_id, t_start_ns);\n"
     "CREATE INDEX IF NOT EXISTS oplock_break_run ON oplock_break(run_id, t_sent_ns);\n"
     "CREATE INDEX IF NOT EXISTS smb_message_run_t ON smb_message(run_id, t_ns);\n"
+    "CREATE INDEX IF NOT EXISTS http_message_run_t ON http_message(run_id, t_ns);\n"
     "CREATE INDEX IF NOT EXISTS callback_run_t ON callback(run_id, t_ns);\n";
 
 enum {
     ST_NAME_INSERT, ST_NAME_SELECT, ST_NAME_WITH_ID, ST_PARAM, ST_METRIC, ST_EXPECT, ST_PACKET,
-    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_DISC_DATA, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_SMB_CREATE, ST_CALLBACK, ST_INDICATION, ST_GRANT, ST_READ, ST_COUNT
+    ST_TDI_REQUEST, ST_TDI_STATE, ST_DISCONNECT, ST_DISC_DATA, ST_OP, ST_OPLOCK_BREAK, ST_SMB_MESSAGE, ST_SMB_CREATE, ST_HTTP_MESSAGE, ST_CALLBACK, ST_INDICATION, ST_GRANT, ST_READ, ST_COUNT
 };
 
 static const char *stmt_sql[ST_COUNT] = {
@@ -239,6 +249,7 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_OPLOCK_BREAK] = "INSERT INTO main.oplock_break VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_SMB_MESSAGE] = "INSERT INTO main.smb_message VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_SMB_CREATE] = "INSERT INTO main.smb_create VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_HTTP_MESSAGE] = "INSERT INTO main.http_message VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_CALLBACK] = "INSERT INTO main.callback VALUES (?,?,?,?,?,?,?,?,?)",
     [ST_INDICATION] = "INSERT INTO main.indication VALUES (?,?,?,?,?,?)",
     [ST_GRANT] = "INSERT INTO main.grant_ VALUES (?,?,?,?,?,?,?)",
@@ -1070,6 +1081,15 @@ void trace_smb_create(Trace *tr, SimTime t, uint32_t node, int64_t conn, uint64_
                     c->access, c->share_access, c->disposition, c->create_action, c->lease_key, c->lease_flags,
                     c->parent_lease_key };
     insert_row(tr, ST_SMB_CREATE, v, 13, 0x1fe0u); /* request or response fields: NULL where negative */
+}
+
+void trace_http_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, const TraceHttp *m)
+{
+    if (!tr || tr->level < TRACE_MESSAGES || failed(tr))
+        return;
+    int64_t v[] = { t, node, peer, conn, m->request, m->method, m->path, m->response, m->status, m->bytes, m->body,
+                    m->range_start, m->range_end };
+    insert_row(tr, ST_HTTP_MESSAGE, v, 13, 0x1800u); /* no range: NULL */
 }
 
 void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,

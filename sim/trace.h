@@ -158,6 +158,17 @@ typedef struct {
 } TraceSmbCreate;
 void trace_smb_create(Trace *tr, SimTime t, uint32_t node, int64_t conn, uint64_t msg_id, bool is_response,
                       const TraceSmbCreate *c);
+/* An HTTP message (`http_messages`): the n-th request of its connection
+ * (its response has the same number), method and path as name ids, the
+ * status code of a response (0 in a request), the bytes on the wire and
+ * those of the body, and the byte range a GET asked for or a 206 carries
+ * ([range_start, range_end); negative: none). */
+typedef struct {
+    int64_t request, method, path;
+    bool response;
+    int64_t status, bytes, body, range_start, range_end;
+} TraceHttp;
+void trace_http_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, const TraceHttp *m);
 /* A MINIRDR_DISPATCH routine call (`callbacks`). */
 void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,
                     SimTime t_done, bool pending, uint32_t status);

@@ -88,6 +88,11 @@ struct RxContext {
     /* the coherence oracle's view of the data (models/coherence.h) */
     uint64_t stamp;                  /* WRITE: the application write the data comes from */
     GArray *stamps;                  /* READ: Range of the stamps of the bytes returned */
+    GArray *copy_expect;             /* READ served from a copy the redirector downloaded (WebDAV): what the
+                                      * oracle expected then, which the read is judged against (owned) */
+    uint64_t copy_epoch;
+    bool unpublished;                /* WRITE kept by the redirector until it publishes it (WebDAV's PUT at
+                                      * close), which tells the oracle itself */
     /* results */
     NTSTATUS status;
     uint64_t information;

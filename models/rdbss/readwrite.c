@@ -37,6 +37,13 @@ static void read_done(RxContext *rx)
                 clean.aux = 0; /* the server's aux is its version; in the cache it would mean dirty */
                 ranges_fill(f->cached, clean);
             }
+        if (rx->rdbss->coh && o->expect && rx->copy_expect) {
+            /* from the redirector's copy (WebDAV): close-to-open, so judged
+             * against what was published when the copy was made */
+            g_array_unref(o->expect);
+            o->expect = ranges_slice(rx->copy_expect, rx->offset, end);
+            o->epoch = rx->copy_epoch;
+        }
         if (rx->rdbss->coh && o->expect)
             judge_read(o, cached, fetched);
         g_array_unref(cached);
@@ -109,7 +116,8 @@ static void write_done(RxContext *rx)
         rx->fcb->modified = true;
         if (rx->fcb->state & FCB_STATE_READCACHING_ENABLED)
             rx_cache_put(rx->fcb, rx->offset, rx->offset + rx->length, false, rx->stamp);
-        write_acked(rx, rx->information);
+        if (!rx->unpublished)
+            write_acked(rx, rx->information);
     }
     rx_irp_done_k(rx);
 }

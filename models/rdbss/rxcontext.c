@@ -182,6 +182,8 @@ void rx_op_free(Op *o)
         g_array_unref(o->rx.lock_list);
     if (o->rx.stamps)
         g_array_unref(o->rx.stamps);
+    if (o->rx.copy_expect)
+        g_array_unref(o->rx.copy_expect);
     if (o->expect)
         g_array_unref(o->expect);
     pool_free(&o->rx.rdbss->pools->op, o);

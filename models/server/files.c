@@ -13,7 +13,7 @@
 
 /* A change in a share's namespace completes its CHANGE_NOTIFY requests,
  * async with the AsyncId of their interim responses (MS-SMB2 3.3.4.2). */
-static void share_changed(Share *sh)
+void srv_share_changed(Share *sh)
 {
     Waiter *w;
     while ((w = g_queue_pop_head(&sh->notifies))) {
@@ -33,7 +33,7 @@ char *srv_file_key(const File *f)
 }
 
 /* The oracle hears of a change the server makes to a file itself. */
-static void coh_file_truncated(File *f, uint64_t size)
+void srv_file_truncated(File *f, uint64_t size)
 {
     ranges_trim(f->extents, size);
     if (!f->share->srv->coh)
@@ -67,6 +67,8 @@ File *srv_file_new(Share *sh, const char *path, uint64_t size)
 static void waiter_discard(gpointer p)
 {
     Waiter *w = p;
+    if (w->drop)
+        w->drop(w->ctx);
     smb_msg_free(w->req);
     g_free(w);
 }
@@ -150,7 +152,7 @@ static bool has_children(Share *sh, const char *dir)
 /* A directory exists when it is the share itself, was made by CREATE, or
  * is the parent of a file of the share (scenario files name their
  * directories only through their paths). */
-static bool directory_exists(Share *sh, const char *path)
+bool srv_directory_exists(Share *sh, const char *path)
 {
     return !*path || g_hash_table_contains(sh->dirs, path) || has_children(sh, path);
 }
@@ -193,6 +195,27 @@ static bool file_share_conflict(const File *f, uint32_t access, uint32_t share)
     return false;
 }
 
+bool srv_file_share_conflict(const File *f, uint32_t access, uint32_t share)
+{
+    return file_share_conflict(f, access, share);
+}
+
+Open *srv_own_open(SmbServer *s, File *f, uint32_t access, uint32_t share)
+{
+    if (file_share_conflict(f, access, share))
+        return NULL;
+    Open *op = g_new0(Open, 1);
+    op->id = s->next_id++;
+    op->file = f;
+    op->access = access;
+    op->share_access = share;
+    op->at = f->opens->len;
+    g_ptr_array_add(f->opens, op);
+    count_share(f, op, 1);
+    g_hash_table_insert(s->opens, SMB_ID_KEY(op->id), op);
+    return op;
+}
+
 bool srv_share_conflict(const Open *o, uint32_t access, uint32_t share)
 {
     if (!data_access(access) || !data_access(o->access))
@@ -216,7 +239,7 @@ static void remove_file(File *f)
     }
     g_hash_table_remove(sh->files, f->path);
     file_free(f);
-    share_changed(sh);
+    srv_share_changed(sh);
 }
 
 /* Close an open: its locks go, its oplock or lease reference goes, and a
@@ -357,7 +380,7 @@ bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
         }
         if (is_overwrite(disp)) {
             f->size = 0;
-            coh_file_truncated(f, 0);
+            srv_file_truncated(f, 0);
             action = disp == DISP_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
         }
     } else {
@@ -367,7 +390,7 @@ bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
         g_free(base);
         f = srv_file_new(sh, path, 0);
         action = FILE_CREATED;
-        share_changed(sh);
+        srv_share_changed(sh);
     }
     g_free(owned);
     Open *op = g_new0(Open, 1);
@@ -503,7 +526,7 @@ void srv_open_directory(Conn *c, const SmbMsg *req)
     }
     Share *sh = t->share;
     char *path = canonical_path(req->path);
-    bool exists = directory_exists(sh, path);
+    bool exists = srv_directory_exists(sh, path);
     uint32_t action = FILE_OPENED;
     if (g_hash_table_lookup(sh->files, path))
         st = STATUS_NOT_A_DIRECTORY;
@@ -513,7 +536,7 @@ void srv_open_directory(Conn *c, const SmbMsg *req)
         st = STATUS_OBJECT_NAME_COLLISION;
     else {
         char *parent = parent_of(path);
-        st = directory_exists(sh, parent) ? STATUS_SUCCESS : STATUS_OBJECT_PATH_NOT_FOUND;
+        st = srv_directory_exists(sh, parent) ? STATUS_SUCCESS : STATUS_OBJECT_PATH_NOT_FOUND;
         g_free(parent);
     }
     if (st != STATUS_SUCCESS) {
@@ -524,7 +547,7 @@ void srv_open_directory(Conn *c, const SmbMsg *req)
     if (!exists && *path) {
         g_hash_table_add(sh->dirs, g_strdup(path));
         action = FILE_CREATED;
-        share_changed(sh);
+        srv_share_changed(sh);
     }
     DirOpen *d = g_new0(DirOpen, 1);
     d->id = s->next_id++;
@@ -562,7 +585,7 @@ static void close_directory(SmbServer *s, DirOpen *d)
 {
     Share *sh = d->tree->share;
     if (d->delete_on_close && *d->path && !has_children(sh, d->path) && g_hash_table_remove(sh->dirs, d->path))
-        share_changed(sh);
+        srv_share_changed(sh);
     g_hash_table_remove(s->dir_opens, SMB_ID_KEY(d->id));
 }
 
@@ -621,7 +644,7 @@ static NTSTATUS set_directory_info(SmbServer *s, DirOpen *d, const SmbMsg *req)
         size_t n = strlen(d->path);
         if (!(d->access & ACCESS_DELETE) || !*d->path)
             st = STATUS_ACCESS_DENIED;
-        else if (directory_exists(sh, to) || g_hash_table_lookup(sh->files, to))
+        else if (srv_directory_exists(sh, to) || g_hash_table_lookup(sh->files, to))
             st = STATUS_OBJECT_NAME_COLLISION;
         else {
             GHashTableIter it;
@@ -635,7 +658,7 @@ static NTSTATUS set_directory_info(SmbServer *s, DirOpen *d, const SmbMsg *req)
             rename_below(s, sh, d->path, to);
             g_free(d->path);
             d->path = to;
-            share_changed(sh);
+            srv_share_changed(sh);
         } else {
             g_free(to);
         }
@@ -706,7 +729,7 @@ static NTSTATUS rename_file(SmbServer *s, Open *op, const char *new_path)
         }
         g_free(from);
         g_hash_table_insert(f->share->files, f->path, f);
-        share_changed(f->share);
+        srv_share_changed(f->share);
     } else {
         g_free(to);
     }
@@ -757,7 +780,7 @@ bool srv_try_set_info(Conn *c, SmbMsg *req, Waiter *w)
         uint64_t size = cls == INFO_EOF ? req->length : MIN(f->size, req->length); /* 2.1.5.14.1: allocation
                                                                                  * below EOF truncates */
         if (size < f->size)
-            coh_file_truncated(f, size);
+            srv_file_truncated(f, size);
         f->size = size;
         st = STATUS_SUCCESS;
         break;

@@ -253,6 +253,13 @@ void srv_resolve_waiters(File *f)
     guint n = g_queue_get_length(&f->waiters);
     for (guint i = 0; i < n; i++) {
         Waiter *w = g_queue_pop_head(&f->waiters);
+        if (w->retry) { /* the WebDAV service's */
+            if (w->retry(w->ctx))
+                g_free(w);
+            else
+                g_queue_push_tail(&f->waiters, w);
+            continue;
+        }
         Conn *c = w->conn;
         c->answering = w;
         bool done = w->req->cmd == SMB2_CREATE     ? srv_try_create(c, w->req, w)

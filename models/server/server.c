@@ -43,7 +43,8 @@ SmbServer *server_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, NetNode *
     s->opens = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     s->dir_opens = srv_dir_opens_new();
     s->next_id = 1;
-    tdi_set_connect_handler(tdi, node, SMB_PORT, on_offer, s);
+    if (!p->no_smb)
+        tdi_set_connect_handler(tdi, node, SMB_PORT, on_offer, s);
     return s;
 }
 
@@ -507,6 +508,7 @@ static TdiEndpoint *on_offer(void *ctx, NetNode *remote)
 
 void server_restart(SmbServer *s)
 {
+    srv_dav_restart(s);
     for (guint i = 0; i < s->conns->len; i++) {
         Conn *c = g_ptr_array_index(s->conns, i);
         if (!c->dead) {
@@ -580,6 +582,7 @@ void server_free(SmbServer *s)
     g_hash_table_unref(s->sessions);
     g_ptr_array_unref(s->conns);
     dist_clear(&s->p.service);
+    srv_dav_free(s);
     g_free(s);
 }
 

@@ -25,12 +25,17 @@ typedef struct {
     SimTime break_timeout;      /* oplock/lease break acknowledgement time-out (35 s) */
     SimTime interim_delay;      /* how long a waiting request waits before its STATUS_PENDING interim (B8) */
     Dist service;               /* service time of each request */
+    bool no_smb;                /* it does not speak SMB: nothing listens on port 445 */
 } ServerParams;
 
 SmbServer *server_new(Tdi *tdi, SmbWire *wire, Sim *sim, Trace *trace, NetNode *node, const ServerParams *p,
                       uint64_t seed);
 void server_free(SmbServer *s);
 
+/* The WebDAV service (models/server/dav.c) on `port`, on the same shares
+ * and files. */
+typedef struct HttpWire HttpWire;
+void server_enable_webdav(SmbServer *s, HttpWire *wire, uint16_t port);
 void server_add_share(SmbServer *s, const char *share);
 void server_add_file(SmbServer *s, const char *share, const char *path, uint64_t size);
 /* A user; workstations: NULL-terminated node names it may log on from, or NULL for any. */

@@ -23,6 +23,7 @@
 
 typedef struct Conn Conn;
 typedef struct File File;
+typedef struct Dav Dav;
 
 typedef struct {
     char *name;
@@ -101,6 +102,12 @@ typedef struct {
 typedef struct {
     Conn *conn;
     SmbMsg *req;
+    /* A waiter of the WebDAV service (dav.c) has no connection or SMB
+     * request: `retry` tries it again (true: answered, ctx gone), `drop`
+     * lets it go unanswered when its file goes. */
+    bool (*retry)(void *ctx);
+    void (*drop)(void *ctx);
+    void *ctx;
     uint64_t async_id;
     SimEventId interim;  /* the interim response to send, if it still waits then (B8) */
     bool interim_sent;
@@ -192,6 +199,7 @@ struct SmbServer {
     Coherence *coh;
     GArray *spare_outbox; /* OutMsg: lent to each CREATE (files.c) */
     TraceFixedNames fixed; /* levels, outcomes, triggers: a break row named four */
+    Dav *dav;              /* the WebDAV service (dav.c), or NULL */
 };
 
 enum { OUT_ACKED, OUT_CLOSED, OUT_TIMEOUT, OUT_NONE_NEEDED, OUT_PENDING };
@@ -224,5 +232,16 @@ void srv_defer(Conn *c, File *f, SmbMsg *req, Waiter *w);
 void srv_resolve_waiters(File *f);
 void srv_do_oplock_ack(Conn *c, const SmbMsg *req);
 bool srv_try_io(Conn *c, SmbMsg *req, Waiter *w);
+/* Files.c for the WebDAV service: an open of the server's own (no
+ * connection), made when no open of the file conflicts with it (MS-FSA
+ * 2.1.5.1.2.1), else NULL; a change of a file's whole contents; the oracle
+ * told of a truncation. */
+Open *srv_own_open(SmbServer *s, File *f, uint32_t access, uint32_t share);
+bool srv_file_share_conflict(const File *f, uint32_t access, uint32_t share);
+void srv_file_truncated(File *f, uint64_t size);
+void srv_share_changed(Share *sh);
+bool srv_directory_exists(Share *sh, const char *path);
+void srv_dav_free(SmbServer *s);
+void srv_dav_restart(SmbServer *s);
 
 #endif
