@@ -53,6 +53,8 @@ struct DavReq {
     DavDone done;
     SimEventId timer;
     bool sent;            /* on the present connection */
+    int attempts;         /* connections it was sent on that failed it */
+    SimTime born;
     uint64_t got;         /* GET: body bytes that arrived before the connection went */
     HttpMsg *first;       /* GET: the response whose body was cut short */
 };
@@ -102,7 +104,16 @@ static HttpMsg *request(RxContext *rx, HttpMethod m, const char *path)
 /* ---- the connection ---- */
 
 static void conn_connect(DavConn *c);
+static void conn_down(DavConn *c, NTSTATUS st);
 static void req_finish(DavReq *q, HttpMsg *resp, NTSTATUS st);
+static void on_timeout(Sim *sim, void *ctx, uint64_t arg);
+
+/* A request is sent again on a new connection this many times in all: a
+ * connection that carries nothing for the time-out is taken for dead (the
+ * peer may have given up on it while the link was down, its reset lost).
+ * Connecting again goes on every second for as long (this many
+ * time-outs from the request's first sending). */
+#define DAV_ATTEMPTS 4
 
 static void send_current(DavConn *c)
 {
@@ -110,6 +121,9 @@ static void send_current(DavConn *c)
     if (!q || !c->up || q->sent)
         return;
     q->sent = true;
+    sim_cancel(c->rdr->sim, q->timer);
+    q->timer = c->rdr->p.request_timeout > 0 ? sim_after(c->rdr->sim, c->rdr->p.request_timeout, on_timeout, q, 0)
+                                             : SIM_NO_EVENT;
     HttpMsg *m = q->msg;
     /* sent again after a GET was cut short: go on from where it got */
     if (q->first && m->method == HTTP_GET) {
@@ -159,6 +173,11 @@ static void on_timeout(Sim *sim, void *ctx, uint64_t arg)
     DavConn *c = q->c;
     q->timer = SIM_NO_EVENT;
     bool current = g_queue_peek_head(&c->queue) == q;
+    if (current && c->up && q->msg->method != HTTP_LOCK && ++q->attempts < DAV_ATTEMPTS) {
+        tdi_disconnect(c->ep, TDI_DISCONNECT_ABORT, NULL, NULL, NULL, NULL);
+        conn_down(c, STATUS_IO_TIMEOUT);
+        return;
+    }
     g_queue_remove(&c->queue, q);
     /* HTTP/1.1 cannot take back a request on its connection: close it */
     if (current && c->up) {
@@ -178,8 +197,7 @@ static DavReq *send_req(RxContext *rx, DavConn *c, HttpMsg *m, DavDone done)
     q->msg = m;
     q->rx = rx;
     q->done = done;
-    if (c->rdr->p.request_timeout > 0)
-        q->timer = sim_after(c->rdr->sim, c->rdr->p.request_timeout, on_timeout, q, 0);
+    q->born = sim_now(c->rdr->sim);
     enqueue(c, q);
     return q;
 }
@@ -292,7 +310,8 @@ static void on_connected(void *ctx, TdiEndpoint *ep, const TdiIo *io)
      * connection of a SRV_CALL fails at once (the next provider's turn). */
     DavReq *q = g_queue_peek_head(&c->queue);
     bool first = c->next_request == 0;
-    if (!q || first || c->gone) {
+    SimTime budget = c->rdr->p.request_timeout * DAV_ATTEMPTS;
+    if (!q || first || c->gone || sim_now(c->rdr->sim) + SIM_SEC >= q->born + budget) {
         fail_all(c, io->status);
         return;
     }

@@ -12,6 +12,9 @@
  *     write access sharing read only (never delete), made with OPEN_ALWAYS
  *     (a LOCK on a missing file creates it: 201) and held for the lock's
  *     life;  a sharing violation on it answers 423 Locked;
+ *   - as any open, the service's breaks oplocks first and waits for the
+ *     breaks (a batch holder may close, OPLOCKS.md R6, R7), then the share
+ *     modes decide;
  *   - the other methods open the file as they need it for the request's
  *     time: GET for read sharing all, PUT for write sharing read, DELETE and
  *     MOVE for delete; a sharing violation answers 423 as well (rdrsim's
@@ -234,12 +237,12 @@ static bool do_get(DavJob *j, Share *sh, const char *path)
         return true;
     }
     uint32_t share = SHARE_READ | SHARE_WRITE | SHARE_DELETE;
+    if (must_wait(j, f, READ_ACCESS, share, false))
+        return false;
     if (srv_file_share_conflict(f, READ_ACCESS, share)) {
         reply_status(j->c, req, 423);
         return true;
     }
-    if (must_wait(j, f, READ_ACCESS, share, false))
-        return false;
     uint64_t start = 0, end = f->size;
     /* A Range of a file whose entity tag is still If-Range's: 206 with that
      * part (RFC 9110 14.2, 13.1.5); else the whole file, 200. */
@@ -302,13 +305,13 @@ static bool do_put(DavJob *j, Share *sh, const char *path)
         return true;
     }
     DavLock *l = f ? lock_of(j->c->dav, f) : NULL;
+    if (f && must_wait(j, f, WRITE_ACCESS, l ? SHARE_READ | SHARE_WRITE : SHARE_READ, true))
+        return false;
     /* without the lock's own open, a PUT opens the file for writing */
     if (f && !l && srv_file_share_conflict(f, WRITE_ACCESS, SHARE_READ)) {
         reply_status(j->c, req, 423);
         return true;
     }
-    if (f && must_wait(j, f, WRITE_ACCESS, l ? SHARE_READ | SHARE_WRITE : SHARE_READ, true))
-        return false;
     bool created = !f;
     if (!f) {
         f = srv_file_new(sh, path, 0);
@@ -342,12 +345,18 @@ static bool do_lock(DavJob *j, Share *sh, const char *path)
         return true;
     }
     uint32_t access = ACCESS_READ_DATA | WRITE_ACCESS;
-    if (l || (f && srv_file_share_conflict(f, access, SHARE_READ))) {
+    if (l) {
         reply_status(j->c, req, 423);
         return true;
     }
+    /* as an open: a batch oplock is broken first, its holder may close
+     * (OPLOCKS.md R6, R7), then the share modes decide */
     if (f && must_wait(j, f, access, SHARE_READ, false))
         return false;
+    if (f && srv_file_share_conflict(f, access, SHARE_READ)) {
+        reply_status(j->c, req, 423);
+        return true;
+    }
     bool created = !f;
     if (!f) {
         f = srv_file_new(sh, path, 0);
