@@ -759,8 +759,9 @@ static NTSTATUS query_file(RxContext *rx) { return propfind(rx, rx->fcb->path, 0
 
 static NTSTATUS query_dir(RxContext *rx)
 {
-    char *dir = g_path_get_dirname(rx->fcb->path);
-    NTSTATUS st = propfind(rx, strcmp(dir, ".") == 0 ? "" : dir, 1);
+    const char *slash = strrchr(rx->fcb->path, '\\');
+    char *dir = slash ? g_strndup(rx->fcb->path, (gsize)(slash - rx->fcb->path)) : g_strdup("");
+    NTSTATUS st = propfind(rx, dir, 1);
     g_free(dir);
     return st;
 }
@@ -850,14 +851,12 @@ void davrdr_dispatch(MINIRDR_DISPATCH *d)
     d->MRxCollapseOpen = collapse_open;
     d->MRxShouldTryToCollapseThisOpen = ok;
     d->MRxFlush = flush;
-    d->MRxZeroExtend = ok;
     d->MRxTruncate = ok;
     d->MRxCleanupFobx = ok;
     d->MRxCloseSrvOpen = close_srv_open;
     d->MRxDeallocateForFcb = deallocate_for_fcb;
     d->MRxDeallocateForFobx = ok;
     d->MRxForceClosed = ok;
-    d->MRxAreFilesAliased = ok;
     d->MRxQueryDirectory = query_dir;
     d->MRxQueryFileInfo = query_file;
     d->MRxSetFileInfo = set_file;

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "minirdr.h"
 #include "smbrdr.h"
+#include "davrdr.h"
 
 static const char *top(void)
 {
@@ -43,8 +44,48 @@ static void test_smb_dispatch(void)
     }
 }
 
-/* Every bundled scenario into one DB; then the routines called across
- * them: each one RDBSS uses at least once, none of those it never calls. */
+/* Every bundled scenario into one DB; then, per kind of redirector, the
+ * routines called across them: each one its table fills in and RDBSS
+ * uses at least once, none it leaves NULL, none RDBSS never calls.  A
+ * scenario's redirectors are WebDAV ones when declared kind=webdav (all
+ * bundled scenarios name theirs `dav` then, and no SMB one so). */
+#define DAV_ROWS "(r.scenario_text LIKE '%%kind=webdav%%' AND c.redirector = 'dav')"
+
+static void check_kind(const char *db, const char *kind, const MINIRDR_DISPATCH *d)
+{
+    char *sql = g_strdup_printf("SELECT DISTINCT c.routine FROM callbacks c JOIN runs r ON r.run_id = c.run_id "
+                                "WHERE %s" DAV_ROWS " ORDER BY 1", strcmp(kind, "webdav") == 0 ? "" : "NOT ");
+    char *called = query(db, sql);
+    char **list = g_strsplit(called, "\n", -1);
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    for (char **n = list; *n; n++)
+        if (**n)
+            g_hash_table_add(seen, *n);
+    GString *missing = g_string_new(""), *wrong = g_string_new("");
+    guint filled = 0;
+    for (int i = 0; i < MRX_N_ROUTINES; i++) {
+        MrxId id = (MrxId)i;
+        bool was = g_hash_table_contains(seen, mrx_name(id));
+        bool callable = !mrx_never_called(id) && mrx_get(d, id);
+        filled += callable;
+        if (!callable && was)
+            g_string_append_printf(wrong, " %s", mrx_name(id));
+        else if (callable && !was)
+            g_string_append_printf(missing, " %s", mrx_name(id));
+    }
+    if (missing->len)
+        g_error("%s: no scenario calls:%s", kind, missing->str);
+    if (wrong->len)
+        g_error("%s: a scenario calls what it leaves NULL or RDBSS never calls:%s", kind, wrong->str);
+    g_assert_cmpuint(g_hash_table_size(seen), ==, filled);
+    g_string_free(missing, TRUE);
+    g_string_free(wrong, TRUE);
+    g_hash_table_unref(seen);
+    g_strfreev(list);
+    g_free(called);
+    g_free(sql);
+}
+
 static void test_scenarios_cover_the_table(void)
 {
     char *sdir = g_build_filename(top(), "scenarios", NULL);
@@ -66,32 +107,45 @@ static void test_scenarios_cover_the_table(void)
     }
     g_dir_close(d);
     g_assert_cmpint(runs, >=, 10);
-    char *called = query(db, "SELECT DISTINCT routine FROM callbacks ORDER BY 1");
-    char **names = g_strsplit(called, "\n", -1);
-    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-    for (char **n = names; *n; n++)
-        g_hash_table_add(seen, *n);
-    GString *missing = g_string_new(""), *wrong = g_string_new("");
-    for (int i = 0; i < MRX_N_ROUTINES; i++) {
-        const char *name = mrx_name((MrxId)i);
-        bool was = g_hash_table_contains(seen, name);
-        if (mrx_never_called((MrxId)i) && was)
-            g_string_append_printf(wrong, " %s", name);
-        else if (!mrx_never_called((MrxId)i) && !was)
-            g_string_append_printf(missing, " %s", name);
-    }
-    if (missing->len)
-        g_error("no scenario calls:%s", missing->str);
-    if (wrong->len)
-        g_error("a scenario calls what RDBSS never calls:%s", wrong->str);
-    g_assert_cmpuint(g_hash_table_size(seen), ==, 51);
-    g_string_free(missing, TRUE);
-    g_string_free(wrong, TRUE);
-    g_hash_table_unref(seen);
-    g_strfreev(names);
-    g_free(called);
+    /* the WebDAV redirectors: those of runs whose scenario declares kind=webdav */
+    ASSERT_QUERY(db, "SELECT count(*) > 0 FROM runs WHERE scenario_text LIKE '%redirector dav kind=webdav%'", "1");
+    ASSERT_QUERY(db, "SELECT count(*) FROM runs WHERE scenario_text LIKE '%kind=webdav%' AND scenario_text NOT LIKE "
+                     "'%redirector dav kind=webdav%'", "0");
+    MINIRDR_DISPATCH smb_table, dav_table;
+    smbrdr_dispatch(&smb_table);
+    davrdr_dispatch(&dav_table);
+    check_kind(db, "smb", &smb_table);
+    check_kind(db, "webdav", &dav_table);
     g_free(db);
     g_free(sdir);
+}
+
+/* The WebDAV table: its NULL entries are the protocol's, each named. */
+static void test_dav_dispatch(void)
+{
+    MINIRDR_DISPATCH d;
+    davrdr_dispatch(&d);
+    static const MrxId null[] = { ID_MRxIsLockRealizable, ID_MRxQueryEaInfo, ID_MRxSetEaInfo, ID_MRxQuerySdInfo,
+                                  ID_MRxSetSdInfo, ID_MRxQueryQuotaInfo, ID_MRxSetQuotaInfo, ID_MRxSetVolumeInfo,
+                                  ID_MRxComputeNewBufferingState, ID_MRxCompleteBufferingStateChangeRequest,
+                                  ID_MRxGetConnectionId, ID_MRxExtendForCache, ID_MRxAreFilesAliased,
+                                  ID_MRxZeroExtend, MRX_LOWIO(LOWIO_OP_SHAREDLOCK),
+                                  MRX_LOWIO(LOWIO_OP_EXCLUSIVELOCK), MRX_LOWIO(LOWIO_OP_UNLOCK),
+                                  MRX_LOWIO(LOWIO_OP_UNLOCK_MULTIPLE), MRX_LOWIO(LOWIO_OP_FSCTL),
+                                  MRX_LOWIO(LOWIO_OP_IOCTL), MRX_LOWIO(LOWIO_OP_NOTIFY_CHANGE_DIRECTORY) };
+    int filled = 0;
+    for (int i = 0; i < MRX_N_ROUTINES; i++) {
+        MrxId id = (MrxId)i;
+        bool listed = false;
+        for (size_t k = 0; k < G_N_ELEMENTS(null); k++)
+            listed = listed || null[k] == id;
+        if (mrx_never_called(id) || listed)
+            g_assert_null(mrx_get(&d, id));
+        else if (!mrx_get(&d, id))
+            g_error("the WebDAV redirector leaves %s NULL, which is not the protocol's", mrx_name(id));
+        filled += mrx_get(&d, id) != NULL;
+    }
+    g_assert_cmpint(filled, ==, 51 - (int)G_N_ELEMENTS(null));
 }
 
 /* A redirector without MRxGetConnectionId and MRxIsLockRealizable: RDBSS
@@ -184,6 +238,7 @@ int main(int argc, char **argv)
     dir = g_dir_make_tmp("rdrsim-rdr-XXXXXX", NULL);
     g_test_add_func("/rdr/table-shape", test_table_shape);
     g_test_add_func("/rdr/smb-dispatch", test_smb_dispatch);
+    g_test_add_func("/rdr/dav-dispatch", test_dav_dispatch);
     g_test_add_func("/rdr/scenarios-cover-the-table", test_scenarios_cover_the_table);
     g_test_add_func("/rdr/null-routines", test_null_routines);
     g_test_add_func("/rdr/workload-determinism", test_workload_determinism);

@@ -71,7 +71,7 @@ static void test_round_trip(void)
     ASSERT_QUERY(db, "SELECT value FROM meta WHERE key = 'schema_version'", "1");
     /* two: every event table indexed by run and time, and the planner uses it */
     ASSERT_QUERY(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'packet_run_t'", "1");
-    ASSERT_QUERY(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE '%_run%'", "10");
+    ASSERT_QUERY(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE '%_run%'", "11");
     ASSERT_QUERY(db, "SELECT count(*) FROM (SELECT * FROM pragma_index_info('packet_run_t'))", "2");
     sqlite3_stmt *plan;
     g_assert_cmpint(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT t_ns FROM packet WHERE run_id = 2 ORDER BY t_ns",

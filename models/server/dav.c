@@ -170,6 +170,18 @@ static void job_free(void *ctx)
 
 static bool serve(DavJob *j);
 
+/* The directory holding a share path, in the share's '\' spelling. */
+static bool parent_exists(Share *sh, const char *path)
+{
+    const char *slash = strrchr(path, '\\');
+    if (!slash)
+        return true;
+    char *parent = g_strndup(path, (gsize)(slash - path));
+    bool ok = srv_directory_exists(sh, parent);
+    g_free(parent);
+    return ok;
+}
+
 static bool retry(void *ctx) { return serve(ctx); }
 
 /* Breaks the service's open causes (MS-FSA 2.1.5.1.2: an open breaks
@@ -293,10 +305,7 @@ static bool do_put(DavJob *j, Share *sh, const char *path)
         reply_status(j->c, req, 405);
         return true;
     }
-    char *parent = g_path_get_dirname(path);
-    bool parent_ok = strchr(path, '\\') == NULL || srv_directory_exists(sh, parent);
-    g_free(parent);
-    if (!f && !parent_ok) { /* RFC 4918 9.7.1: no collection to put it in */
+    if (!f && !parent_exists(sh, path)) { /* RFC 4918 9.7.1: no collection to put it in */
         reply_status(j->c, req, 409);
         return true;
     }
@@ -433,7 +442,7 @@ static bool do_move(DavJob *j, Share *sh, const char *path)
         status = 423;
     else if (old && !req->overwrite)
         status = 412;
-    else if (f->opens->len || (old && old->opens->len))
+    else if (f->opens->len > (lock_of(d, f) ? 1u : 0u) || (old && old->opens->len))
         status = 423;
     if (status) {
         reply_status(j->c, req, status);
@@ -442,6 +451,9 @@ static bool do_move(DavJob *j, Share *sh, const char *path)
     }
     if (old)
         remove_now(d->srv, old);
+    DavLock *l = lock_of(d, f);
+    if (l) /* a lock stays with its resource, not the file moved (RFC 4918 9.9.4) */
+        lock_release(d, l);
     char *from_key = srv_file_key(f);
     g_hash_table_steal(sh->files, f->path);
     g_free(f->path);
@@ -462,9 +474,7 @@ static bool do_move(DavJob *j, Share *sh, const char *path)
 
 static void do_mkcol(DavJob *j, Share *sh, const char *path)
 {
-    char *parent = g_path_get_dirname(path);
-    bool parent_ok = strchr(path, '\\') == NULL || srv_directory_exists(sh, parent);
-    g_free(parent);
+    bool parent_ok = parent_exists(sh, path);
     int status = !*path || g_hash_table_lookup(sh->files, path) || srv_directory_exists(sh, path) ? 405
                  : !parent_ok                                                                        ? 409
                                                                                                      : 201;
