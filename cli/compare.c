@@ -390,15 +390,23 @@ static void compare_pairs(Out *o, GArray *pairs)
 
 /* Samples inside one run: name, then the query giving them (?1 the run,
  * ?2 an operation kind where the name has %s); completions only. */
-static const char *const sample_sets[][2] = {
+/* A name with %s is one metric per kind, the kinds from the third query
+ * (the first trace's). */
+static const char *const sample_sets[][3] = {
     { "disconnect.release.median_ns", "SELECT t_done_ns - t_start_ns FROM disconnects WHERE run_id = ?1 AND "
                                       "mode = 'release' AND t_done_ns IS NOT NULL AND "
-                                      "outcome IS NOT 'STATUS_REQUEST_TIMED_OUT'" },
+                                      "outcome IS NOT 'STATUS_REQUEST_TIMED_OUT'", NULL },
     { "break.median_ns", "SELECT t_acked_ns - t_sent_ns FROM oplock_breaks WHERE run_id = ?1 AND "
-                         "t_acked_ns IS NOT NULL" },
+                         "t_acked_ns IS NOT NULL", NULL },
     { "op.%s.median_ns", "SELECT t_done_ns - t_start_ns FROM ops WHERE run_id = ?1 AND op = ?2 AND "
                          "t_done_ns IS NOT NULL AND status NOT IN ('STATUS_IO_TIMEOUT', 'STATUS_CANCELLED', "
-                         "'STATUS_REQUEST_TIMED_OUT', 'STATUS_LINK_TIMEOUT')" },
+                         "'STATUS_REQUEST_TIMED_OUT', 'STATUS_LINK_TIMEOUT')",
+      "SELECT DISTINCT op FROM ops WHERE run_id = ? ORDER BY op" },
+    /* an HTTP request to its response (the WebDAV redirector's requests) */
+    { "http.%s.median_ns", "SELECT r.t_ns - q.t_ns FROM http_messages q JOIN http_messages r ON r.run_id = q.run_id "
+                           "AND r.conn = q.conn AND r.request = q.request AND r.is_response WHERE q.run_id = ?1 AND "
+                           "NOT q.is_response AND q.method = ?2",
+      "SELECT DISTINCT method FROM http_messages WHERE run_id = ? ORDER BY method" },
 };
 
 static GArray *samples(sqlite3 *db, const char *sql, int64_t run, const char *op)
@@ -420,12 +428,11 @@ static GArray *samples(sqlite3 *db, const char *sql, int64_t run, const char *op
 }
 
 /* Operation kinds of a run, sorted. */
-static GPtrArray *op_kinds(sqlite3 *db, int64_t run)
+static GPtrArray *op_kinds(sqlite3 *db, int64_t run, const char *sql)
 {
     GPtrArray *ops = g_ptr_array_new_with_free_func(g_free);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT DISTINCT op FROM ops WHERE run_id = ? ORDER BY op", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return ops;
     sqlite3_bind_int64(st, 1, run);
     while (sqlite3_step(st) == SQLITE_ROW)
@@ -464,7 +471,7 @@ static void compare_unpaired(Out *o, sqlite3 *a, sqlite3 *b, RunKey *x, RunKey *
             compare_samples(o, a, b, x, y, sample_sets[i][0], sample_sets[i][1], NULL);
             continue;
         }
-        GPtrArray *ops = op_kinds(a, x->id);
+        GPtrArray *ops = op_kinds(a, x->id, sample_sets[i][2]);
         for (guint k = 0; k < ops->len; k++) {
             char *name = g_strdup_printf(sample_sets[i][0], (char *)g_ptr_array_index(ops, k));
             compare_samples(o, a, b, x, y, name, sample_sets[i][1], g_ptr_array_index(ops, k));
@@ -491,6 +498,9 @@ static const Stream streams[] = {
     { "SMB message", "SELECT t_ns, node || '->' || peer || ' ' || command || CASE WHEN is_response THEN "
                      "' response ' ELSE ' request ' END || 'mid ' || msg_id || ' ' || coalesce(status, '?') || ' ' || "
                      "bytes || ' B' FROM smb_messages WHERE run_id = ? ORDER BY rowid" },
+    { "HTTP message", "SELECT t_ns, node || '->' || peer || ' ' || method || ' ' || path || CASE WHEN is_response "
+                      "THEN ' response ' || status ELSE ' request' END || ' #' || request || ' ' || bytes || ' B' "
+                      "FROM http_messages WHERE run_id = ? ORDER BY rowid" },
     { "operation", "SELECT coalesce(t_done_ns, t_start_ns), node || ' ' || op || ' ' || path || ' from ' || t_start_ns || ' -> ' || "
                    "coalesce(status, '?') || coalesce(' at ' || t_done_ns, '') FROM ops WHERE run_id = ? "
                    "ORDER BY rowid" },

@@ -15,6 +15,7 @@
 #include "scenario.h"
 #include "smb.h"
 #include "smb2wire.h"
+#include "http.h"
 #include "tdi.h"
 #include "trace.h"
 #include "version.h"
@@ -77,6 +78,16 @@ static void on_smb(void *ctx, uint64_t tag, const SmbMsg *m, const char *server)
     smb2_wire_encode(m, server, c->pend);
     c->pend_tag = tag;
     c->messages++;
+}
+
+/* An HTTP message's head (its body is the zeros after it). */
+static void on_http(void *ctx, uint64_t tag, const char *head, uint32_t len)
+{
+    Capture *c = ctx;
+    g_free(c->pend);
+    c->pend_head = len;
+    c->pend = g_memdup2(head, len);
+    c->pend_tag = tag;
 }
 
 static void on_record(void *ctx, int64_t conn, int side, uint64_t offset, uint32_t bytes, uint64_t tag)
@@ -539,6 +550,8 @@ static bool resimulate(const RunRow *r, Scenario *sc, Capture *c, Resim *x, uint
     tdi_set_capture(c->tdi, on_record, c);
     if (world_smb_wire(x->world))
         smb_wire_set_capture(world_smb_wire(x->world), on_smb, c);
+    if (world_http_wire(x->world))
+        http_wire_set_capture(world_http_wire(x->world), on_http, c);
     uint64_t cap = strstr(r->message, "--max-events=") ? r->events : 0;
     for (;;) {
         uint64_t chunk = cap ? cap - sim_events_run(x->sim) : 1u << 20;

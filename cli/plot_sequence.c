@@ -367,12 +367,20 @@ static void gather(Seq *s, GPtrArray *pkts, bool rdr, int tdi_client, int ctp, i
                   lost ? S_LOST : S_PACKET, label);
         g_free(label);
     }
-    /* Where SMB messages ride the connection, their arrows stand for the
-     * TDI sends and receives that carry them. */
-    sqlite3_stmt *st = plot_prepare(p, "SELECT t_ns, t_done_ns, node = ?4, request, flags, status FROM tdi_requests "
-                                       "WHERE run_id = ?2 AND conn = ?3 AND t_ns BETWEEN ?5 AND ?6 AND (request NOT IN "
-                                       "('TDI_SEND', 'TDI_RECEIVE') OR NOT EXISTS (SELECT 1 FROM smb_messages m WHERE "
-                                       "m.run_id = ?2 AND m.conn = ?3)) ORDER BY t_ns, rowid");
+    /* Where SMB or HTTP messages ride the connection, their arrows stand
+     * for the TDI sends and receives that carry them. */
+    sqlite3_stmt *st = plot_prepare(p, "SELECT 1 FROM http_messages LIMIT 0");
+    bool http_view = st != NULL; /* a trace older than HTTP has none */
+    sqlite3_finalize(st);
+    st = plot_prepare(p, http_view ? "SELECT t_ns, t_done_ns, node = ?4, request, flags, status FROM tdi_requests "
+                                     "WHERE run_id = ?2 AND conn = ?3 AND t_ns BETWEEN ?5 AND ?6 AND (request NOT IN "
+                                     "('TDI_SEND', 'TDI_RECEIVE') OR NOT EXISTS (SELECT 1 FROM smb_messages m WHERE "
+                                     "m.run_id = ?2 AND m.conn = ?3 UNION ALL SELECT 1 FROM http_messages h WHERE "
+                                     "h.run_id = ?2 AND h.conn = ?3)) ORDER BY t_ns, rowid"
+                                   : "SELECT t_ns, t_done_ns, node = ?4, request, flags, status FROM tdi_requests "
+                                     "WHERE run_id = ?2 AND conn = ?3 AND t_ns BETWEEN ?5 AND ?6 AND (request NOT IN "
+                                     "('TDI_SEND', 'TDI_RECEIVE') OR NOT EXISTS (SELECT 1 FROM smb_messages m WHERE "
+                                     "m.run_id = ?2 AND m.conn = ?3)) ORDER BY t_ns, rowid");
     if (st) {
         bind_window(s, st);
         while (sqlite3_step(st) == SQLITE_ROW) {
@@ -402,6 +410,26 @@ static void gather(Seq *s, GPtrArray *pkts, bool rdr, int tdi_client, int ctp, i
             char *label = g_strdup_printf("SMB %s %s%s", sqlite3_column_text(st, 2),
                                           kind == 2 ? "notification" : kind ? "response " : "request",
                                           kind == 1 ? (const char *)sqlite3_column_text(st, 4) : "");
+            add_arrow(s->arrows, t, t, c ? tdi_client : sapp, c ? ctp : stp, S_SMB, label);
+            g_free(label);
+        }
+        sqlite3_finalize(st);
+    }
+    /* HTTP messages (the WebDAV redirector's), drawn as SMB's are. */
+    st = http_view ? plot_prepare(p, "SELECT t_ns, node = ?4, method, is_response, status, range_start FROM "
+                                     "http_messages WHERE run_id = ?2 AND conn = ?3 AND t_ns BETWEEN ?5 AND ?6 "
+                                     "ORDER BY t_ns, rowid")
+                   : NULL;
+    if (st) {
+        bind_window(s, st);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            double t = sqlite3_column_double(st, 0);
+            bool c = sqlite3_column_int(st, 1);
+            bool resp = sqlite3_column_int(st, 3);
+            char *label = resp ? g_strdup_printf("HTTP %s response %d", sqlite3_column_text(st, 2),
+                                                 sqlite3_column_int(st, 4))
+                               : g_strdup_printf("HTTP %s request%s", sqlite3_column_text(st, 2),
+                                                 sqlite3_column_type(st, 5) != SQLITE_NULL ? " (Range)" : "");
             add_arrow(s->arrows, t, t, c ? tdi_client : sapp, c ? ctp : stp, S_SMB, label);
             g_free(label);
         }
@@ -531,9 +559,15 @@ bool plot_sequence(Plot *p)
     sqlite3_bind_int64(st, 3, s.conn);
     bool smb = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
     sqlite3_finalize(st);
+    st = plot_prepare(p, "SELECT count(*) FROM http_messages WHERE run_id = ?2 AND conn = ?3");
+    sqlite3_bind_int64(st, 2, s.run);
+    sqlite3_bind_int64(st, 3, s.conn);
+    bool http = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    sqlite3_finalize(st);
     const char *lanes_smb[] = { "SMB client", "transport", "transport", "SMB server" };
+    const char *lanes_http[] = { "HTTP client", "transport", "transport", "HTTP server" };
     const char *lanes_raw[] = { "TDI client", "transport", "transport", "TDI client" };
-    const char **lanes = rdr ? lanes_rdr : smb ? lanes_smb : lanes_raw;
+    const char **lanes = rdr ? lanes_rdr : smb ? lanes_smb : http ? lanes_http : lanes_raw;
     int nl = rdr ? 6 : 4, tdi_client = rdr ? 2 : 0, ctp = rdr ? 3 : 1, stp = ctp + 1, sapp = nl - 1;
 
     GPtrArray *pkts = load_packets(&s);

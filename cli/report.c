@@ -509,6 +509,30 @@ static void section_routines(Ctx *c)
     emit(c, t);
 }
 
+/* HTTP requests (the WebDAV redirector's) by method and the status that
+ * answered them, with the time to the answer; shown only for traces that
+ * have them. */
+static void section_http(Ctx *c)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM http_message WHERE ?1 = 0 OR run_id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return; /* an older trace */
+    sqlite3_bind_int64(st, 1, c->run);
+    bool any = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    sqlite3_finalize(st);
+    if (!any)
+        return;
+    static const char *const h[] = { "method", "status", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms" };
+    Table *t = table_new("HTTP requests by method and status (time to the response)", 7, h);
+    grouped_latency(c, t,
+                    "SELECT q.method, coalesce(r.status, 'no response'), r.t_ns - q.t_ns FROM http_messages q "
+                    "LEFT JOIN http_messages r ON r.run_id = q.run_id AND r.conn = q.conn AND r.request = q.request "
+                    "AND r.is_response WHERE NOT q.is_response AND (?1 = 0 OR q.run_id = ?1) ORDER BY 1, 2, 3",
+                    2);
+    emit(c, t);
+}
+
 static void section_packets(Ctx *c)
 {
     static const char *const h[] = { "fate", "packets", "bytes" };
@@ -725,6 +749,7 @@ int report_main(const char *db_path, int64_t run, ReportFormat fmt, FILE *out)
     section_disconnects(&c);
     section_breaks(&c);
     section_routines(&c);
+    section_http(&c);
     section_links(&c);
     section_packets(&c);
     if (c.page)

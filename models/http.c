@@ -60,7 +60,15 @@ struct HttpWire {
     GHashTable *in_flight; /* tag -> HttpMsg*: records sent, not yet received */
     uint64_t next_tag;
     uint32_t names[HTTP_N_METHODS];
+    HttpCapture capture;
+    void *capture_ctx;
 };
+
+void http_wire_set_capture(HttpWire *w, HttpCapture fn, void *ctx)
+{
+    w->capture = fn;
+    w->capture_ctx = ctx;
+}
 
 HttpWire *http_wire_new(Trace *trace, Sim *sim)
 {
@@ -218,11 +226,13 @@ static void on_sent(void *ctx, TdiEndpoint *ep, const TdiIo *io)
         g_hash_table_remove(w->in_flight, &io->tag);
 }
 
-static NTSTATUS send_record(HttpWire *w, TdiEndpoint *ep, HttpMsg *m, uint32_t bytes)
+static NTSTATUS send_record(HttpWire *w, TdiEndpoint *ep, HttpMsg *m, uint32_t bytes, const GString *head)
 {
     uint64_t *key = g_new(uint64_t, 1);
     *key = HTTP_TAG_BIT | ++w->next_tag;
     g_hash_table_insert(w->in_flight, key, m);
+    if (head && w->capture)
+        w->capture(w->capture_ctx, *key, head->str, (uint32_t)head->len);
     return tdi_send(ep, bytes, *key, on_sent, w);
 }
 
@@ -231,7 +241,6 @@ NTSTATUS http_send(HttpWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, H
     size_xml_body(m);
     GString *h = http_head(m);
     uint64_t head = h->len;
-    g_string_free(h, TRUE);
     m->t_sent = sim_now(w->sim);
     if (trace_level(w->trace) >= TRACE_MESSAGES) {
         TraceHttp t = {
@@ -254,10 +263,11 @@ NTSTATUS http_send(HttpWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, H
     GPtrArray *pieces = g_ptr_array_new();
     for (uint64_t at = first; at < body; at += HTTP_PIECE)
         g_ptr_array_add(pieces, msg_copy_piece(&tmpl, MIN(HTTP_PIECE, body - at)));
-    NTSTATUS st = send_record(w, ep, m, (uint32_t)(head + first));
+    NTSTATUS st = send_record(w, ep, m, (uint32_t)(head + first), h);
+    g_string_free(h, TRUE);
     for (guint i = 0; i < pieces->len; i++) {
         HttpMsg *p = g_ptr_array_index(pieces, i);
-        send_record(w, ep, p, (uint32_t)p->piece);
+        send_record(w, ep, p, (uint32_t)p->piece, NULL);
     }
     g_ptr_array_unref(pieces);
     return st;

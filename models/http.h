@@ -96,6 +96,11 @@ bool http_is_tag(uint64_t tag);
 /* For the packets view's msg_id: the request number (tdi.h TdiLabel). */
 int64_t http_wire_label(void *ctx, uint64_t tag, bool *has);
 
+/* A capture of the wire (rdrsim pcap): called with the tag of a message's
+ * first record and the message's head, the bytes it starts with. */
+typedef void (*HttpCapture)(void *ctx, uint64_t tag, const char *head, uint32_t len);
+void http_wire_set_capture(HttpWire *w, HttpCapture fn, void *ctx);
+
 /* One direction of a connection, putting messages together from their
  * records. */
 typedef struct {

@@ -669,3 +669,4 @@ void smbsetup_flush_trace(SmbSetup *s)
 }
 
 SmbWire *smbsetup_wire(const SmbSetup *s) { return s->wire; }
+HttpWire *smbsetup_http(const SmbSetup *s) { return s->http; }

@@ -18,6 +18,8 @@ void smbsetup_check(Scenario *sc);
 SmbSetup *smbsetup_new(Tdi *tdi, Net *net, const Scenario *sc, uint64_t seed);
 void smbsetup_free(SmbSetup *s);
 SmbWire *smbsetup_wire(const SmbSetup *s);
+typedef struct HttpWire HttpWire;
+HttpWire *smbsetup_http(const SmbSetup *s);
 /* Where the scripted clients and the applications announce completions. */
 void smbsetup_set_waits(SmbSetup *s, Waits *waits);
 /* Run an SMB timeline statement; false when it is not one. */

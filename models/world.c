@@ -797,3 +797,4 @@ void world_free(World *w)
 Net *world_net(const World *w) { return w->net; }
 Tdi *world_tdi(const World *w) { return w->tdi; }
 SmbWire *world_smb_wire(const World *w) { return w->smb ? smbsetup_wire(w->smb) : NULL; }
+HttpWire *world_http_wire(const World *w) { return w->smb ? smbsetup_http(w->smb) : NULL; }

@@ -37,6 +37,9 @@ int64_t world_conns(const World *w);
 Net *world_net(const World *w);
 Tdi *world_tdi(const World *w);
 SmbWire *world_smb_wire(const World *w);
+/* The HTTP messages in flight (the WebDAV redirectors' and services'). */
+typedef struct HttpWire HttpWire;
+HttpWire *world_http_wire(const World *w);
 void world_free(World *w);
 
 #endif

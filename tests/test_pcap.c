@@ -5,7 +5,8 @@
  * response flag), all of them when no packet was lost on the way; a break's
  * oplock level or lease state is the trace's; the FINs arrive in the order
  * the trace has them; every segment tshark's TCP analysis flags as a
- * retransmission is a retransmission in the trace.  And the refusals: a trace below --trace all, a DB that
+ * retransmission is a retransmission in the trace; the HTTP messages it
+ * dissects (method and path, status) are the trace's.  And the refusals: a trace below --trace all, a DB that
  * is not one. */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -219,6 +220,26 @@ static void check_scenario(const char *scenario)
     g_ptr_array_unref(wb);
     g_ptr_array_unref(got);
     g_ptr_array_unref(want);
+
+    /* the HTTP messages (WebDAV): a request's method and path, a
+     * response's status, as Wireshark's HTTP dissector reads them */
+    static const char *const fh[] = { "http.request.method", "http.request.uri", "http.response.code", NULL };
+    char **hl = tshark(cap, "http.request || http.response", fh);
+    GPtrArray *gh = g_ptr_array_new_with_free_func(g_free);
+    for (char **l = hl; *l && **l; l++) {
+        char **c = g_strsplit(*l, "\t", -1);
+        g_ptr_array_add(gh, *c[0] ? g_strdup_printf("%s %s", c[0], c[1]) : g_strdup(c[2]));
+        g_strfreev(c);
+    }
+    g_strfreev(hl);
+    GPtrArray *wh = rows(db, "SELECT CASE WHEN is_response THEN status ELSE method || ' ' || path END "
+                             "FROM http_messages");
+    g_assert_true(sub_multiset(gh, wh, "HTTP message", name));
+    if (clean && gh->len != wh->len)
+        g_error("%s: no packet was lost, yet the capture has %u HTTP messages and the trace %u", name, gh->len,
+                wh->len);
+    g_ptr_array_unref(gh);
+    g_ptr_array_unref(wh);
 
     /* FINs, in the order they arrived: (connection, from the connecting side) */
     static const char *const ff[] = { "tcp.srcport", "tcp.dstport", NULL };
