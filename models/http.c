@@ -59,7 +59,8 @@ struct HttpWire {
     Sim *sim;
     GHashTable *in_flight; /* tag -> HttpMsg*: records sent, not yet received */
     uint64_t next_tag;
-    uint32_t names[HTTP_N_METHODS];
+    uint32_t names[HTTP_N_METHODS]; /* trace name ids, 0 until a message first needs one: a run
+                                     * without HTTP adds no name to its trace */
     HttpCapture capture;
     void *capture_ctx;
 };
@@ -76,8 +77,6 @@ HttpWire *http_wire_new(Trace *trace, Sim *sim)
     w->trace = trace;
     w->sim = sim;
     w->in_flight = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)http_msg_free);
-    for (int i = 0; i < HTTP_N_METHODS; i++)
-        w->names[i] = trace_name(trace, methods[i]);
     return w;
 }
 
@@ -243,6 +242,8 @@ NTSTATUS http_send(HttpWire *w, TdiEndpoint *ep, NetNode *node, NetNode *peer, H
     uint64_t head = h->len;
     m->t_sent = sim_now(w->sim);
     if (trace_level(w->trace) >= TRACE_MESSAGES) {
+        if (!w->names[m->method])
+            w->names[m->method] = trace_name(w->trace, methods[m->method]);
         TraceHttp t = {
             .request = (int64_t)m->request, .method = w->names[m->method], .path = trace_name(w->trace, m->path),
             .response = m->response, .status = m->status, .bytes = (int64_t)(head + m->body), .body = (int64_t)m->body,
