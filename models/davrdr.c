@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "mrxcommon.h"
+
 #include "smb.h" /* the NT access, disposition and information-class values (MS-SMB2 carries them as they are) */
 
 struct DavRdr {
@@ -332,12 +334,6 @@ static void conn_connect(DavConn *c)
 
 /* ---- SRV_CALL, NET_ROOT, V_NET_ROOT ---- */
 
-static void complete_later(Sim *sim, void *ctx, uint64_t arg)
-{
-    (void)sim;
-    rx_complete(ctx, (NTSTATUS)arg);
-}
-
 /* OPTIONS answered: a DAV header makes it a WebDAV server; an HTTP server
  * without one is not (the WebClient service's DavrDoesServerDoDav:
  * ERROR_BAD_NETPATH). */
@@ -356,7 +352,7 @@ static NTSTATUS create_srv_call(RxContext *rx)
     SrvCall *sc = rx->srv_call;
     NetNode *server = net_find_node(s->net, sc->name + 1);
     if (!server) {
-        sim_after(s->sim, 0, complete_later, rx, STATUS_BAD_NETWORK_PATH);
+        mrx_complete_soon(rx, STATUS_BAD_NETWORK_PATH);
         return STATUS_PENDING;
     }
     DavConn *c = g_new0(DavConn, 1);
@@ -406,18 +402,6 @@ static NTSTATUS create_vnet_root(RxContext *rx)
     HttpMsg *m = request(rx, HTTP_PROPFIND, "");
     send_req(rx, conn_of(rx), m, share_checked);
     return STATUS_PENDING;
-}
-
-/* Shared with the SMB redirector's rules for UNC names. */
-static NTSTATUS extract_net_root_name(RxContext *rx)
-{
-    const char *srv = rx->srv_call->name, *p = rx->file_path;
-    size_t n = strlen(srv);
-    if (!p || g_ascii_strncasecmp(p, srv, n) != 0 || p[n] != '\\' || !p[n + 1])
-        return STATUS_BAD_NETWORK_PATH;
-    const char *share = p + n + 1, *end = strchr(share, '\\');
-    rx->net_root_name = g_strndup(p, (gsize)((end ? end : share + strlen(share)) - p));
-    return STATUS_SUCCESS;
 }
 
 /* ---- opens ---- */
@@ -821,16 +805,6 @@ static NTSTATUS ok(RxContext *rx)
     return STATUS_SUCCESS;
 }
 
-static NTSTATUS dev_fcb_control(RxContext *rx)
-{
-    if (rx->information == 1) { /* from a user process: post it (g.4) */
-        rx->information = 0;
-        sim_after(rdr_of(rx)->sim, 0, complete_later, rx, STATUS_PENDING);
-        return STATUS_PENDING;
-    }
-    return STATUS_SUCCESS;
-}
-
 /* MRxPreparseName: '/' separates as '\' does in a WebDAV name too. */
 static NTSTATUS preparse_name(RxContext *rx)
 {
@@ -867,11 +841,11 @@ void davrdr_dispatch(MINIRDR_DISPATCH *d)
     d->MRxCreateVNetRoot = create_vnet_root;
     d->MRxFinalizeVNetRoot = ok;
     d->MRxFinalizeNetRoot = ok;
-    d->MRxExtractNetRootName = extract_net_root_name;
+    d->MRxExtractNetRootName = mrx_extract_unc_net_root_name;
     d->MRxCreateSrvCall = create_srv_call;
     d->MRxSrvCallWinnerNotify = ok;
     d->MRxFinalizeSrvCall = finalize_srv_call;
-    d->MRxDevFcbXXXControlFile = dev_fcb_control;
+    d->MRxDevFcbXXXControlFile = mrx_dev_fcb_control;
     d->MRxPreparseName = preparse_name;
     d->MRxLowIOSubmit[LOWIO_OP_READ] = lowio_read;
     d->MRxLowIOSubmit[LOWIO_OP_WRITE] = lowio_write;

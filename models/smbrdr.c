@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "mrxcommon.h"
+
 struct SmbRdr {
     /* what every request and response reads, in one line */
     Rdbss *rdbss;
@@ -415,28 +417,11 @@ static void on_connected(void *ctx, TdiEndpoint *ep, const TdiIo *io)
     send_req(c, m, rx, K_NEGOTIATE);
 }
 
-static void complete_later(Sim *sim, void *ctx, uint64_t arg)
-{
-    (void)sim;
-    rx_complete(ctx, (NTSTATUS)arg);
-}
-
 /* ---- the routines ---- */
 
 static NTSTATUS ok(RxContext *rx)
 {
     (void)rx;
-    return STATUS_SUCCESS;
-}
-
-static NTSTATUS dev_fcb_control(RxContext *rx)
-{
-    if (rx->information == 1) {
-        /* from a user process: post to the RDBSS system process (g.4) */
-        rx->information = 0;
-        sim_after(rdr_of(rx)->sim, 0, complete_later, rx, STATUS_PENDING);
-        return STATUS_PENDING;
-    }
     return STATUS_SUCCESS;
 }
 
@@ -446,7 +431,7 @@ static NTSTATUS create_srv_call(RxContext *rx)
     SrvCall *sc = rx->srv_call;
     NetNode *server = net_find_node(s->net, sc->name + 1);
     if (!server) {
-        sim_after(s->sim, 0, complete_later, rx, STATUS_BAD_NETWORK_PATH);
+        mrx_complete_soon(rx, STATUS_BAD_NETWORK_PATH);
         return STATUS_PENDING;
     }
     Conn *c = g_new0(Conn, 1);
@@ -637,19 +622,6 @@ static NTSTATUS is_valid_directory(RxContext *rx)
     return call(rx, m, K_DIRECTORY);
 }
 
-/* MRxExtractNetRootName: the NET_ROOT of "\srv\share\rest" is
- * "\srv\share", the SRV_CALL's name and the first component after it. */
-static NTSTATUS extract_net_root_name(RxContext *rx)
-{
-    const char *srv = rx->srv_call->name, *p = rx->file_path;
-    size_t n = strlen(srv);
-    if (!p || g_ascii_strncasecmp(p, srv, n) != 0 || p[n] != '\\' || !p[n + 1])
-        return STATUS_BAD_NETWORK_PATH;
-    const char *share = p + n + 1, *end = strchr(share, '\\');
-    rx->net_root_name = g_strndup(p, (gsize)((end ? end : share + strlen(share)) - p));
-    return STATUS_SUCCESS;
-}
-
 /* MRxPreparseName may rewrite the name before RDBSS looks it up: the SMB
  * redirector takes '/' as a separator and folds repeated separators, so
  * "dir/a.doc" and "dir\\a.doc" name the FCB of "dir\a.doc". */
@@ -797,11 +769,11 @@ void smbrdr_dispatch(MINIRDR_DISPATCH *d)
     d->MRxCreateVNetRoot = create_vnet_root;
     d->MRxFinalizeVNetRoot = finalize_vnet_root;
     d->MRxFinalizeNetRoot = ok;
-    d->MRxExtractNetRootName = extract_net_root_name;
+    d->MRxExtractNetRootName = mrx_extract_unc_net_root_name;
     d->MRxCreateSrvCall = create_srv_call;
     d->MRxSrvCallWinnerNotify = ok;
     d->MRxFinalizeSrvCall = finalize_srv_call;
-    d->MRxDevFcbXXXControlFile = dev_fcb_control;
+    d->MRxDevFcbXXXControlFile = mrx_dev_fcb_control;
     d->MRxPreparseName = preparse_name;
     d->MRxGetConnectionId = get_connection_id;
     d->MRxLowIOSubmit[LOWIO_OP_READ] = lowio_rw;
