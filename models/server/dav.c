@@ -170,6 +170,14 @@ static void job_free(void *ctx)
 
 static bool serve(DavJob *j);
 
+/* A file a PUT or LOCK makes (empty, as CREATE makes one). */
+static File *file_made(Share *sh, const char *path)
+{
+    File *f = srv_file_new(sh, path, 0);
+    srv_share_changed(sh);
+    return f;
+}
+
 /* The directory holding a share path, in the share's '\' spelling. */
 static bool parent_exists(Share *sh, const char *path)
 {
@@ -322,10 +330,7 @@ static bool do_put(DavJob *j, Share *sh, const char *path)
         return true;
     }
     bool created = !f;
-    if (!f) {
-        f = srv_file_new(sh, path, 0);
-        srv_share_changed(sh);
-    }
+    f = f ? f : file_made(sh, path);
     replace_contents(f, req);
     HttpMsg *r = http_response_to(req, created ? 201 : 204);
     r->etag = etag_of(f);
@@ -367,10 +372,7 @@ static bool do_lock(DavJob *j, Share *sh, const char *path)
         return true;
     }
     bool created = !f;
-    if (!f) {
-        f = srv_file_new(sh, path, 0);
-        srv_share_changed(sh);
-    }
+    f = f ? f : file_made(sh, path);
     l = g_new0(DavLock, 1);
     l->token = ++d->next_token;
     l->file = f;
