@@ -86,7 +86,12 @@ static uint32_t object_name(const RxContext *rx)
     const char *subject = object_subject(rx, k);
     /* g_strconcat: a third of g_strdup_printf's cost, for an FCB's three
      * names at every open at --trace all */
-    char *name = subject ? g_strconcat(obj_kind_name[k], " ", subject, NULL) : g_strdup(obj_kind_name[k]);
+    /* MRxSrvCallWinnerNotify's ThisMinirdrIsTheWinner, in its row: which
+     * provider won the name (SEQUENCES.md a.1 step 4.3) */
+    const char *winner = rx->routine != ID_MRxSrvCallWinnerNotify ? NULL
+                         : rx->winner                           ? " (winner)"
+                                                                : " (not the winner)";
+    char *name = subject ? g_strconcat(obj_kind_name[k], " ", subject, winner, NULL) : g_strdup(obj_kind_name[k]);
     uint32_t id = trace_name(tr, name);
     g_free(name);
     if (cached)
