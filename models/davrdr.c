@@ -568,13 +568,49 @@ static void create_found(DavReq *q, HttpMsg *resp, NTSTATUS st)
 
 static void create_fail(RxContext *rx, NTSTATUS st) { rx_complete(rx, st); }
 
+/* A directory: a collection, made by MKCOL (RFC 4918 9.3). */
+static void dir_made(DavReq *q, HttpMsg *resp, NTSTATUS st)
+{
+    (void)resp;
+    if (st != STATUS_SUCCESS) {
+        create_fail(q->rx, st); /* 405: one is there; 409: no parent (STATUS_INVALID_PARAMETER) */
+        return;
+    }
+    DavFile *f = file_for(q->rx);
+    f->have = true;
+    create_done(q->rx);
+}
+
+static void dir_found(DavReq *q, HttpMsg *resp, NTSTATUS st)
+{
+    RxContext *rx = q->rx;
+    uint32_t d = rx->disposition;
+    bool exists = resp && resp->status == 207;
+    if (exists && !resp->collection)
+        st = STATUS_NOT_A_DIRECTORY;
+    else if (exists && d == DISP_CREATE)
+        st = STATUS_OBJECT_NAME_COLLISION;
+    else if (exists)
+        st = STATUS_SUCCESS;
+    else if (resp && resp->status == 404 && (d == DISP_CREATE || d == DISP_OPEN_IF)) {
+        send_req(rx, conn_of(rx), request(rx, HTTP_MKCOL, rx->path), dir_made);
+        return;
+    }
+    if (st != STATUS_SUCCESS) {
+        create_fail(rx, st);
+        return;
+    }
+    file_for(rx)->have = true;
+    create_done(rx);
+}
+
 static NTSTATUS mrx_create(RxContext *rx)
 {
     DavConn *c = conn_of(rx);
     if (!c)
         return STATUS_INVALID_CONNECTION;
     HttpMsg *m = request(rx, HTTP_PROPFIND, rx->path);
-    send_req(rx, c, m, create_found);
+    send_req(rx, c, m, rx->directory ? dir_found : create_found);
     return STATUS_PENDING;
 }
 

@@ -543,7 +543,8 @@ static NTSTATUS mrx_create(RxContext *rx)
     m->share_access = rx->share_access;
     m->disposition = rx->disposition;
     m->delete_on_close = rx->delete_on_close;
-    m->oplock = rx->oplock;
+    m->oplock = rx->directory ? OPLOCK_LEVEL_NONE : rx->oplock; /* no directory leasing (server.c) */
+    m->directory = rx->directory;
     return call(rx, m, K_CREATE);
 }
 

@@ -198,9 +198,10 @@ bool workload_action(Workload *w, const Action *a, MiniRdr *(*find_rdr)(void *ct
         Pending *q = start(w, a, "open", idx, h->path);
         static const uint32_t abits[] = { ACCESS_READ_DATA, ACCESS_WRITE_DATA, ACCESS_DELETE, ACCESS_READ_ATTR };
         static const uint32_t sbits[] = { SHARE_READ, SHARE_WRITE, SHARE_DELETE };
-        rdbss_create(r, h->path, letters(sval(a, "access"), "rwda", abits), letters(sval(a, "share"), "rwd", sbits),
-                     disposition(sval(a, "disposition")), oplock(sval(a, "oplock")), ival(a, "delete_on_close"),
-                     opt(sval(a, "user")), opt(sval(a, "password")), on_done, q);
+        rdbss_create_ex(r, h->path, letters(sval(a, "access"), "rwda", abits),
+                        letters(sval(a, "share"), "rwd", sbits), disposition(sval(a, "disposition")),
+                        oplock(sval(a, "oplock")), ival(a, "delete_on_close"), ival(a, "directory"),
+                        opt(sval(a, "user")), opt(sval(a, "password")), on_done, q);
     } else {
         int idx;
         Handle *h = handle_named(w, a->args[0], &idx);

@@ -301,6 +301,7 @@ static const ParamSpec open_keys[] = {
     { "disposition", PT_STRING, 0, "open_if", "supersede, open, create, open_if, overwrite, overwrite_if", NO_BOUNDS },
     { "oplock", PT_STRING, 0, "batch", "oplock asked of the server: none, level2, exclusive, batch", NO_BOUNDS },
     { "delete_on_close", PT_BOOL, 0, "no", "delete the file with its last handle", NO_BOUNDS },
+    { "directory", PT_BOOL, 0, "no", "open or make a directory (FILE_DIRECTORY_FILE; create makes it: SMB CREATE, WebDAV MKCOL)", NO_BOUNDS },
     { "user", PT_STRING, 0, "''", "credentials of a UNC open (default: the drive's)", NO_BOUNDS },
     { "password", PT_STRING, 0, "''", "password", NO_BOUNDS },
     { NULL, 0, 0, NULL, NULL, NO_BOUNDS },

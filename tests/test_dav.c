@@ -3,8 +3,8 @@
  * bodies put together from their records, and each server rule in a run of
  * its own: credentials, a missing share, a lock's time-out, a PUT with no
  * collection to go in, a lock lost with a restart, a DELETE of a file open
- * over SMB, close-to-open consistency judged by the coherence oracle, and
- * the language's refusals. */
+ * over SMB, close-to-open consistency judged by the coherence oracle,
+ * directories made by either protocol, and the language's refusals. */
 #include <glib.h>
 #include <string.h>
 
@@ -229,6 +229,32 @@ static void test_close_to_open(void)
     g_free(db);
 }
 
+/* A directory made over SMB (CREATE with FILE_DIRECTORY_FILE, through
+ * RDBSS) is a collection to WebDAV; one made over WebDAV (MKCOL) a
+ * directory to SMB; and a file is not a directory to either. */
+static void test_directories_both_ways(void)
+{
+    char *db = run_text("dirs.rsim", "scenario dirs stop=10s\n" WORLD "redirector dav kind=webdav\n"
+                                     "at 1s c3 open h1 \\\\srv\\public\\fromsmb user=alice password=secret "
+                                     "directory=yes disposition=create oplock=none\n"
+                                     "at 1.5s c3 close h1\n"
+                                     "at 2s c1 open h2 \\\\srv\\public\\fromsmb user=alice password=secret "
+                                     "directory=yes disposition=open\n"
+                                     "at 2s c2 open h3 \\\\srv\\public\\fromdav user=alice password=secret "
+                                     "directory=yes disposition=create\n"
+                                     "at 3s c3 open h4 \\\\srv\\public\\fromdav user=alice password=secret "
+                                     "directory=yes disposition=open oplock=none\n"
+                                     "at 4s c1 open h5 \\\\srv\\public\\a.doc user=alice password=secret "
+                                     "directory=yes disposition=open\n");
+    ASSERT_QUERY(db, "SELECT group_concat(node || ' ' || status, ', ') FROM (SELECT node, status FROM ops WHERE "
+                     "op = 'open' ORDER BY t_start_ns, node)",
+                 "c3 STATUS_SUCCESS, c1 STATUS_SUCCESS, c2 STATUS_SUCCESS, c3 STATUS_SUCCESS, "
+                 "c1 STATUS_NOT_A_DIRECTORY");
+    ASSERT_QUERY(db, "SELECT count(*) FROM http_messages WHERE method = 'MKCOL' AND status = 201", "1");
+    ASSERT_QUERY(db, "SELECT count(*) FROM smb_creates WHERE create_action = 'CREATED'", "1");
+    g_free(db);
+}
+
 /* The language: a kind or a service rdrsim does not know, at its column. */
 static void test_refusals(void)
 {
@@ -261,6 +287,7 @@ int main(int argc, char **argv)
     g_test_add_func("/dav/restart-loses-locks", test_restart_loses_locks);
     g_test_add_func("/dav/delete-of-open-file", test_delete_of_open_file);
     g_test_add_func("/dav/close-to-open", test_close_to_open);
+    g_test_add_func("/dav/directories-both-ways", test_directories_both_ways);
     g_test_add_func("/dav/refusals", test_refusals);
     int rc = g_test_run();
     remove_tree(dir);

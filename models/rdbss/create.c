@@ -246,8 +246,16 @@ void rdbss_create(Rdbss *r, const char *path, uint32_t access, uint32_t share, u
                   OplockLevel oplock, bool delete_on_close, const char *user, const char *password, RxIrpDone done,
                   void *ctx)
 {
+    rdbss_create_ex(r, path, access, share, disposition, oplock, delete_on_close, false, user, password, done, ctx);
+}
+
+void rdbss_create_ex(Rdbss *r, const char *path, uint32_t access, uint32_t share, uint32_t disposition,
+                     OplockLevel oplock, bool delete_on_close, bool directory, const char *user, const char *password,
+                     RxIrpDone done, void *ctx)
+{
     Op *o = rx_op_new(r, rx_first_started(r), done, ctx);
     RxContext *rx = &o->rx;
+    rx->directory = directory;
     rx->access = access;
     rx->share_access = share;
     rx->disposition = disposition;

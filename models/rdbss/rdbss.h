@@ -74,6 +74,7 @@ struct RxContext {
     char *path;                      /* relative to the share */
     uint32_t access, share_access, disposition;
     bool delete_on_close;
+    bool directory;                  /* FILE_DIRECTORY_FILE: a directory is opened or made */
     OplockLevel oplock;              /* requested; set by MRxCreate to the level granted */
     /* low I/O and information */
     LowIoOp op;
@@ -300,6 +301,10 @@ bool rdbss_split_unc(const char *unc, char **server, char **share, char **rest);
 void rdbss_create(Rdbss *r, const char *path, uint32_t access, uint32_t share, uint32_t disposition,
                   OplockLevel oplock, bool delete_on_close, const char *user, const char *password, RxIrpDone done,
                   void *ctx);
+/* The same with FILE_DIRECTORY_FILE: the open (or creation) of a directory. */
+void rdbss_create_ex(Rdbss *r, const char *path, uint32_t access, uint32_t share, uint32_t disposition,
+                     OplockLevel oplock, bool delete_on_close, bool directory, const char *user, const char *password,
+                     RxIrpDone done, void *ctx);
 void rdbss_read(Rdbss *r, Fobx *f, uint64_t offset, uint64_t length, RxIrpDone done, void *ctx);
 void rdbss_write(Rdbss *r, Fobx *f, uint64_t offset, uint64_t length, RxIrpDone done, void *ctx);
 void rdbss_lock(Rdbss *r, Fobx *f, uint64_t offset, uint64_t length, bool exclusive, RxIrpDone done, void *ctx);
