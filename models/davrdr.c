@@ -188,7 +188,7 @@ static void on_timeout(Sim *sim, void *ctx, uint64_t arg)
         tdi_disconnect(c->ep, TDI_DISCONNECT_ABORT, NULL, NULL, NULL, NULL);
     }
     req_finish(q, NULL, STATUS_IO_TIMEOUT);
-    if (current && g_queue_get_length(&c->queue) && !c->connecting)
+    if (current && g_queue_get_length(&c->queue) && !c->up && !c->connecting && c->retry == SIM_NO_EVENT && !c->gone)
         conn_connect(c);
 }
 

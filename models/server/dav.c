@@ -55,7 +55,8 @@ typedef struct {
 typedef struct {
     DavConn *c;
     HttpMsg *req;
-    GList link; /* in the service's jobs while it waits for its service time */
+    GList link;   /* in the service's jobs while it waits for its service time */
+    bool waited;  /* it waited for breaks once: tried again (B6's retry, as SMB's CREATE) */
 } DavJob;
 
 struct Dav {
@@ -198,12 +199,14 @@ static bool retry(void *ctx) { return serve(ctx); }
 static bool must_wait(DavJob *j, File *f, uint32_t access, uint32_t share, bool overwrite)
 {
     SmbServer *s = j->c->dav->srv;
-    OplockCause cause = { .trigger = TRIGGER_OPEN, .key = UINT64_MAX - 2, .access = access, .overwrite = overwrite };
+    OplockCause cause = { .trigger = TRIGGER_OPEN, .key = UINT64_MAX - 2, .access = access, .overwrite = overwrite,
+                          .retry = j->waited };
     GArray *outbox = g_array_new(FALSE, FALSE, sizeof(OutMsg));
     bool wait = srv_break_owners(s, f, &cause, access, share, NULL, outbox);
     srv_flush_outbox(outbox);
     g_array_unref(outbox);
     if (wait) {
+        j->waited = true;
         Waiter *w = g_new0(Waiter, 1);
         w->retry = retry;
         w->drop = job_free;
