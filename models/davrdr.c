@@ -98,6 +98,11 @@ static HttpMsg *request(RxContext *rx, HttpMethod m, const char *path)
     g_free(url);
     const char *user = rx->user ? rx->user : v ? v->user : NULL;
     const char *password = rx->user ? rx->password : v ? v->password : NULL;
+    /* Invariant: an open's requests carry the credentials it presented,
+     * which are its V_NET_ROOT's (RDBSS compares them, STRUCTURES.md 4.3). */
+    if (rx->user && v && (g_strcmp0(rx->user, v->user) != 0 || g_strcmp0(rx->password, v->password) != 0))
+        sim_fail(rdr_of(rx)->sim, "an open of %s by user '%s' would go with the credentials of V_NET_ROOT %s",
+                 path ? path : "", rx->user, v->name);
     h->user = g_strdup(user);
     h->password = g_strdup(password);
     return h;
