@@ -524,7 +524,7 @@ static void section_http(Ctx *c)
     if (!any)
         return;
     static const char *const h[] = { "method", "status", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms" };
-    Table *t = table_new("HTTP requests by method and status (time to the response)", 7, h);
+    Table *t = table_new("HTTP requests by method and status (from the request sent to the response sent)", 7, h);
     grouped_latency(c, t,
                     "SELECT q.method, coalesce(r.status, 'no response'), r.t_ns - q.t_ns FROM http_messages q "
                     "LEFT JOIN http_messages r ON r.run_id = q.run_id AND r.conn = q.conn AND r.request = q.request "
