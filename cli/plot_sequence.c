@@ -25,10 +25,10 @@
 
 #include "plot_int.h"
 
-enum { S_TDI = 1, S_DONE, S_PACKET, S_LOST, S_SMB, S_MRX, S_UP, S_APP, S_N };
+enum { S_TDI = 1, S_DONE, S_PACKET, S_LOST, S_SMB, S_MRX, S_UP, S_APP, S_HTTP, S_N };
 
 static const char *const colors[S_N] = { "",        "#1f77b4", "#2ca02c", "#555555", "#d62728",
-                                         "#9467bd", "#ff7f0e", "#8c564b", "#17becf" };
+                                         "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2" };
 static const char *const style_names[S_N] = { "",
                                               "TDI request",
                                               "completion (status)",
@@ -37,11 +37,13 @@ static const char *const style_names[S_N] = { "",
                                               "SMB message",
                                               "MRx routine call",
                                               "indication upward",
-                                              "application operation" };
+                                              "application operation",
+                                              "HTTP message" };
 /* At one instant what arrives comes first, then what leaves in causal
  * order: an indication or an application's request, the routine call it
- * makes, the SMB message or TDI request, the packets, the completions. */
-static const int rank_of[S_N] = { 0, 4, 6, 5, 5, 3, 2, 0, 1 };
+ * makes, the SMB or HTTP message or TDI request, the packets, the
+ * completions. */
+static const int rank_of[S_N] = { 0, 4, 6, 5, 5, 3, 2, 0, 1, 3 };
 
 typedef struct {
     double t0, t1; /* ns */
@@ -430,7 +432,7 @@ static void gather(Seq *s, GPtrArray *pkts, bool rdr, int tdi_client, int ctp, i
                                                  sqlite3_column_int(st, 4))
                                : g_strdup_printf("HTTP %s request%s", sqlite3_column_text(st, 2),
                                                  sqlite3_column_type(st, 5) != SQLITE_NULL ? " (Range)" : "");
-            add_arrow(s->arrows, t, t, c ? tdi_client : sapp, c ? ctp : stp, S_SMB, label);
+            add_arrow(s->arrows, t, t, c ? tdi_client : sapp, c ? ctp : stp, S_HTTP, label);
             g_free(label);
         }
         sqlite3_finalize(st);

@@ -277,6 +277,26 @@ static void test_sequence_rows(void)
     g_ptr_array_unref(t);
 }
 
+/* A WebDAV connection: the lanes of RDBSS and its redirector, the HTTP
+ * requests and responses between them and the server, and their legend. */
+static void test_sequence_http(void)
+{
+    char *db = run_scenario("dav-files");
+    GPtrArray *t = draw("seq-http", 0, db, "sequence", "--conn", "1", "--from", "1999", "--to", "2010", NULL);
+    assert_text(t, "mini-redirector");
+    assert_text(t, "HTTP PROPFIND request");
+    assert_text(t, "HTTP PROPFIND response 207");
+    assert_text(t, "HTTP LOCK request");
+    assert_text(t, "HTTP message");
+    g_assert_cmpint(count_text(t, "SMB message"), ==, 0);
+    GString *why = g_string_new("");
+    if (overlaps(t, 8, why))
+        g_error("labels overlap: %s", why->str);
+    g_string_free(why, TRUE);
+    g_ptr_array_unref(t);
+    g_free(db);
+}
+
 static void test_sequence_linear_window(void)
 {
     GPtrArray *t = draw("seq-linear", 0, ob_db, "sequence", "--break", "1", "--time", "linear", "--from", "205ms",
@@ -656,6 +676,7 @@ int main(int argc, char **argv)
     g_free(src);
     g_test_add_func("/figures/sequence-rows", test_sequence_rows);
     g_test_add_func("/figures/sequence-linear-window", test_sequence_linear_window);
+    g_test_add_func("/figures/sequence-http", test_sequence_http);
     g_test_add_func("/figures/sequence-busy", test_sequence_busy);
     g_test_add_func("/figures/timeline", test_timeline);
     g_test_add_func("/figures/disconnect", test_disconnect);
