@@ -18,6 +18,7 @@ struct DavRdr {
     GPtrArray *conns;
     GPtrArray *files; /* DavFile*, owned here */
     int endpoints;
+    uint32_t method_names[HTTP_N_METHODS]; /* trace name ids, 0 until first needed */
 };
 
 /* The connection of a SRV_CALL: requests go one at a time. */
@@ -209,8 +210,20 @@ static DavReq *send_req(RxContext *rx, DavConn *c, HttpMsg *m, DavDone done)
     return q;
 }
 
+/* The request's time, from its first sending to its end, for the
+ * http.METHOD.* metrics (STATUS_PENDING: it was still waiting). */
+static void record_done(DavRdr *s, const DavReq *q, NTSTATUS st)
+{
+    Trace *tr = net_trace(s->net);
+    HttpMethod m = q->msg->method;
+    if (!s->method_names[m])
+        s->method_names[m] = trace_name(tr, http_method_name(m));
+    trace_http_done(tr, s->method_names[m], st, sim_now(s->sim) - q->born);
+}
+
 static void req_finish(DavReq *q, HttpMsg *resp, NTSTATUS st)
 {
+    record_done(q->c->rdr, q, st);
     sim_cancel(q->c->rdr->sim, q->timer);
     q->done(q, resp, st);
     http_msg_free(q->first);
@@ -921,6 +934,15 @@ DavRdr *davrdr_new(Rdbss *r, Tdi *tdi, HttpWire *wire, Net *net, Coherence *coh,
 }
 
 MiniRdr *davrdr_minirdr(DavRdr *s) { return s->m; }
+
+void davrdr_flush_trace(DavRdr *s)
+{
+    for (guint i = 0; i < s->conns->len; i++) {
+        DavConn *c = g_ptr_array_index(s->conns, i);
+        for (GList *l = c->queue.head; l; l = l->next)
+            record_done(s, l->data, STATUS_PENDING);
+    }
+}
 
 void davrdr_free(DavRdr *s)
 {

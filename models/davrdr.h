@@ -37,6 +37,9 @@ typedef struct {
 DavRdr *davrdr_new(Rdbss *r, Tdi *tdi, HttpWire *wire, Net *net, Coherence *coh, const char *name,
                    const DavRdrParams *p, const MINIRDR_DISPATCH *d, bool delayed_close);
 MiniRdr *davrdr_minirdr(DavRdr *s);
+/* At the end of the run: the requests still waiting, as pending in the
+ * http.METHOD.* metrics. */
+void davrdr_flush_trace(DavRdr *s);
 void davrdr_free(DavRdr *s);
 
 /* The dispatch table: the protocol's NULL entries and the never-called

@@ -629,6 +629,11 @@ static GPtrArray *stores_of(void *ctx, const char *file, uint64_t start, uint64_
  * Clients first: their pending operations, then the servers' breaks. */
 void smbsetup_flush_trace(SmbSetup *s)
 {
+    for (guint i = 0; i < s->rdrs->len; i++) {
+        RdrEntry *e = g_ptr_array_index(s->rdrs, i);
+        if (e->dav)
+            davrdr_flush_trace(e->dav);
+    }
     /* the clients' dirty data, gathered once for the coherence check */
     s->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
     for (guint i = 0; i < s->client_order->len; i++)

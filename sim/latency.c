@@ -244,7 +244,7 @@ static void kind_free(gpointer p)
     g_free(k);
 }
 
-static const char *const family_name[] = { "op", "break", "disconnect" };
+static const char *const family_name[] = { "op", "break", "disconnect", "http" };
 
 void latencies_write(const Latencies *l, LatNameOf name_of, void *ctx,
                      void (*emit)(void *ctx, const char *name, double value), void *emit_ctx)

@@ -12,7 +12,7 @@
  *   FAMILY.KIND.timed_out, cancelled, pending    and each one's _share
  *                                        of all the kind's
  *
- * with FAMILY `op`, `break` or `disconnect`.  A time-out, a cancellation
+ * with FAMILY `op`, `break`, `disconnect` or `http`.  A time-out, a cancellation
  * or something still pending at the end is never a completion time.
  * Quantiles are nearest-rank, exact up to LATENCY_EXACT samples of a kind
  * and within 1/128 (0.8%) of the true value beyond (log-linear buckets:
@@ -38,6 +38,7 @@ typedef enum {
     LAT_OP,         /* a: operation name id */
     LAT_BREAK,      /* a, b, c: from-level, to-level and outcome name ids */
     LAT_DISCONNECT, /* a: mode name id */
+    LAT_HTTP,       /* a: method name id: a WebDAV redirector's request, sent to its response received */
 } LatFamily;
 
 Latencies *latencies_new(void);

@@ -1092,6 +1092,12 @@ void trace_http_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int6
     insert_row(tr, ST_HTTP_MESSAGE, v, 13, 0x1800u); /* no range: NULL */
 }
 
+void trace_http_done(Trace *tr, uint32_t method, uint32_t status, int64_t ns)
+{
+    if (tr)
+        latencies_add(tr->lat, LAT_HTTP, method, latency_outcome_of_status(status), ns);
+}
+
 void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,
                     SimTime t_done, bool pending, uint32_t status)
 {

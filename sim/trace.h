@@ -169,6 +169,12 @@ typedef struct {
     int64_t status, bytes, body, range_start, range_end;
 } TraceHttp;
 void trace_http_message(Trace *tr, SimTime t, uint32_t node, uint32_t peer, int64_t conn, const TraceHttp *m);
+/* An HTTP request of a redirector ended, at any trace level: `method` its
+ * name id, `status` the NTSTATUS it ended with (STATUS_PENDING: still
+ * waiting when the run stopped), `ns` from its first sending to its
+ * response; written at the run's end as the http.METHOD.* metrics
+ * (latency.h). */
+void trace_http_done(Trace *tr, uint32_t method, uint32_t status, int64_t ns);
 /* A MINIRDR_DISPATCH routine call (`callbacks`). */
 void trace_callback(Trace *tr, uint32_t node, uint32_t redirector, uint32_t routine, uint32_t object, SimTime t,
                     SimTime t_done, bool pending, uint32_t status);

@@ -255,6 +255,36 @@ static void test_directories_both_ways(void)
     g_free(db);
 }
 
+/* Every run writes its HTTP requests' times (http.METHOD.*, from the first
+ * sending to the response, retries included), and `compare` judges them:
+ * a server 5 ms slower to serve is a regression of each method. */
+static void test_compare_http(void)
+{
+    const char *top = g_getenv("RDRSIM_TOP") ? g_getenv("RDRSIM_TOP") : ".";
+    char *src = g_strdup_printf("%s/scenarios/dav-files.rsim", top);
+    char *base = path_in("cmp-base.db"), *slow = path_in("cmp-slow.db");
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "-o", base, src, NULL), ==, 0);
+    g_assert_cmpint(rdrsim(NULL, NULL, "run", "-q", "--set", "server.srv.service=5ms", "-o", slow,
+                           src, NULL), ==, 0);
+    ASSERT_QUERY(base, "SELECT value FROM metrics WHERE name = 'http.PROPFIND.p50_ns'", "10000000.0");
+    ASSERT_QUERY(slow, "SELECT value FROM metrics WHERE name = 'http.PROPFIND.p50_ns'", "15000000.0");
+    char *out = NULL;
+    g_assert_cmpint(rdrsim(&out, NULL, "compare", base, slow, NULL), ==, 1);
+    char **lines = g_strsplit(out, "\n", -1);
+    int seen = 0;
+    for (char **l = lines; *l; l++)
+        if (strstr(*l, "http.PROPFIND.p50_ns") || strstr(*l, "http.GET.p50_ns")) {
+            g_assert_nonnull(strstr(*l, "REGRESSION"));
+            seen++;
+        }
+    g_assert_cmpint(seen, ==, 2);
+    g_strfreev(lines);
+    g_free(out);
+    g_free(base);
+    g_free(slow);
+    g_free(src);
+}
+
 /* The language: a kind or a service rdrsim does not know, at its column. */
 static void test_refusals(void)
 {
@@ -288,6 +318,7 @@ int main(int argc, char **argv)
     g_test_add_func("/dav/delete-of-open-file", test_delete_of_open_file);
     g_test_add_func("/dav/close-to-open", test_close_to_open);
     g_test_add_func("/dav/directories-both-ways", test_directories_both_ways);
+    g_test_add_func("/dav/compare-http", test_compare_http);
     g_test_add_func("/dav/refusals", test_refusals);
     int rc = g_test_run();
     remove_tree(dir);
