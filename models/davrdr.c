@@ -33,7 +33,6 @@ typedef struct {
     uint64_t next_request;
     GQueue queue;         /* DavReq*: the first is on the wire (or waits for the connection) */
     SimEventId retry;     /* the next attempt to connect again */
-    NTSTATUS last_error;  /* why the connection went, or why connecting failed */
 } DavConn;
 
 /* What the redirector keeps of a file (the FCB's context). */
@@ -281,10 +280,12 @@ static void on_retry(Sim *sim, void *ctx, uint64_t arg)
 static void conn_down(DavConn *c, NTSTATUS st)
 {
     c->up = false;
-    c->last_error = st;
     DavReq *q = g_queue_peek_head(&c->queue);
-    if (q)
+    if (q) { /* its time-out starts again when it is sent again; till then the connecting budget holds */
         q->sent = false;
+        sim_cancel(c->rdr->sim, q->timer);
+        q->timer = SIM_NO_EVENT;
+    }
     if (q && q->msg->method == HTTP_GET && c->rx.partial && c->rx.partial->request == q->msg->request &&
         (c->rx.partial->status == 200 || c->rx.partial->status == 206) && c->rx.got) {
         if (!q->first) {
@@ -325,7 +326,6 @@ static void on_connected(void *ctx, TdiEndpoint *ep, const TdiIo *io)
         send_current(c);
         return;
     }
-    c->last_error = io->status;
     /* Again in a second while a request still has time; the first
      * connection of a SRV_CALL fails at once (the next provider's turn). */
     DavReq *q = g_queue_peek_head(&c->queue);
@@ -468,7 +468,8 @@ static void got_file(DavReq *q, HttpMsg *resp, NTSTATUS st)
     }
     DavFile *f = file_of(rx);
     GArray *copy = ranges_new();
-    if (q->first) { /* the first part of the body, then the rest (206) */
+    if (q->first && resp->status == 206) { /* the first part of the body, then the rest; a 200 is a new
+                                            * version whole (If-Range did not match) */
         uint64_t start = q->first->has_range ? q->first->range_start : 0;
         GArray *head = q->first->stamps ? ranges_slice(q->first->stamps, start, start + q->got) : ranges_new();
         for (guint i = 0; i < head->len; i++)

@@ -74,7 +74,6 @@ struct RxContext {
     char *path;                      /* relative to the share */
     uint32_t access, share_access, disposition;
     bool delete_on_close;
-    bool directory;                  /* FILE_DIRECTORY_FILE: a directory is opened or made */
     OplockLevel oplock;              /* requested; set by MRxCreate to the level granted */
     /* low I/O and information */
     LowIoOp op;
@@ -89,11 +88,6 @@ struct RxContext {
     /* the coherence oracle's view of the data (models/coherence.h) */
     uint64_t stamp;                  /* WRITE: the application write the data comes from */
     GArray *stamps;                  /* READ: Range of the stamps of the bytes returned */
-    GArray *copy_expect;             /* READ served from a copy the redirector downloaded (WebDAV): what the
-                                      * oracle expected then, which the read is judged against (owned) */
-    uint64_t copy_epoch;
-    bool unpublished;                /* WRITE kept by the redirector until it publishes it (WebDAV's PUT at
-                                      * close), which tells the oracle itself */
     /* results */
     NTSTATUS status;
     uint64_t information;
@@ -102,6 +96,14 @@ struct RxContext {
     void *k_ctx;
     uint64_t k_arg;
     bool done;
+    /* rarely read, last: a directory's open, and a redirector that caches
+     * whole files (WebDAV) */
+    bool directory;                  /* FILE_DIRECTORY_FILE: a directory is opened or made */
+    bool unpublished;                /* WRITE kept by the redirector until it publishes it (WebDAV's PUT at
+                                      * close), which tells the oracle itself */
+    GArray *copy_expect;             /* READ served from a copy the redirector downloaded (WebDAV): what the
+                                      * oracle expected then, which the read is judged against (owned) */
+    uint64_t copy_epoch;
 };
 
 /* A byte-range lock RDBSS keeps for a handle. */
