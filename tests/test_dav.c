@@ -174,6 +174,23 @@ static void test_put_without_collection(void)
     g_free(db);
 }
 
+/* A rename onto a name in use: MOVE with Overwrite: F is 412 (RFC 4918
+ * 9.9.4), STATUS_INVALID_PARAMETER to the application; both files stay. */
+static void test_move_onto_existing(void)
+{
+    char *db = run_text("move.rsim", "scenario move stop=5s\n" WORLD "redirector dav kind=webdav\n"
+                                     "file b share=public path=b.doc size=1KiB\n"
+                                     "at 1s c1 open h1 \\\\srv\\public\\a.doc user=alice password=secret access=rwd\n"
+                                     "at 2s c1 info h1 what=rename to=b.doc\n"
+                                     "at 3s c1 close h1\n"
+                                     "at 4s c2 open h2 \\\\srv\\public\\b.doc user=alice password=secret "
+                                     "access=r disposition=open\n");
+    ASSERT_QUERY(db, "SELECT status FROM http_messages WHERE is_response AND method = 'MOVE'", "412");
+    ASSERT_QUERY(db, "SELECT status FROM ops WHERE op = 'rename'", "STATUS_INVALID_PARAMETER");
+    ASSERT_QUERY(db, "SELECT status FROM ops WHERE node = 'c2'", "STATUS_SUCCESS");
+    g_free(db);
+}
+
 /* A restart of the server loses its locks (DAVFS keeps them in memory):
  * the next LOCK of the file is granted. */
 static void test_restart_loses_locks(void)
@@ -314,6 +331,7 @@ int main(int argc, char **argv)
     g_test_add_func("/dav/credentials-and-shares", test_credentials_and_shares);
     g_test_add_func("/dav/lock-timeout", test_lock_timeout);
     g_test_add_func("/dav/put-without-collection", test_put_without_collection);
+    g_test_add_func("/dav/move-onto-existing", test_move_onto_existing);
     g_test_add_func("/dav/restart-loses-locks", test_restart_loses_locks);
     g_test_add_func("/dav/delete-of-open-file", test_delete_of_open_file);
     g_test_add_func("/dav/close-to-open", test_close_to_open);
