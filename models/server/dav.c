@@ -219,7 +219,10 @@ static bool must_wait(DavJob *j, File *f, uint32_t access, uint32_t share, bool 
 #define READ_ACCESS (ACCESS_READ_DATA | ACCESS_READ_ATTR | ACCESS_SYNCHRONIZE)
 #define WRITE_ACCESS (ACCESS_WRITE_DATA | ACCESS_APPEND_DATA | ACCESS_WRITE_ATTR | ACCESS_SYNCHRONIZE)
 
-static uint64_t etag_of(const File *f) { return f->next_version << 20 ^ f->size ^ 0x5eed; }
+/* A strong entity tag (RFC 9110 8.8.3): it changes with every write (the
+ * file's write version) and every change of size; never 0, which the
+ * messages use for "none". */
+static uint64_t etag_of(const File *f) { return (f->next_version << 40 ^ f->size) | UINT64_C(1) << 63; }
 
 static void do_propfind(DavJob *j, Share *sh, const char *path)
 {
