@@ -438,7 +438,6 @@ static DavFile *file_for(RxContext *rx)
 
 static bool writes(uint32_t access) { return access & (ACCESS_WRITE_DATA | ACCESS_APPEND_DATA | ACCESS_DELETE); }
 
-static void create_fail(RxContext *rx, NTSTATUS st);
 static void create_get(RxContext *rx);
 
 static void create_done(RxContext *rx)
@@ -463,7 +462,7 @@ static void got_file(DavReq *q, HttpMsg *resp, NTSTATUS st)
 {
     RxContext *rx = q->rx;
     if (st != STATUS_SUCCESS) {
-        create_fail(rx, st);
+        rx_complete(rx, st);
         return;
     }
     DavFile *f = file_of(rx);
@@ -512,7 +511,7 @@ static void locked(DavReq *q, HttpMsg *resp, NTSTATUS st)
 {
     RxContext *rx = q->rx;
     if (st != STATUS_SUCCESS) {
-        create_fail(rx, st); /* 423: STATUS_ACCESS_DENIED, as the WebClient maps it */
+        rx_complete(rx, st); /* 423: STATUS_ACCESS_DENIED, as the WebClient maps it */
         return;
     }
     file_of(rx)->lock_token = resp->lock_token;
@@ -535,7 +534,7 @@ static void put_empty_done(DavReq *q, HttpMsg *resp, NTSTATUS st)
 {
     RxContext *rx = q->rx;
     if (st != STATUS_SUCCESS) {
-        create_fail(rx, st);
+        rx_complete(rx, st);
         return;
     }
     DavFile *f = file_of(rx);
@@ -554,20 +553,20 @@ static void create_found(DavReq *q, HttpMsg *resp, NTSTATUS st)
     DavFile *f = file_for(rx);
     bool exists = resp && resp->status == 207;
     if (!exists && !(resp && resp->status == 404)) {
-        create_fail(rx, st);
+        rx_complete(rx, st);
         return;
     }
     uint32_t d = rx->disposition;
     if (exists && resp->collection) {
-        create_fail(rx, STATUS_FILE_IS_A_DIRECTORY);
+        rx_complete(rx, STATUS_FILE_IS_A_DIRECTORY);
         return;
     }
     if (!exists && (d == DISP_OPEN || d == DISP_OVERWRITE)) {
-        create_fail(rx, STATUS_OBJECT_NAME_NOT_FOUND);
+        rx_complete(rx, STATUS_OBJECT_NAME_NOT_FOUND);
         return;
     }
     if (exists && d == DISP_CREATE) {
-        create_fail(rx, STATUS_OBJECT_NAME_COLLISION);
+        rx_complete(rx, STATUS_OBJECT_NAME_COLLISION);
         return;
     }
     if (exists && !f->dirty && (f->etag != resp->etag || !f->have)) {
@@ -585,14 +584,12 @@ static void create_found(DavReq *q, HttpMsg *resp, NTSTATUS st)
     create_lock(rx);
 }
 
-static void create_fail(RxContext *rx, NTSTATUS st) { rx_complete(rx, st); }
-
 /* A directory: a collection, made by MKCOL (RFC 4918 9.3). */
 static void dir_made(DavReq *q, HttpMsg *resp, NTSTATUS st)
 {
     (void)resp;
     if (st != STATUS_SUCCESS) {
-        create_fail(q->rx, st); /* 405: one is there; 409: no parent (STATUS_INVALID_PARAMETER) */
+        rx_complete(q->rx, st); /* 405: one is there; 409: no parent (STATUS_INVALID_PARAMETER) */
         return;
     }
     DavFile *f = file_for(q->rx);
@@ -616,7 +613,7 @@ static void dir_found(DavReq *q, HttpMsg *resp, NTSTATUS st)
         return;
     }
     if (st != STATUS_SUCCESS) {
-        create_fail(rx, st);
+        rx_complete(rx, st);
         return;
     }
     file_for(rx)->have = true;
@@ -820,12 +817,6 @@ static NTSTATUS is_valid_directory(RxContext *rx)
     return STATUS_PENDING;
 }
 
-static void moved(DavReq *q, HttpMsg *resp, NTSTATUS st)
-{
-    (void)resp;
-    rx_complete(q->rx, st);
-}
-
 static NTSTATUS set_file(RxContext *rx)
 {
     DavFile *f = file_of(rx);
@@ -836,7 +827,7 @@ static NTSTATUS set_file(RxContext *rx)
         m->destination = to;
         m->overwrite = false; /* FileRenameInformation without ReplaceIfExists */
         m->lock_token = f->lock_token;
-        send_req(rx, conn_of(rx), m, moved);
+        send_req(rx, conn_of(rx), m, answered);
         return STATUS_PENDING;
     }
     case INFO_DISPOSITION:

@@ -185,7 +185,7 @@ static void count_share(File *f, const Open *o, int delta)
 /* Would a new open conflict with any open of the file?  The same test as
  * srv_share_conflict against every open in turn, from the counts: "some
  * open does not share read" is not_sharing[0] > 0, and so on. */
-static bool file_share_conflict(const File *f, uint32_t access, uint32_t share)
+bool srv_file_share_conflict(const File *f, uint32_t access, uint32_t share)
 {
     if (!data_access(access))
         return false;
@@ -195,24 +195,25 @@ static bool file_share_conflict(const File *f, uint32_t access, uint32_t share)
     return false;
 }
 
-bool srv_file_share_conflict(const File *f, uint32_t access, uint32_t share)
+/* A new open joins its file's opens, share counts and the server's table. */
+static void open_add(SmbServer *s, File *f, Open *op)
 {
-    return file_share_conflict(f, access, share);
+    op->at = f->opens->len;
+    g_ptr_array_add(f->opens, op);
+    count_share(f, op, 1);
+    g_hash_table_insert(s->opens, SMB_ID_KEY(op->id), op);
 }
 
 Open *srv_own_open(SmbServer *s, File *f, uint32_t access, uint32_t share)
 {
-    if (file_share_conflict(f, access, share))
+    if (srv_file_share_conflict(f, access, share))
         return NULL;
     Open *op = g_new0(Open, 1);
     op->id = s->next_id++;
     op->file = f;
     op->access = access;
     op->share_access = share;
-    op->at = f->opens->len;
-    g_ptr_array_add(f->opens, op);
-    count_share(f, op, 1);
-    g_hash_table_insert(s->opens, SMB_ID_KEY(op->id), op);
+    open_add(s, f, op);
     return op;
 }
 
@@ -368,7 +369,7 @@ bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
         OplockCause cause = { .trigger = TRIGGER_OPEN, .key = lease ? req->lease_key : UINT64_MAX - 1,
                               .lease = lease, .access = access, .overwrite = is_overwrite(disp), .retry = w != NULL };
         bool wait = srv_break_owners(s, f, &cause, access, req->share_access, NULL, outbox);
-        if (wait || file_share_conflict(f, access, req->share_access)) {
+        if (wait || srv_file_share_conflict(f, access, req->share_access)) {
             if (wait)
                 srv_defer(c, f, req, w);
             else
@@ -459,10 +460,7 @@ bool srv_try_create(Conn *c, SmbMsg *req, Waiter *w)
         r->oplock = own ? oplock_state_level(own->state) : OPLOCK_LEVEL_NONE;
     }
     r->lease_key = req->lease_key;
-    op->at = f->opens->len;
-    g_ptr_array_add(f->opens, op);
-    count_share(f, op, 1);
-    g_hash_table_insert(s->opens, SMB_ID_KEY(op->id), op);
+    open_add(s, f, op);
     srv_send_msg(c, r);
     /* Breaks that did not hold it up follow the response (B7,
      * SAMBA-TRACES.md lease.breaking4). */
